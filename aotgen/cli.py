@@ -1,0 +1,44 @@
+"""The `aotgen` command line: a thin layer over the Python API, one small function per verb."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .errors import AotgenError
+from .ui import console, err_console
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="aotgen")
+def cli() -> None:
+    """aotgen: compile TFLite/ONNX models to C for microcontrollers, build, flash and test them."""
+
+
+def emit_json(data: dict) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except AotgenError as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+
+
+# Commands live in their own modules and register themselves on `cli` when imported.
+from . import commands  # noqa: E402,F401

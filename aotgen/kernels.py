@@ -1,0 +1,187 @@
+"""TIR operator kernels -> plain C functions (or an LLVM object) with typed pointer parameters.
+
+TVM's default TIR pipeline wraps every kernel in the packed API (DLTensor unpacking, type codes,
+TVMBackendAllocWorkspace): ~20x the code of the kernel itself. We instead
+  1. schedule each kernel so injective producers are inlined and reduction epilogues run inside
+     the spatial loops (intermediates shrink to a few elements),
+  2. replace every buffer parameter by a typed data pointer,
+  3. lift every remaining internal allocation into an extra pointer parameter (a "scratch"
+     tensor the memory planner places in the arena), so kernels never touch the stack or heap
+     for buffers and never call TVMBackendAllocWorkspace,
+  4. run the s_tir/tirx lowering passes without MakePackedAPI and hand the result to codegen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tvm
+from tvm import s_tir, tirx
+
+# Allocations of at most this many elements stay local (register-like accumulators); all larger
+# ones become scratch tensors in the arena.
+LOCAL_ALLOC_MAX_ELEMENTS = 4
+
+
+@dataclass
+class ScratchBuffer:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass
+class LoweredKernel:
+    symbol: str
+    func: tirx.PrimFunc
+    scratch: list[ScratchBuffer]  # appended after the original parameters, in this order
+
+
+def schedule_for_mcu(func: tirx.PrimFunc) -> tirx.PrimFunc:
+    """Inline injective blocks and move reduction epilogues under the spatial loops."""
+    sch = s_tir.Schedule(func)
+    root = sch.get_sblock("root")
+    changed = True
+    while changed:  # inlining one block can make another inlinable
+        changed = False
+        for block in sch.get_child_blocks(root):
+            try:
+                sch.compute_inline(block)
+                changed = True
+            except s_tir.ScheduleError:
+                pass
+    for block in sch.get_child_blocks(root):
+        node = sch.get(block)
+        n_spatial = sum(1 for iv in node.iter_vars if iv.iter_type == 0)
+        if n_spatial == len(node.iter_vars) or n_spatial == 0:
+            continue  # not a reduction (or a full reduction with no spatial loop to attach to)
+        for consumer in sch.get_consumers(block):
+            try:
+                sch.reverse_compute_at(consumer, sch.get_loops(block)[n_spatial - 1])
+            except s_tir.ScheduleError:
+                pass
+    return sch.mod["main"]
+
+
+def _unpack_params(func: tirx.PrimFunc, symbol: str) -> tirx.PrimFunc:
+    """Buffer params -> typed data pointers, each bound back to its buffer with a DeclBuffer."""
+    params, decls = [], []
+    for p in func.params:
+        if tirx.is_buffer_var(p):
+            ptr = tirx.Var(p.name, tirx.buffer_data_pointer_type(p))
+            params.append(ptr)
+            decls.append(tirx.DeclBuffer(p, data=ptr))
+        else:
+            params.append(p)
+    body = tirx.SeqStmt([*decls, func.body])
+    new = tirx.PrimFunc(params, body, func.ret_type, attrs=func.attrs)
+    # calling_conv != 0 (kDefault) is what keeps MakePackedAPI away, were it ever run.
+    return new.with_attrs({"global_symbol": symbol, "tirx.noalias": True, "calling_conv": 0})
+
+
+class _ScratchLifter:
+    """Replaces AllocBuffer statements by DeclBuffers bound to new pointer parameters."""
+
+    def __init__(self) -> None:
+        self.params: list[tirx.Var] = []
+        self.scratch: list[ScratchBuffer] = []
+
+    def visit(self, s):
+        if isinstance(s, tirx.AllocBuffer):
+            buf = s.buffer
+            shape = tuple(int(d) for d in buf.shape)
+            n = 1
+            for d in shape:
+                n *= d
+            if n <= LOCAL_ALLOC_MAX_ELEMENTS:
+                return s
+            ptr = tirx.Var(f"scratch{len(self.params)}", tirx.buffer_data_pointer_type(buf))
+            self.params.append(ptr)
+            self.scratch.append(ScratchBuffer(buf.name, shape, str(buf.dtype)))
+            return tirx.DeclBuffer(buf, data=ptr)
+        if isinstance(s, tirx.SeqStmt):
+            new = [self.visit(x) for x in s.seq]
+            return s if all(a.same_as(b) for a, b in zip(new, s.seq)) else tirx.SeqStmt(new)
+        if isinstance(s, tirx.For):
+            body = self.visit(s.body)
+            if body.same_as(s.body):
+                return s
+            return tirx.For(s.loop_var, s.min, s.extent, s.kind, body, s.thread_binding,
+                            s.annotations, s.step)
+        if isinstance(s, tirx.IfThenElse):
+            then = self.visit(s.then_case)
+            other = self.visit(s.else_case) if s.else_case is not None else None
+            if then.same_as(s.then_case) and (other is None or other.same_as(s.else_case)):
+                return s
+            return tirx.IfThenElse(s.condition, then, other)
+        if isinstance(s, tirx.AttrStmt):
+            body = self.visit(s.body)
+            return s if body.same_as(s.body) else tirx.AttrStmt(s.node, s.attr_key, s.value, body)
+        if isinstance(s, tirx.While):
+            body = self.visit(s.body)
+            return s if body.same_as(s.body) else tirx.While(s.condition, body)
+        return s
+
+
+def _lift_scratch(func: tirx.PrimFunc) -> tuple[tirx.PrimFunc, list[ScratchBuffer]]:
+    lifter = _ScratchLifter()
+    body = lifter.visit(func.body)
+    if not lifter.params:
+        return func, []
+    new = tirx.PrimFunc([*func.params, *lifter.params], body, func.ret_type, attrs=func.attrs)
+    return new, lifter.scratch
+
+
+def _structural_passes() -> list:
+    """s_tir -> flat TIR (the default s_tir pipeline's CPU-relevant part, minus MakePackedAPI)."""
+    return [
+        s_tir.transform.CanonicalizeLoop(),
+        s_tir.transform.LowerInitBlock(),
+        s_tir.transform.PlanAndUpdateBufferAllocationLocation(),
+        s_tir.transform.ConvertBlocksToOpaque(),
+        s_tir.transform.CompactBufferAllocation(),
+        s_tir.transform.LowerMatchBuffer(),
+        s_tir.transform.StmtSimplify(),
+        s_tir.transform.LowerOpaqueBlock(),
+        tirx.transform.FlattenBuffer(),
+        # Relax shapes are int64; 32-bit MCUs want int32 loops and indices.
+        tirx.transform.NarrowDataType(32),
+    ]
+
+
+def _optimizing_passes() -> list:
+    return [
+        s_tir.transform.LoopPartition(),
+        tirx.transform.VectorizeLoop(False),
+        tirx.transform.StorageRewrite(),
+        tirx.transform.UnrollLoop(),
+        tirx.transform.StmtSimplify(),
+        tirx.transform.RemoveNoOp(),
+        s_tir.transform.RewriteUnsafeSelect(),
+        tirx.transform.CommonSubexprElim(),
+        tirx.transform.LowerTVMBuiltin(),
+        tirx.transform.LowerIntrin(),
+    ]
+
+
+def lower_kernel(func: tirx.PrimFunc, symbol: str, target: tvm.target.Target) -> LoweredKernel:
+    func = _unpack_params(schedule_for_mcu(func), symbol)
+    mod = tvm.IRModule({symbol: func})
+    mod = tirx.transform.BindTarget(target)(mod)
+    mod = tvm.transform.Sequential(_structural_passes())(mod)
+    lifted, scratch = _lift_scratch(mod[symbol])
+    mod = tvm.IRModule({symbol: lifted})
+    mod = tvm.transform.Sequential(_optimizing_passes())(mod)
+    return LoweredKernel(symbol, mod[symbol], scratch)
+
+
+def build_c(kernels: list[LoweredKernel], target: tvm.target.Target) -> str:
+    """Raw C source from TVM's `c` codegen (emit.clean_kernel_source makes it freestanding)."""
+    mod = tvm.IRModule({k.symbol: k.func for k in kernels})
+    return tvm.get_global_func("target.build.c")(mod, target).inspect_source()
+
+
+def build_llvm_object(kernels: list[LoweredKernel], target: tvm.target.Target, path: str) -> None:
+    """An ELF relocatable object for the target CPU from TVM's bundled LLVM."""
+    mod = tvm.IRModule({k.symbol: k.func for k in kernels})
+    tvm.get_global_func("target.build.llvm")(mod, target).write_to_file(path)

@@ -60,7 +60,26 @@ def schedule_for_mcu(func: tirx.PrimFunc) -> tirx.PrimFunc:
                 sch.reverse_compute_at(consumer, sch.get_loops(block)[n_spatial - 1])
             except s_tir.ScheduleError:
                 pass
+    # Initialize accumulators before the reduction loops rather than with an `if (first
+    # iteration)` inside them: no branch in the inner loop, and gcc can see the init.
+    for block in sch.get_child_blocks(root):
+        _decompose_reductions(sch, block)
     return sch.mod["main"]
+
+
+def _decompose_reductions(sch: s_tir.Schedule, block) -> None:
+    node = sch.get(block)
+    if getattr(node, "init", None) is not None:
+        n_spatial = sum(1 for iv in node.iter_vars if iv.iter_type == 0)
+        loops = sch.get_loops(block)
+        if len(loops) > n_spatial:
+            try:
+                sch.decompose_reduction(block, loops[n_spatial])
+            except s_tir.ScheduleError:
+                pass
+        return
+    for child in sch.get_child_blocks(block):
+        _decompose_reductions(sch, child)
 
 
 def _unpack_params(func: tirx.PrimFunc, symbol: str) -> tirx.PrimFunc:

@@ -1,0 +1,3 @@
+"""One module per group of verbs (west-style); importing this package registers them on `cli`."""
+
+from . import compile_cmd  # noqa: F401

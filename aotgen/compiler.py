@@ -1,0 +1,168 @@
+"""`aotgen.compile`: model file -> Model Library Format, the pipeline's front door."""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tvm
+
+from . import __version__
+from .emit import EmitOptions, emit_header, emit_library
+from .errors import AotgenError
+from .frontend import load_model
+from .graph import TensorKind
+from .kernels import build_c
+from .lower import lower
+from .mlf import SCHEMA_VERSION, ModelLibrary, load, publish, staging_dir
+from .plan import plan_memory
+from .targets import get_cpu, tvm_target
+
+C_KEYWORDS = set(
+    "auto break case char const continue default do double else enum extern float for goto if inline int "
+    "long register restrict return short signed sizeof static struct switch typedef union unsigned void "
+    "volatile while _Bool _Complex _Imaginary".split()
+)
+
+Progress = Callable[[str], None]
+
+
+def validate_prefix(prefix: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,31}", prefix or "") or prefix in C_KEYWORDS:
+        raise AotgenError(
+            f"invalid prefix {prefix!r}: it must be a C identifier (letters, digits, '_', not starting "
+            "with a digit, at most 32 characters, not a C keyword)"
+        )
+    return prefix
+
+
+def default_prefix(model_path: str | Path) -> str:
+    stem = re.sub(r"[^0-9A-Za-z_]", "_", Path(model_path).stem).lower() or "model"
+    stem = "m_" + stem if stem[0].isdigit() else stem
+    return stem[:32] if stem not in C_KEYWORDS and not keyword.iskeyword(stem) else stem + "_model"
+
+
+@dataclass
+class CompileResult:
+    library: ModelLibrary
+    path: Path  # the folder or tarball written
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        m = self.library.metadata
+        return {
+            "output": str(self.path),
+            "prefix": m["prefix"],
+            "operators": len(m["operators"]),
+            "kernels": len(m["kernels"]),
+            "constant_bytes": m["constant_bytes"],
+            "workspace_bytes": m["workspace_bytes"],
+            "workspace_lower_bound": m["memory"]["lower_bound_bytes"],
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def compile(  # noqa: A001 - the natural name for the package's main verb
+    model: str | Path,
+    output: str | Path | None = None,
+    prefix: str | None = None,
+    target: str = "host",
+    backend: str = "c",
+    workspace: str = "static",
+    force: bool = False,
+    progress: Progress | None = None,
+) -> CompileResult:
+    """Compile a .tflite or .onnx model to a Model Library Format folder (or .tar) at `output`.
+
+    Without `output`, the library goes to a new temporary folder.
+    """
+    say = progress or (lambda _msg: None)
+    start = time.monotonic()
+    timings: dict[str, float] = {}
+    prefix = validate_prefix(prefix if prefix is not None else default_prefix(model))
+    if workspace not in ("static", "user"):
+        raise AotgenError(f"unknown workspace mode {workspace!r}: use 'static' or 'user'")
+    if backend != "c":
+        raise AotgenError(f"backend {backend!r} is not available yet; use --backend c")
+    cpu = get_cpu(target)
+    dest = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix=f"aotgen-{prefix}-")) / prefix
+    if dest.exists() and (dest.is_file() or any(dest.iterdir())) and not force:
+        raise AotgenError(f"{dest} exists and is not empty; use --force to overwrite it")
+
+    def step(name: str, message: str):
+        say(message)
+        timings[name] = time.monotonic()
+
+    def done(name: str):
+        timings[name] = round(time.monotonic() - timings[name], 3)
+
+    step("import", f"importing {Path(model).name}")
+    imported = load_model(model)
+    done("import")
+    target_obj = tvm.target.Target(tvm_target(cpu, backend))
+    step("lower", f"lowering {len(imported.operators)} operators with TVM")
+    lowered = lower(imported.mod, prefix, target_obj)
+    done("lower")
+    step("codegen", f"generating C for {len(lowered.kernels)} kernels")
+    kernel_source = build_c(lowered.kernels, target_obj)
+    done("codegen")
+    step("emit", "planning memory and writing the library")
+    graph = lowered.graph
+    plan = plan_memory(graph)
+    opts = EmitOptions(prefix=prefix, workspace=workspace)
+    header = emit_header(imported.signature, plan, opts)
+    library_c = emit_library(kernel_source, graph, plan, imported.signature, opts)
+
+    staging = staging_dir(dest)
+    try:
+        inc = staging / "codegen" / "host" / "include"
+        src = staging / "codegen" / "host" / "src"
+        inc.mkdir(parents=True)
+        src.mkdir(parents=True)
+        (inc / f"{prefix}.h").write_text(header)
+        (src / f"{prefix}_lib0.c").write_text(library_c)
+        (staging / "memory_plan.txt").write_text(plan.report(graph))
+        (staging / "ir").mkdir()
+        (staging / "ir" / "imported.txt").write_text(imported.mod.script(show_meta=False))
+        (staging / "ir" / "lowered.txt").write_text(lowered.lowered_ir)
+        (staging / "src").mkdir()
+        shutil.copy2(imported.path, staging / "src" / imported.path.name)
+        constant_bytes = sum(t.nbytes for t in graph.of_kind(TensorKind.CONSTANT))
+        metadata = {
+            "schema_version": SCHEMA_VERSION,
+            "aotgen_version": __version__,
+            "tvm_version": tvm.__version__,
+            "prefix": prefix,
+            "model": {"file": imported.path.name, "format": imported.format, "sha256": imported.sha256},
+            "options": {"target": cpu.name, "backend": backend, "workspace": workspace},
+            "inputs": [t.to_json() for t in imported.signature.inputs],
+            "outputs": [t.to_json() for t in imported.signature.outputs],
+            "workspace_bytes": plan.arena_bytes,
+            "constant_bytes": constant_bytes,
+            "memory": {
+                "workspace_bytes": plan.arena_bytes,
+                "lower_bound_bytes": plan.lower_bound,
+                "alignment": plan.alignment,
+                "io_bytes": sum(t.nbytes for t in imported.signature.inputs + imported.signature.outputs),
+            },
+            "operators": imported.operators,
+            "kernels": [k.symbol for k in lowered.kernels],
+            "sources": [f"codegen/host/src/{prefix}_lib0.c"],
+            "objects": [],
+        }
+        (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+        written = publish(staging, dest, force)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    done("emit")
+    library = load(written)
+    return CompileResult(library, written, time.monotonic() - start, timings)

@@ -1,0 +1,232 @@
+"""Model files (.tflite, .onnx) -> TVM Relax, plus the signature users see (names, quantization).
+
+Unsupported models are refused here, before TVM sees them, with the operator and layer named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tvm
+
+from .errors import AotgenError, UnsupportedModelError
+from .tensors import ModelSignature, Quantization, TensorInfo, c_identifier
+
+
+@dataclass
+class ImportedModel:
+    path: Path
+    format: str  # "tflite" or "onnx"
+    sha256: str
+    mod: tvm.IRModule
+    signature: ModelSignature
+    operators: list[str]  # one entry per layer, in model order
+
+
+def detect_format(path: Path, data: bytes) -> str:
+    # A TFLite flatbuffer carries its file identifier at bytes 4..8.
+    if data[4:8] == b"TFL3":
+        return "tflite"
+    if path.suffix.lower() == ".onnx" or data[:1] == b"\x08":
+        return "onnx"
+    raise AotgenError(f"{path} is not a TFLite (.tflite) or ONNX (.onnx) model")
+
+
+def load_model(path: str | Path) -> ImportedModel:
+    path = Path(path)
+    if not path.is_file():
+        raise AotgenError(f"model file not found: {path}")
+    data = path.read_bytes()
+    if len(data) < 8:
+        raise AotgenError(f"{path} is not a TFLite (.tflite) or ONNX (.onnx) model")
+    fmt = detect_format(path, data)
+    loader = _load_tflite if fmt == "tflite" else _load_onnx
+    mod, signature, operators = loader(path, data)
+    return ImportedModel(path, fmt, hashlib.sha256(data).hexdigest(), mod, signature, operators)
+
+
+def _main_types(mod: tvm.IRModule) -> tuple[list, list]:
+    """(shape, dtype) of main's parameters and results, the truth after import."""
+    main = mod["main"]
+
+    def sd(ty):
+        return [int(d) for d in ty.shape.values], str(ty.dtype)
+
+    params = [sd(p.ty) for p in main.params]
+    ret = main.ret_ty
+    rets = [sd(f) for f in ret.fields] if hasattr(ret, "fields") else [sd(ret)]
+    return params, rets
+
+
+def _signature(names_in, names_out, quant_in, quant_out, mod) -> ModelSignature:
+    params, rets = _main_types(mod)
+    taken: set[str] = set()
+    sig = ModelSignature()
+    for names, quants, types, dest in ((names_in, quant_in, params, sig.inputs), (names_out, quant_out, rets, sig.outputs)):
+        for name, q, (shape, dtype) in zip(names, quants, types):
+            dest.append(TensorInfo(name, c_identifier(name, taken), shape, dtype, q))
+    return sig
+
+
+# ---------------------------------------------------------------------------------------- TFLite
+
+_TFLITE_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 6: "bool", 7: "int16", 9: "int8"}
+
+
+def _tflite_quant(tensor) -> Quantization | None:
+    q = tensor.Quantization()
+    if q is None or q.ScaleLength() == 0:
+        return None
+    if q.ScaleLength() > 1:
+        return None  # per-channel: only weights are quantized this way, never model I/O
+    return Quantization(float(q.Scale(0)), int(q.ZeroPoint(0)) if q.ZeroPointLength() else 0)
+
+
+def _tflite_converter_class():
+    from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
+
+    class Converter(OperatorConverter):
+        """TVM's converter, with unsupported layers reported by name and index."""
+
+        def check_unsupported_ops(self):
+            for i in range(self.subgraph.OperatorsLength()):
+                op = self.subgraph.Operators(i)
+                name = self.get_op_code_str(op)
+                outs = self.get_output_tensors(op)
+                layer = f"layer {i} ({name}, output '{outs[0].tensor.Name().decode()}')" if outs else f"layer {i} ({name})"
+                if name not in self.convert_map:
+                    raise UnsupportedModelError(f"unsupported operator {name} at {layer}")
+                ins = self.get_input_tensors(op)
+                q_in = any(t.qnn_params is not None for t in ins[:1])
+                q_w = any(t.qnn_params is not None for t in ins[1:])
+                q_out = any(t.qnn_params is not None for t in outs)
+                if q_w and not q_in and not q_out:
+                    raise UnsupportedModelError(
+                        f"not supported: dynamic-range quantization ({layer} has int8 weights but float "
+                        "activations, quantized at run time). Export the model fully int8-quantized "
+                        "(with a representative dataset) or as float32."
+                    )
+                if (q_in or q_w or q_out) and name not in self._SUPPORTED_QUANTIZED_OPS:
+                    raise UnsupportedModelError(f"unsupported quantized operator {name} at {layer}")
+
+    return Converter
+
+
+def _load_tflite(path: Path, data: bytes):
+    import tflite
+    from tflite.BuiltinOperator import BuiltinOperator
+    from tvm.relax.frontend.tflite import from_tflite
+
+    try:
+        model = tflite.Model.GetRootAsModel(data, 0)
+        if model.SubgraphsLength() < 1:
+            raise AotgenError(f"{path}: the TFLite model has no subgraph")
+        sg = model.Subgraphs(0)
+    except AotgenError:
+        raise
+    except Exception as e:  # a corrupt flatbuffer raises anything from struct.error to IndexError
+        raise AotgenError(f"{path} is not a valid TFLite model ({e})") from None
+    if model.SubgraphsLength() > 1:
+        raise UnsupportedModelError(f"{path}: models with {model.SubgraphsLength()} subgraphs (control flow) are not supported")
+    code_names = {v: k for k, v in BuiltinOperator.__dict__.items() if not k.startswith("_")}
+    operators = []
+    for i in range(sg.OperatorsLength()):
+        oc = model.OperatorCodes(sg.Operators(i).OpcodeIndex())
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        operators.append(code_names.get(code, f"BUILTIN_{code}"))
+
+    def io(indices):
+        names, quants = [], []
+        for idx in indices:
+            t = sg.Tensors(int(idx))
+            names.append(t.Name().decode())
+            quants.append(_tflite_quant(t))
+        return names, quants
+
+    names_in, quant_in = io(sg.InputsAsNumpy())
+    names_out, quant_out = io(sg.OutputsAsNumpy())
+    try:
+        mod = from_tflite(model, op_converter=_tflite_converter_class())
+    except AotgenError:
+        raise
+    except Exception as e:
+        raise UnsupportedModelError(f"{path}: TVM's TFLite importer failed: {_first_line(e)}") from None
+    return mod, _signature(names_in, names_out, quant_in, quant_out, mod), operators
+
+
+# ------------------------------------------------------------------------------------------ ONNX
+
+# QOperator-format quantized ops: TVM imports only the QDQ format (QuantizeLinear/DequantizeLinear).
+_ONNX_QOPERATORS = {"QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd", "QLinearMul", "QLinearSoftmax",
+                    "QLinearAveragePool", "QLinearGlobalAveragePool", "QLinearConcat", "ConvInteger",
+                    "MatMulInteger", "DynamicQuantizeLinear"}
+
+
+def _load_onnx(path: Path, data: bytes):
+    import onnx
+    from tvm.relax.frontend.onnx import from_onnx
+    from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
+
+    try:
+        model = onnx.load_model_from_string(data)
+        onnx.checker.check_model(model)
+    except Exception as e:
+        raise AotgenError(f"{path} is not a valid ONNX model ({_first_line(e)})") from None
+    graph = model.graph
+    supported = _get_convert_map()
+    operators = []
+    for i, node in enumerate(graph.node):
+        layer = f"layer {i} ({node.op_type}, node '{node.name or node.output[0]}')"
+        if node.op_type in _ONNX_QOPERATORS:
+            raise UnsupportedModelError(
+                f"unsupported operator {node.op_type} at {layer}: QOperator-format quantization; "
+                "export the model in QDQ format (QuantizeLinear/DequantizeLinear around float ops)"
+            )
+        if node.op_type not in supported:
+            raise UnsupportedModelError(f"unsupported operator {node.op_type} at {layer}")
+        operators.append(node.op_type)
+    initializers = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    shape_dict, dtype_dict = {}, {}
+    for inp in inputs:
+        dims = []
+        for d in inp.type.tensor_type.shape.dim:
+            if d.HasField("dim_value") and d.dim_value > 0:
+                dims.append(d.dim_value)
+            elif not dims:
+                dims.append(1)  # a symbolic batch dimension: compile for batch 1
+            else:
+                raise UnsupportedModelError(f"input '{inp.name}' has a dynamic dimension '{d.dim_param}'; aotgen needs static shapes")
+        shape_dict[inp.name] = dims
+        dtype_dict[inp.name] = str(onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type))
+    try:
+        mod = from_onnx(model, shape_dict=shape_dict, dtype_dict=dtype_dict)
+    except AotgenError:
+        raise
+    except Exception as e:
+        raise UnsupportedModelError(f"{path}: TVM's ONNX importer failed: {_first_line(e)}") from None
+    names_in = [i.name for i in inputs]
+    names_out = [o.name for o in graph.output]
+    none = [None] * max(len(names_in), len(names_out))
+    return mod, _signature(names_in, names_out, none, none, mod), operators
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("Traceback", "  File"))]
+    return (lines[-1] if lines else type(e).__name__)[:300]
+
+
+def input_ranges(sig: ModelSignature) -> list[tuple[float, float]]:
+    """The value range random test inputs are drawn from, per input."""
+    out = []
+    for t in sig.inputs:
+        if np.issubdtype(np.dtype(t.dtype), np.integer):
+            info = np.iinfo(t.dtype)
+            out.append((info.min, info.max))
+        else:
+            out.append((-1.0, 1.0))
+    return out

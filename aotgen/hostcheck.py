@@ -1,0 +1,93 @@
+"""`aotgen check-host`: compile the generated C with the host gcc, run it, compare with the reference.
+
+The executable reads each sample's inputs (raw bytes, in input order) from stdin, runs the model
+and writes the raw outputs to stdout, until stdin ends.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .mlf import ModelLibrary
+from .toolchain import run
+from .verify import CheckReport, SampleCheck, compare_output
+
+HOST_CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
+BUILD_TIMEOUT_S = 600
+RUN_TIMEOUT_S = 600
+
+
+def host_main_source(lib: ModelLibrary) -> str:
+    p, P = lib.prefix, lib.prefix.upper()
+    lines = ["#include <stdio.h>", f'#include "{p}.h"', ""]
+    for i, t in enumerate(lib.inputs):
+        lines.append(f"static {t.c_type} in{i}[{P}_{t.c_name.upper()}_SIZE / sizeof({t.c_type})];")
+    for i, t in enumerate(lib.outputs):
+        lines.append(f"static {t.c_type} out{i}[{P}_{t.c_name.upper()}_SIZE / sizeof({t.c_type})];")
+    if lib.metadata["options"]["workspace"] == "user":
+        lines.append(f"static uint8_t workspace[{P}_WORKSPACE_SIZE + 1] __attribute__((aligned({P}_WORKSPACE_ALIGNMENT)));")
+    lines += ["", "int main(void) {"]
+    lines.append(f"  struct {p}_inputs inputs = {{{', '.join(f'in{i}' for i in range(len(lib.inputs)))}}};")
+    lines.append(f"  struct {p}_outputs outputs = {{{', '.join(f'out{i}' for i in range(len(lib.outputs)))}}};")
+    if lib.metadata["options"]["workspace"] == "user":
+        lines.append(f"  if ({p}_set_workspace(workspace, sizeof(workspace)) != 0) return 3;")
+    lines.append("  for (;;) {")
+    for i in range(len(lib.inputs)):
+        lines.append(f"    if (fread(in{i}, 1, sizeof(in{i}), stdin) != sizeof(in{i})) return 0;")
+    lines.append(f"    int32_t rc = {p}_run(&inputs, &outputs);")
+    lines.append('    if (rc != 0) { fprintf(stderr, "run failed: %d\\n", (int)rc); return 2; }')
+    for i in range(len(lib.outputs)):
+        lines.append(f"    fwrite(out{i}, 1, sizeof(out{i}), stdout);")
+    lines += ["    fflush(stdout);", "  }", "}", ""]
+    return "\n".join(lines)
+
+
+@dataclass
+class HostExecutable:
+    library: ModelLibrary
+    path: Path
+
+    def run(self, samples: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+        lib = self.library
+        stdin = b"".join(np.ascontiguousarray(x, dtype=t.dtype).tobytes()
+                         for sample in samples for x, t in zip(sample, lib.inputs))
+        proc = run([str(self.path)], RUN_TIMEOUT_S, input=stdin, what=f"host build of '{lib.prefix}'")
+        data, pos, results = proc.stdout, 0, []
+        for _ in samples:
+            outs = []
+            for t in lib.outputs:
+                outs.append(np.frombuffer(data[pos : pos + t.nbytes], dtype=t.dtype).reshape(t.shape).copy())
+                pos += t.nbytes
+            results.append(outs)
+        return results
+
+
+def build_host_executable(lib: ModelLibrary, workdir: Path | None = None) -> HostExecutable:
+    workdir = Path(workdir or tempfile.mkdtemp(prefix=f"aotgen-host-{lib.prefix}-"))
+    main_c = workdir / "main.c"
+    main_c.write_text(host_main_source(lib))
+    exe = workdir / lib.prefix
+    cmd = ["gcc", *HOST_CFLAGS, "-I", str(lib.include_dir), str(main_c), *map(str, lib.sources), "-lm", "-o", str(exe)]
+    run(cmd, BUILD_TIMEOUT_S, what="gcc (host build)")
+    return HostExecutable(lib, exe)
+
+
+def check_on_host(lib: ModelLibrary, samples: list[list[np.ndarray]], reference: list[list[np.ndarray]],
+                  atol: float | None = None, rtol: float | None = None,
+                  workdir: Path | None = None) -> tuple[CheckReport, list[list[np.ndarray]]]:
+    """Build and run the library on the host; compare each sample with its reference outputs."""
+    exe = build_host_executable(lib, workdir)
+    actual = exe.run(samples)
+    report = CheckReport(model=lib.metadata["model"]["file"], reference=reference_name(lib))
+    for i, (got, want) in enumerate(zip(actual, reference)):
+        report.samples.append(SampleCheck(i, [compare_output(a, e, t, atol, rtol)
+                                              for a, e, t in zip(got, want, lib.outputs)]))
+    return report, actual
+
+
+def reference_name(lib: ModelLibrary) -> str:
+    return "onnxruntime" if lib.metadata["model"]["format"] == "onnx" else "ai-edge-litert (reference kernels)"

@@ -1,0 +1,43 @@
+"""Running external programs: always with a timeout, a missing tool named with its Debian package."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import AotgenError, ToolNotFoundError
+
+# Debian package that provides each tool aotgen runs.
+APT_PACKAGES = {
+    "gcc": "gcc",
+    "make": "make",
+    "arm-none-eabi-gcc": "gcc-arm-none-eabi",
+    "arm-none-eabi-size": "binutils-arm-none-eabi",
+    "arm-none-eabi-nm": "binutils-arm-none-eabi",
+    "qemu-system-arm": "qemu-system-arm",
+    "openocd": "openocd",
+    "st-flash": "stlink-tools",
+}
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise ToolNotFoundError(tool, APT_PACKAGES.get(tool, tool))
+    return path
+
+
+def run(cmd: list[str], timeout: float, cwd: str | Path | None = None, input: bytes | None = None,
+        what: str | None = None) -> subprocess.CompletedProcess:
+    """Run `cmd`, raising AotgenError with the tail of its output if it fails or times out."""
+    require(cmd[0])
+    what = what or Path(cmd[0]).name
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, input=input, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AotgenError(f"{what} did not finish within {timeout:g} s") from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).decode(errors="replace").strip().splitlines()[-25:]
+        raise AotgenError(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+    return proc

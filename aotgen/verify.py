@@ -1,0 +1,125 @@
+"""What "correct" means: test inputs, and comparison of a run's outputs with the reference.
+
+Shared by the host check and the on-device harness, so both judge by the same rule:
+integer outputs may differ by `atol` LSB (default 2); float outputs by `rtol` (default 1e-4)
+relative to the largest magnitude of the reference output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AotgenError
+from .tensors import TensorInfo
+
+DEFAULT_INT_ATOL = 2
+DEFAULT_FLOAT_RTOL = 1e-4
+
+
+def random_inputs(inputs: list[TensorInfo], count: int, seed: int = 0) -> list[list[np.ndarray]]:
+    """`count` samples, uniform over an integer input's full range, or [-1, 1] for floats."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(count):
+        sample = []
+        for t in inputs:
+            dt = np.dtype(t.dtype)
+            if np.issubdtype(dt, np.integer):
+                info = np.iinfo(dt)
+                x = rng.integers(info.min, info.max, size=t.shape, endpoint=True, dtype=dt)
+            elif dt == np.bool_:
+                x = rng.integers(0, 1, size=t.shape, endpoint=True).astype(bool)
+            else:
+                x = rng.uniform(-1.0, 1.0, size=t.shape).astype(dt)
+            sample.append(x)
+        samples.append(sample)
+    return samples
+
+
+def load_inputs(paths: list[str | Path], inputs: list[TensorInfo]) -> list[list[np.ndarray]]:
+    """One sample per .npy file (single-input models) or per group of files (one per input)."""
+    if not paths:
+        return []
+    if len(paths) % len(inputs):
+        raise AotgenError(f"the model has {len(inputs)} inputs; give the .npy files in groups of {len(inputs)}")
+    samples = []
+    for i in range(0, len(paths), len(inputs)):
+        sample = []
+        for path, t in zip(paths[i : i + len(inputs)], inputs):
+            try:
+                x = np.load(path)
+            except (OSError, ValueError) as e:
+                raise AotgenError(f"cannot read input {path}: {e}") from None
+            if x.size != t.size or x.dtype != np.dtype(t.dtype):
+                raise AotgenError(
+                    f"{path}: {x.dtype}{list(x.shape)} does not match input '{t.name}' {t.dtype}{t.shape}"
+                )
+            sample.append(x.reshape(t.shape))
+        samples.append(sample)
+    return samples
+
+
+@dataclass
+class OutputCheck:
+    output: str
+    dtype: str
+    max_abs_error: float
+    rel_error: float  # max abs error / max |reference|
+    argmax_match: bool
+    tolerance: str
+    passed: bool
+
+
+@dataclass
+class SampleCheck:
+    index: int
+    outputs: list[OutputCheck]
+    cycles: int | None = None
+    cycles_unit: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outputs)
+
+
+@dataclass
+class CheckReport:
+    model: str
+    reference: str
+    samples: list[SampleCheck] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.samples) and all(s.passed for s in self.samples)
+
+    def max_abs_error(self) -> float:
+        return max((o.max_abs_error for s in self.samples for o in s.outputs), default=0.0)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["passed"] = self.passed
+        d["max_abs_error"] = self.max_abs_error()
+        return d
+
+
+def compare_output(actual: np.ndarray, expected: np.ndarray, tensor: TensorInfo,
+                   atol: float | None = None, rtol: float | None = None) -> OutputCheck:
+    a = actual.reshape(-1).astype(np.float64)
+    e = expected.reshape(-1).astype(np.float64)
+    if a.shape != e.shape:
+        raise AotgenError(f"output '{tensor.name}': {a.size} values, the reference has {e.size}")
+    err = float(np.max(np.abs(a - e))) if a.size else 0.0
+    scale = float(np.max(np.abs(e))) if e.size else 0.0
+    rel = err / max(scale, 1e-12)
+    if np.issubdtype(np.dtype(tensor.dtype), np.integer):
+        limit = DEFAULT_INT_ATOL if atol is None else atol
+        ok = err <= limit and (rtol is None or rel <= rtol)
+        tol = f"<= {limit:g} LSB"
+    else:
+        limit = DEFAULT_FLOAT_RTOL if rtol is None else rtol
+        ok = rel <= limit and (atol is None or err <= atol)
+        tol = f"<= {limit:g} relative"
+    return OutputCheck(tensor.name, tensor.dtype, err, rel, bool(np.argmax(a) == np.argmax(e)), tol, bool(ok))

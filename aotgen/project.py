@@ -1,0 +1,393 @@
+"""Generate a firmware project from model libraries, a board and a cookiecutter template.
+
+The project is rendered into a temporary folder beside the destination and moved into place
+only when complete, so a failure never leaves a half-written project. The project records what it
+was generated for in aotgen_project.json, which `aotgen build` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from cookiecutter.exceptions import CookiecutterException
+from cookiecutter.generate import generate_context, generate_files
+from cookiecutter.prompt import prompt_for_config
+
+from . import mlf
+from .boards import TEMPLATES_DIR, Board, template_names
+from .errors import AotgenError
+from .mlf import ModelLibrary
+from .tensors import TensorInfo
+
+PROJECT_FILE = "aotgen_project.json"
+PROJECT_SCHEMA_VERSION = 1
+DEFAULT_STACK_BYTES = 8 * 1024
+DEFAULT_SEED = 0
+# Room left in the DTCM beside the model arenas for the libraries' other zero-initialised data.
+_DTCM_HEADROOM = 1024
+
+
+@dataclass
+class ProjectInfo:
+    """A generated project, as read back from its aotgen_project.json."""
+
+    root: Path
+    data: dict
+
+    @property
+    def board_name(self) -> str:
+        return self.data["board"]["name"]
+
+    @property
+    def template(self) -> str:
+        return self.data["template"]
+
+    @property
+    def prefixes(self) -> list[str]:
+        return [m["prefix"] for m in self.data["models"]]
+
+    @property
+    def flash_limit(self) -> int:
+        return int(self.data["board"]["flash_bytes"])
+
+    @property
+    def ram_limit(self) -> int:
+        return int(self.data["board"]["ram_bytes"])
+
+    @property
+    def elf(self) -> Path:
+        return self.root / "build" / "firmware.elf"
+
+    def test_input(self, prefix: str, c_name: str) -> np.ndarray:
+        for m in self.data["models"]:
+            if m["prefix"] == prefix:
+                for t in m["inputs"]:
+                    if t["c_name"] == c_name:
+                        return np.load(self.root / t["file"])
+        raise KeyError(f"{prefix}.{c_name}")
+
+
+def load_project(path: str | Path) -> ProjectInfo:
+    root = Path(path)
+    f = root / PROJECT_FILE
+    if not f.is_file():
+        raise AotgenError(f"{root} is not an aotgen project (no {PROJECT_FILE}); create one with `aotgen project`")
+    try:
+        data = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise AotgenError(f"{f}: invalid JSON ({e})") from None
+    if data.get("schema_version") != PROJECT_SCHEMA_VERSION:
+        raise AotgenError(f"{f}: schema_version {data.get('schema_version')!r}, expected {PROJECT_SCHEMA_VERSION}")
+    return ProjectInfo(root=root, data=data)
+
+
+def test_inputs(models: list[ModelLibrary], seed: int = DEFAULT_SEED) -> dict[tuple[str, str], np.ndarray]:
+    """The embedded test inputs: one generator seeded `seed`, drawn model by model, input by input.
+
+    Integers are uniform over the dtype's whole range; float inputs uniform in [-1, 1).
+    """
+    rng = np.random.default_rng(seed)
+    out: dict[tuple[str, str], np.ndarray] = {}
+    for m in models:
+        for t in m.inputs:
+            shape = tuple(t.shape) or (1,)
+            if t.dtype == "bool":
+                arr = rng.integers(0, 1, size=shape, endpoint=True).astype(np.bool_)
+            elif np.issubdtype(np.dtype(t.dtype), np.integer):
+                info = np.iinfo(t.dtype)
+                arr = rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=t.dtype)
+            elif t.dtype == "float32":
+                arr = rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+            else:
+                raise AotgenError(f"model '{m.prefix}': input '{t.name}' has dtype {t.dtype}, which the test program cannot embed")
+            out[(m.prefix, t.c_name)] = arr
+    return out
+
+
+def _c_values(arr: np.ndarray) -> str:
+    """C initialiser text; floats as hex literals so the embedded value is exact."""
+    flat = arr.reshape(-1)
+    if flat.dtype == np.float32:
+        items = [float(v).hex() + "f" for v in flat]
+    else:
+        items = [str(int(v)) for v in flat]
+    return ",\n".join("    " + ", ".join(items[i : i + 16]) for i in range(0, len(items), 16))
+
+
+def _tensor_context(t: TensorInfo) -> dict[str, Any]:
+    return {"name": t.name, "c_name": t.c_name, "c_type": t.c_type, "dtype": t.dtype, "size": t.size}
+
+
+def _memory_context(board: Board, models: list[ModelLibrary], stack_bytes: int) -> dict[str, Any]:
+    static_ws = sum(m.workspace_bytes for m in models if not _workspace_user(m))
+    user_ws = max((m.workspace_bytes for m in models if _workspace_user(m)), default=0)
+    ram, dtcm = board.ram, board.dtcm
+    # A DTCM at the start of the RAM is split off into its own region; one that is the whole RAM
+    # (e.g. the AN547 here) is just the RAM.
+    split = dtcm is not None and dtcm.size < ram.size
+    if split and dtcm.origin != ram.origin:
+        raise AotgenError(f"board {board.name}: the cmsis template needs the DTCM at the start of the RAM")
+    in_dtcm = split and static_ws + user_ws + _DTCM_HEADROOM <= dtcm.size
+    ram_origin, ram_size = (dtcm.end, ram.size - dtcm.size) if split else (ram.origin, ram.size)
+    return {
+        "flash_origin": f"0x{board.flash.origin:08X}",
+        "flash_size": board.flash.size,
+        "ram_origin": f"0x{ram_origin:08X}",
+        "ram_size": ram_size,
+        "dtcm": split,
+        "dtcm_origin": f"0x{dtcm.origin:08X}" if split else "0x0",
+        "dtcm_size": dtcm.size if split else 0,
+        "models_in_dtcm": in_dtcm,
+        "stack_bytes": stack_bytes,
+    }
+
+
+def _workspace_user(m: ModelLibrary) -> bool:
+    return m.metadata.get("options", {}).get("workspace") == "user"
+
+
+def _pin(pin: str | None) -> tuple[int, int]:
+    """'PD8' -> (3, 8): GPIO port index and pin number."""
+    if not pin:
+        return 0, 0
+    return ord(pin[1]) - ord("A"), int(pin[2:])
+
+
+def build_context(
+    models: list[ModelLibrary], board: Board, inputs: dict[tuple[str, str], np.ndarray], stack_bytes: int
+) -> dict[str, Any]:
+    """The `_aotgen` cookiecutter variable (documented in project_templates/cmsis/README.md)."""
+    from . import qemu  # local: qemu imports boards only, but keep the module graph shallow
+
+    c = board.console
+    tx_port, tx_pin = _pin(c.pins.get("tx"))
+    rx_port, rx_pin = _pin(c.pins.get("rx"))
+    elf = Path("build/firmware.elf")
+    return {
+        "aotgen_version": _aotgen_version(),
+        "board": {
+            "name": board.name,
+            "description": board.description,
+            "cpu": board.cpu,
+            "fpu": board.fpu,
+            "float_abi": board.float_abi,
+            "has_fpu": board.has_fpu,
+            "gcc_flags": " ".join(board.gcc_flags),
+            "cycle_counter": board.cycle_counter,
+            "counter_hz": board.qemu.sysclk_hz if board.cycle_counter == "systick_icount" else board.reset_clock_hz,
+            "qemu": board.qemu_runnable,
+            "qemu_command": " ".join(qemu.command_line(board, elf)) if board.qemu else "",
+            "flash_methods": [{"tool": f.tool, "command": " ".join(_shell_quote(a) for a in f.argv(elf))}
+                              for f in board.flash_methods],
+            "console": {
+                "peripheral": c.peripheral,
+                "driver": c.driver,
+                "base": f"0x{c.base:08X}",
+                "baud": c.baud,
+                "clock_hz": c.clock_hz,
+                "tx_port": tx_port, "tx_pin": tx_pin, "rx_port": rx_port, "rx_pin": rx_pin,
+                "af": int(c.pins.get("af", 0)),
+                "gpio_base": f"0x{c.gpio_base or 0:08X}",
+                "pins": ", ".join(f"{k.upper()} {v}" for k, v in c.pins.items() if k != "af"),
+                "setup": [{"reg": f"0x{s.reg:08X}", "mask": f"0x{s.mask:08X}", "what": s.what} for s in c.setup],
+            },
+        },
+        "memory": _memory_context(board, models, stack_bytes),
+        "workspace_user_bytes": max((m.workspace_bytes for m in models if _workspace_user(m)), default=0),
+        "models": [
+            {
+                "prefix": m.prefix,
+                "workspace_user": _workspace_user(m),
+                "workspace_bytes": m.workspace_bytes,
+                "constant_bytes": m.constant_bytes,
+                "inputs": [dict(_tensor_context(t), init=_c_values(inputs[(m.prefix, t.c_name)])) for t in m.inputs],
+                "outputs": [_tensor_context(t) for t in m.outputs],
+            }
+            for m in models
+        ],
+    }
+
+
+def _shell_quote(arg: str) -> str:
+    return arg if re.fullmatch(r"[\w./:=,+@%-]+", arg) else "'" + arg.replace("'", "'\\''") + "'"
+
+
+def _aotgen_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("aotgen")
+    except PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+def _check_models(models: list[ModelLibrary]) -> None:
+    if not models:
+        raise AotgenError("a project needs at least one model")
+    seen: set[str] = set()
+    for m in models:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", m.prefix):
+            raise AotgenError(f"{m.root}: prefix '{m.prefix}' is not a C identifier")
+        if m.prefix in seen:
+            raise AotgenError(f"two models have the prefix '{m.prefix}'; compile them with different --prefix values")
+        seen.add(m.prefix)
+        for f in [m.header, *m.sources, *m.objects]:
+            if not f.is_file():
+                raise AotgenError(f"{m.root}: model library is incomplete, {f.relative_to(m.root)} is missing")
+
+
+def _check_output(output: Path, force: bool) -> None:
+    if output.exists() and (output.is_file() or any(output.iterdir())) and not force:
+        raise AotgenError(f"{output} exists and is not empty; use --force to overwrite it")
+
+
+def generate_project(
+    models: list[ModelLibrary],
+    board: Board,
+    template: str,
+    output: Path,
+    force: bool = False,
+    context_overrides: dict[str, Any] | None = None,
+    seed: int = DEFAULT_SEED,
+    stack_bytes: int = DEFAULT_STACK_BYTES,
+) -> Path:
+    """Render `template` for `board` with `models` into `output`; returns the project folder.
+
+    context_overrides are merged into the cookiecutter context (top-level keys, and keys of the
+    `_aotgen` dict when given as {"_aotgen": {...}}).
+    """
+    output = Path(output)
+    if template not in template_names():
+        raise AotgenError(f"unknown template '{template}'; available: {', '.join(template_names()) or '(none)'}")
+    if template not in board.templates:
+        raise AotgenError(
+            f"board {board.name} does not support template '{template}'; it supports: {', '.join(board.templates)}"
+        )
+    _check_models(models)
+    _check_output(output, force)
+
+    inputs = test_inputs(models, seed)
+    aot_ctx = build_context(models, board, inputs, stack_bytes)
+    extra: dict[str, Any] = {
+        "project_slug": "project",
+        "project_name": output.name,
+        "board_name": board.name,
+        "_aotgen": aot_ctx,
+    }
+    for k, v in (context_overrides or {}).items():
+        if k == "_aotgen" and isinstance(v, dict):
+            aot_ctx.update(v)
+        else:
+            extra[k] = v
+
+    staging = mlf.staging_dir(output)
+    try:
+        project = _render(TEMPLATES_DIR / template, extra, staging)
+        for m in models:
+            _copy_library(m, project / "models" / m.prefix)
+        _write_test_data(project, inputs)
+        _write_project_file(project, board, template, models, seed)
+        return mlf.publish(project, output, force)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _render(template_dir: Path, extra: dict[str, Any], staging: Path) -> Path:
+    """Run cookiecutter's generator (no prompts, no replay file in the user's home)."""
+    try:
+        context = generate_context(context_file=template_dir / "cookiecutter.json", extra_context=extra)
+        context["cookiecutter"] = prompt_for_config(context, no_input=True)
+        # Private variables are copied raw by prompt_for_config; put ours back untouched.
+        context["cookiecutter"]["_aotgen"] = extra["_aotgen"]
+        out = generate_files(repo_dir=str(template_dir), context=context, output_dir=str(staging))
+    except CookiecutterException as e:
+        raise AotgenError(f"template {template_dir.name}: {e}") from None
+    return Path(out)
+
+
+def _copy_library(m: ModelLibrary, dest: Path) -> None:
+    shutil.copytree(m.include_dir, dest / "include")
+    (dest / "src").mkdir(parents=True)
+    for s in m.sources:
+        shutil.copy2(s, dest / "src" / s.name)
+    if m.objects:
+        (dest / "obj").mkdir()
+        for o in m.objects:
+            shutil.copy2(o, dest / "obj" / o.name)
+    for extra in ("metadata.json", "memory_plan.txt"):
+        if (m.root / extra).is_file():
+            shutil.copy2(m.root / extra, dest / extra)
+
+
+def _write_test_data(project: Path, inputs: dict[tuple[str, str], np.ndarray]) -> None:
+    (project / "test_data").mkdir()
+    for (prefix, c_name), arr in inputs.items():
+        np.save(project / "test_data" / f"{prefix}_{c_name}.npy", arr)
+
+
+def _write_project_file(project: Path, board: Board, template: str, models: list[ModelLibrary], seed: int) -> None:
+    data = {
+        "schema_version": PROJECT_SCHEMA_VERSION,
+        "aotgen_version": _aotgen_version(),
+        "template": template,
+        "board": {
+            "name": board.name,
+            "source": str(board.source) if board.source else None,
+            "flash_origin": board.flash.origin,
+            "flash_bytes": board.flash.size,
+            "ram_origin": board.ram.origin,
+            "ram_bytes": board.ram.size,
+            "qemu": board.qemu_runnable,
+        },
+        "seed": seed,
+        "models": [
+            {
+                "prefix": m.prefix,
+                "model": m.metadata.get("model", {}),
+                "workspace": m.metadata.get("options", {}).get("workspace", "static"),
+                "workspace_bytes": m.workspace_bytes,
+                "constant_bytes": m.constant_bytes,
+                "inputs": [{"c_name": t.c_name, "dtype": t.dtype, "shape": t.shape,
+                            "file": f"test_data/{m.prefix}_{t.c_name}.npy"} for t in m.inputs],
+                "outputs": [{"c_name": t.c_name, "dtype": t.dtype, "shape": t.shape} for t in m.outputs],
+            }
+            for m in models
+        ],
+    }
+    (project / PROJECT_FILE).write_text(json.dumps(data, indent=2) + "\n")
+
+
+@dataclass
+class ModelRun:
+    status: int
+    count: int
+    unit: str
+    outputs: dict[str, np.ndarray]
+
+
+def parse_run_output(text: str) -> dict[str, ModelRun]:
+    """Parse what the placeholder main.c prints (format documented at the top of main.c)."""
+    runs: dict[str, ModelRun] = {}
+    for line in text.splitlines():
+        parts = line.strip().split(" ")
+        if parts[0] == "model" and len(parts) >= 5:
+            fields = dict(p.split("=", 1) for p in parts[2:4])
+            unit = line.split(" unit=", 1)[1].strip()
+            runs[parts[1]] = ModelRun(int(fields["status"]), int(fields["count"]), unit, {})
+        elif parts[0] == "output" and len(parts) >= 5 and parts[1] in runs:
+            prefix, c_name, dtype, n = parts[1], parts[2], parts[3], int(parts[4])
+            vals = parts[5:]
+            if len(vals) != n:
+                raise AotgenError(f"firmware output for {prefix}.{c_name} is truncated ({len(vals)} of {n} values)")
+            if dtype == "float32":
+                arr = np.array([int(v, 16) for v in vals], dtype=np.uint32).view(np.float32)
+            else:
+                arr = np.array([int(v) for v in vals]).astype(dtype)
+            runs[prefix].outputs[c_name] = arr
+    return runs

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import toolchain
 from .errors import AotgenError, ToolNotFoundError
 from .project import ProjectInfo, load_project
 
 GCC = "arm-none-eabi-gcc"
 SIZE = "arm-none-eabi-size"
-TOOLCHAIN_APT = "gcc-arm-none-eabi"
 NEWLIB_APT = "libnewlib-arm-none-eabi"
 DEFAULT_TIMEOUT = 600.0
 _OVERFLOW_RE = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
@@ -51,11 +50,8 @@ class BuildResult:
 
 
 def check_toolchain() -> None:
-    if shutil.which("make") is None:
-        raise ToolNotFoundError("make", "make")
-    for tool in (GCC, SIZE):
-        if shutil.which(tool) is None:
-            raise ToolNotFoundError(tool, TOOLCHAIN_APT)
+    for tool in ("make", GCC, SIZE):
+        toolchain.require(tool)
 
 
 def check_fit_before_link(project: ProjectInfo) -> None:

@@ -1,0 +1,122 @@
+"""`aotgen boards`, `aotgen project`, `aotgen build`: boards, project generation, firmware build."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .. import boards as boards_mod
+from .. import firmware, mlf, project
+from ..cli import cli, emit_json
+from ..errors import AotgenError
+from ..ui import console, err_console, status
+
+
+def _size(n: int) -> str:
+    for unit, div in (("MiB", 1024**2), ("KiB", 1024)):
+        if n >= div and n % div == 0:
+            return f"{n // div} {unit}"
+    return f"{n} B"
+
+
+@cli.command("boards")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def boards_command(as_json: bool) -> None:
+    """List the boards aotgen can generate firmware for."""
+    all_boards = boards_mod.list_boards()
+    if as_json:
+        emit_json({"boards": [b.to_json() for b in all_boards]})
+        return
+    table = Table(box=None, header_style="bold")
+    for col in ("board", "CPU", "FPU", "flash", "RAM"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("templates")
+    table.add_column("QEMU")
+    for b in all_boards:
+        qemu = "yes" if b.qemu_runnable else (f"twin: {b.qemu_twin}" if b.qemu_twin else "no")
+        table.add_row(b.name, b.cpu, b.fpu, _size(b.flash.size), _size(b.ram.size),
+                      ", ".join(b.templates), qemu)
+    console.print(table)
+
+
+def _libraries(models: tuple[str, ...], prefix: str | None, board: boards_mod.Board, tmp: Path,
+               quiet: bool) -> list[mlf.ModelLibrary]:
+    """Model Library Format folders/tarballs as they are; model files compiled into `tmp`."""
+    if prefix and len(models) > 1:
+        raise AotgenError("--prefix applies to a single model; compile several models separately")
+    from .. import compile as aot_compile
+    from ..targets import CPUS
+
+    libs = []
+    for i, item in enumerate(models):
+        path = Path(item)
+        if not path.exists():
+            raise AotgenError(f"{path}: no such file or folder")
+        if mlf.is_model_library(path):
+            lib = mlf.load(path)
+            if prefix and lib.prefix != prefix:
+                raise AotgenError(f"{path} was compiled with prefix '{lib.prefix}'; recompile it for --prefix {prefix}")
+            libs.append(lib)
+            continue
+        if path.suffix.lower() not in (".tflite", ".onnx"):
+            raise AotgenError(f"{path}: expected a .tflite or .onnx model or a Model Library Format folder")
+        target = board.cpu if board.cpu in CPUS else "host"
+        with status(f"compiling {path.name} for {board.cpu}", quiet=quiet):
+            result = aot_compile(path, prefix=prefix, output=tmp / f"model{i}", target=target, force=True)
+        libs.append(result.library)
+    return libs
+
+
+@cli.command("project")
+@click.argument("models", nargs=-1, required=True, metavar="MODEL_OR_MLF...")
+@click.option("--board", "-b", "board_name", required=True, help="Board name (see `aotgen boards`).")
+@click.option("--template", "-t", default="cmsis", show_default=True, help="Project template.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Project folder to create.")
+@click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
+@click.option("--prefix", help="C prefix when compiling a single model file.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def project_command(models: tuple[str, ...], board_name: str, template: str, output: Path, force: bool,
+                    prefix: str | None, as_json: bool) -> None:
+    """Generate a firmware project for a board from models (.tflite/.onnx) or compiled libraries."""
+    board = boards_mod.load_board(board_name)
+    if output.exists() and (output.is_file() or any(output.iterdir())) and not force:
+        raise AotgenError(f"{output} exists and is not empty; use --force to overwrite it")
+    with tempfile.TemporaryDirectory(prefix="aotgen-project-") as tmp:
+        libs = _libraries(models, prefix, board, Path(tmp), as_json)
+        with status(f"generating {template} project for {board.name}", quiet=as_json):
+            path = project.generate_project(libs, board, template, output, force=force)
+    if as_json:
+        emit_json({"project": str(path), "board": board.name, "template": template,
+                   "models": [m.prefix for m in libs]})
+        return
+    console.print(f"[green]project[/] {path} ({board.name}, {template}; models: "
+                  f"{', '.join(m.prefix for m in libs)})", highlight=False)
+    console.print(f"build it with: aotgen build {path}", highlight=False)
+
+
+def _usage(used: int, limit: int) -> str:
+    return f"{used:,} / {limit:,} bytes ({100 * used / limit:.1f}%)"
+
+
+@cli.command("build")
+@click.argument("project_dir", type=click.Path(path_type=Path))
+@click.option("--timeout", default=firmware.DEFAULT_TIMEOUT, show_default=True, help="Seconds before the build is stopped.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def build_command(project_dir: Path, timeout: float, as_json: bool) -> None:
+    """Build a generated project's firmware and check it fits the board."""
+    info = project.load_project(project_dir)
+
+    def stream(line: str) -> None:
+        if not as_json:
+            err_console.print(line, style="dim", markup=False, highlight=False)
+
+    result = firmware.build(project_dir, timeout=timeout, on_line=stream)
+    if as_json:
+        emit_json({"board": info.board_name, **result.to_json()})
+        return
+    console.print(f"[green]built[/] {result.elf} for {info.board_name}", highlight=False)
+    console.print(f"  flash {_usage(result.flash_used, result.flash_limit)}", highlight=False)
+    console.print(f"  RAM   {_usage(result.ram_used, result.ram_limit)}", highlight=False)

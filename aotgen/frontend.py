@@ -88,8 +88,15 @@ def _tflite_quant(tensor) -> Quantization | None:
 def _tflite_converter_class():
     from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
 
-    class Converter(OperatorConverter):
-        """TVM's converter, with unsupported layers reported by name and index."""
+    from .quantized import IntegerConverters
+
+    class Converter(IntegerConverters, OperatorConverter):
+        """TVM's converter, with unsupported layers reported by name and index, and int8
+        operators lowered to integer arithmetic."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.install_integer_converters()
 
         def check_unsupported_ops(self):
             for i in range(self.subgraph.OperatorsLength()):

@@ -1,0 +1,304 @@
+"""Integer-only lowering of fully int8-quantized TFLite operators.
+
+TVM's TFLite importer turns int8 models into fake-quant float (dequantize -> float op ->
+quantize): 4x the weights, float activations, and results that drift from TFLite's integer
+kernels. These converters replace it for the operators that carry the arithmetic: int8 x int8 ->
+int32 accumulation with int8 weights kept as they are, and TFLite's fixed-point requantization
+(`MultiplyByQuantizedMultiplier`, gemmlowp rounding), reproduced bit for bit by the C helper
+`aotgen_requantize` that emit.py defines in every library that uses it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tvm import relax, te, tirx
+
+from .errors import UnsupportedModelError
+
+REQUANTIZE = "aotgen_requantize"  # int32 aotgen_requantize(int32 x, int32 multiplier, int32 shift)
+
+
+def round_half_away(x: float) -> int:
+    """TfLiteRound / std::round."""
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """TFLite's QuantizeMultiplier: real ~= multiplier * 2^(shift - 31), multiplier in Q31."""
+    if real == 0.0:
+        return 0, 0
+    q, shift = math.frexp(real)
+    q_fixed = round_half_away(q * (1 << 31))
+    if q_fixed == 1 << 31:
+        q_fixed //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return q_fixed, shift
+
+
+def requantize(x, multiplier, shift):
+    return tirx.call_pure_extern("int32", REQUANTIZE, x, multiplier, shift)
+
+
+def activation_range(fn: int, scale: float, zero_point: int, dtype: str) -> tuple[int, int]:
+    """TFLite's CalculateActivationRangeQuantized."""
+    from tflite.ActivationFunctionType import ActivationFunctionType as A
+
+    info = np.iinfo(dtype)
+    lo, hi = int(info.min), int(info.max)
+
+    def q(v: float) -> int:
+        return zero_point + round_half_away(v / scale)
+
+    if fn == A.NONE:
+        return lo, hi
+    if fn == A.RELU:
+        return max(lo, q(0.0)), hi
+    if fn == A.RELU6:
+        return max(lo, q(0.0)), min(hi, q(6.0))
+    if fn == A.RELU_N1_TO_1:
+        return max(lo, q(-1.0)), min(hi, q(1.0))
+    raise UnsupportedModelError(f"fused activation {fn} on a quantized operator")
+
+
+def _tensor_quant(tensor) -> tuple[np.ndarray, np.ndarray, int]:
+    """(scales as float32, zero points, quantized dimension) of a TFLite tensor."""
+    q = tensor.tensor.Quantization()
+    return q.ScaleAsNumpy().astype(np.float32), q.ZeroPointAsNumpy().astype(np.int64), q.QuantizedDimension()
+
+
+def _per_channel(values: np.ndarray, n: int) -> np.ndarray:
+    return np.broadcast_to(values, (n,)) if values.size == 1 else values
+
+
+def output_requant_params(in_scale: np.float32, w_scales: np.ndarray, out_scale: np.float32, channels: int):
+    """Per-channel (multiplier, shift) for conv/FC: in_scale * w_scale / out_scale, in double."""
+    mults, shifts = [], []
+    for ws in _per_channel(w_scales, channels):
+        m, s = quantize_multiplier(float(in_scale) * float(ws) / float(out_scale))
+        mults.append(m)
+        shifts.append(s)
+    return np.array(mults, dtype="int32"), np.array(shifts, dtype="int32")
+
+
+def _epilogue(acc, bias, mult, shift, zp_out: int, lo: int, hi: int, out_dtype: str, shape, channel_axis: int):
+    def f(*idx):
+        c = idx[channel_axis]
+        v = requantize(acc(*idx) + bias[c], mult[c], shift[c]) + tirx.const(zp_out, "int32")
+        v = tirx.max(tirx.min(v, tirx.const(hi, "int32")), tirx.const(lo, "int32"))
+        return tirx.Cast(out_dtype, v)
+
+    return te.compute(shape, f, name="requantize")
+
+
+def conv2d_te(x, w, bias, mult, shift, *, strides, dilation, pads, zp_in: int, zp_out: int, lo: int, hi: int,
+              out_shape, depth_multiplier: int | None, out_dtype: str):
+    """NHWC int8 convolution on TFLite's own weight layout (OHWI, or 1HWC for depthwise).
+
+    Out-of-bounds input positions contribute nothing, as if padded with the input zero point.
+    """
+    _, in_h, in_w, in_c = (int(d) for d in x.shape)
+    sh, sw = strides
+    dh, dw = dilation
+    pad_top, pad_left = pads
+    kh_n, kw_n = (int(w.shape[1]), int(w.shape[2]))
+    rkh = te.reduce_axis((0, kh_n), "kh")
+    rkw = te.reduce_axis((0, kw_n), "kw")
+    zp = tirx.const(zp_in, "int32")
+
+    def tap(n, oh, ow, ic, kh, kw):
+        ih = oh * sh + kh * dh - pad_top
+        iw = ow * sw + kw * dw - pad_left
+        inside = tirx.all(ih >= 0, ih < in_h, iw >= 0, iw < in_w)
+        return inside, tirx.if_then_else(inside, tirx.Cast("int32", x[n, ih, iw, ic]) - zp, tirx.const(0, "int32"))
+
+    if depth_multiplier is None:
+        ric = te.reduce_axis((0, in_c), "ic")
+
+        def acc_f(n, oh, ow, oc):
+            _, xv = tap(n, oh, ow, ric, rkh, rkw)
+            return te.sum(xv * tirx.Cast("int32", w[oc, rkh, rkw, ric]), axis=[rkh, rkw, ric])
+    else:
+        def acc_f(n, oh, ow, oc):
+            _, xv = tap(n, oh, ow, oc // depth_multiplier, rkh, rkw)
+            return te.sum(xv * tirx.Cast("int32", w[0, rkh, rkw, oc]), axis=[rkh, rkw])
+
+    acc = te.compute(out_shape, acc_f, name="conv_acc")
+    return _epilogue(acc, bias, mult, shift, zp_out, lo, hi, out_dtype, out_shape, 3)
+
+
+def fully_connected_te(x, w, bias, mult, shift, *, zp_in: int, zp_out: int, lo: int, hi: int, out_dtype: str):
+    batch, in_c = (int(d) for d in x.shape)
+    out_c = int(w.shape[0])
+    ric = te.reduce_axis((0, in_c), "ic")
+    zp = tirx.const(zp_in, "int32")
+    acc = te.compute(
+        (batch, out_c),
+        lambda b, oc: te.sum((tirx.Cast("int32", x[b, ric]) - zp) * tirx.Cast("int32", w[oc, ric]), axis=[ric]),
+        name="fc_acc",
+    )
+    return _epilogue(acc, bias, mult, shift, zp_out, lo, hi, out_dtype, (batch, out_c), 1)
+
+
+def add_te(a, b, params: dict, out_dtype: str):
+    """TFLite's int8 AddElementwise: both inputs rescaled to a common 2^20-scaled base."""
+    p = {k: tirx.const(v, "int32") for k, v in params.items()}
+
+    def f(*idx):
+        sa = requantize((tirx.Cast("int32", a(*idx)) - p["zp1"]) * p["one_shl"], p["m1"], p["s1"])
+        sb = requantize((tirx.Cast("int32", b(*idx)) - p["zp2"]) * p["one_shl"], p["m2"], p["s2"])
+        v = requantize(sa + sb, p["mo"], p["so"]) + p["zpo"]
+        return tirx.Cast(out_dtype, tirx.max(tirx.min(v, p["hi"]), p["lo"]))
+
+    return te.compute(a.shape, f, name="add")
+
+
+def add_params(s1, zp1, s2, zp2, so, zpo, lo, hi) -> dict:
+    """tflite/kernels/add.cc Prepare for int8, with its float/double promotions."""
+    left_shift = 20
+    twice_max = float(np.float32(2) * max(np.float32(s1), np.float32(s2)))
+    m1, sh1 = quantize_multiplier(float(np.float32(s1)) / twice_max)
+    m2, sh2 = quantize_multiplier(float(np.float32(s2)) / twice_max)
+    mo, sho = quantize_multiplier(twice_max / float(np.float32(1 << left_shift) * np.float32(so)))
+    return {"zp1": zp1, "zp2": zp2, "one_shl": 1 << left_shift, "m1": m1, "s1": sh1, "m2": m2, "s2": sh2,
+            "mo": mo, "so": sho, "zpo": zpo, "lo": lo, "hi": hi}
+
+
+class IntegerConverters:
+    """Mixed into TVM's TFLite OperatorConverter (see frontend.py): int8 ops in integers."""
+
+    def install_integer_converters(self) -> None:
+        for name, method in (("CONV_2D", self._int_conv2d), ("DEPTHWISE_CONV_2D", self._int_depthwise),
+                             ("FULLY_CONNECTED", self._int_fully_connected), ("ADD", self._int_add)):
+            fallback = self.convert_map[name]
+            self.convert_map[name] = self._integer_or(method, fallback)
+
+    def _integer_or(self, method, fallback):
+        def convert(op):
+            ins = self.get_input_tensors(op)
+            outs = self.get_output_tensors(op)
+            types = [t.tensor.Type() for t in ins[:1] + outs]
+            int8 = 9  # tflite.TensorType.INT8
+            if all(t == int8 for t in types) and all(t.qnn_params is not None for t in ins[:1] + outs):
+                result = method(op, ins, outs)
+                if result is not NotImplemented:
+                    return result
+            return fallback(op)
+
+        return convert
+
+    # -- helpers
+    def _io_quant(self, ins, outs):
+        si, zi, _ = _tensor_quant(ins[0])
+        so, zo, _ = _tensor_quant(outs[0])
+        return si[0], int(zi[0]), so[0], int(zo[0])
+
+    def _weights(self, op, tensor):
+        if self.has_expr(tensor.tensor_idx):
+            raise UnsupportedModelError("quantized weights computed at run time (not constants)")
+        w = self.get_tensor_value(tensor)
+        ws, wz, wdim = _tensor_quant(tensor)
+        if np.any(wz != 0):
+            raise UnsupportedModelError("int8 weights with a non-zero zero point (asymmetric weights)")
+        return w, ws, wdim
+
+    def _bias(self, ins, channels: int) -> np.ndarray:
+        if len(ins) < 3 or ins[2].tensor_idx == -1:
+            return np.zeros(channels, dtype="int32")
+        b = self.get_tensor_value(ins[2])
+        if b.dtype != np.int32:
+            raise UnsupportedModelError(f"quantized bias of type {b.dtype} (int32 expected)")
+        return b.reshape(channels)
+
+    def _expr(self, tensor):
+        """The tensor's Relax value as a bound variable (call_te takes no unbound calls)."""
+        e = self.get_tensor_expr(tensor)
+        return self.bb.emit(e) if isinstance(e, relax.Call) else e
+
+    def _options(self, op, cls):
+        opts = cls()
+        o = op.BuiltinOptions()
+        opts.Init(o.Bytes, o.Pos)
+        return opts
+
+    # -- operators
+    def _int_conv2d(self, op, ins, outs):
+        from tflite.Conv2DOptions import Conv2DOptions
+
+        return self._conv(op, ins, outs, self._options(op, Conv2DOptions), depthwise=False)
+
+    def _int_depthwise(self, op, ins, outs):
+        from tflite.DepthwiseConv2DOptions import DepthwiseConv2DOptions
+
+        return self._conv(op, ins, outs, self._options(op, DepthwiseConv2DOptions), depthwise=True)
+
+    def _conv(self, op, ins, outs, opts, depthwise: bool):
+        from tflite.Padding import Padding
+
+        from tvm.relax.frontend.tflite.tflite_frontend import get_pad_value
+
+        si, zi, so, zo = self._io_quant(ins, outs)
+        w, ws, _ = self._weights(op, ins[1])
+        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
+        in_shape = [int(d) for d in ins[0].tensor.ShapeAsNumpy()]
+        out_c = out_shape[3]
+        mult, shift = output_requant_params(si, ws, so, out_c)
+        lo, hi = activation_range(opts.FusedActivationFunction(), float(so), zo, "int8")
+        strides = (opts.StrideH(), opts.StrideW())
+        dilation = (opts.DilationHFactor(), opts.DilationWFactor())
+        kh, kw = int(w.shape[1]), int(w.shape[2])
+        pads = (0, 0)
+        if opts.Padding() == Padding.SAME:
+            pt, _ = get_pad_value(in_shape[1], dilation[0] * (kh - 1) + 1, strides[0])
+            pl, _ = get_pad_value(in_shape[2], dilation[1] * (kw - 1) + 1, strides[1])
+            pads = (pt, pl)
+        dm = opts.DepthMultiplier() if depthwise else None
+        if not depthwise and int(w.shape[3]) != in_shape[3]:
+            raise UnsupportedModelError("grouped int8 CONV_2D")
+        x = self._expr(ins[0])
+        return self.bb.call_te(
+            lambda x_, w_, b_, m_, s_: conv2d_te(
+                x_, w_, b_, m_, s_, strides=strides, dilation=dilation, pads=pads, zp_in=zi, zp_out=zo,
+                lo=lo, hi=hi, out_shape=out_shape, depth_multiplier=dm, out_dtype="int8"),
+            x, relax.const(w), relax.const(self._bias(ins, out_c)), relax.const(mult), relax.const(shift),
+            primfunc_name_hint="dwconv2d_int8" if depthwise else "conv2d_int8",
+        )
+
+    def _int_fully_connected(self, op, ins, outs):
+        from tflite.FullyConnectedOptions import FullyConnectedOptions
+
+        opts = self._options(op, FullyConnectedOptions)
+        si, zi, so, zo = self._io_quant(ins, outs)
+        w, ws, _ = self._weights(op, ins[1])
+        out_c, in_c = int(w.shape[0]), int(w.shape[1])
+        mult, shift = output_requant_params(si, ws, so, out_c)
+        lo, hi = activation_range(opts.FusedActivationFunction(), float(so), zo, "int8")
+        x = self._expr(ins[0])
+        in_size = int(np.prod(ins[0].tensor.ShapeAsNumpy()))
+        x2 = self.bb.emit(relax.op.reshape(x, (in_size // in_c, in_c)))
+        y = self.bb.call_te(
+            lambda x_, w_, b_, m_, s_: fully_connected_te(x_, w_, b_, m_, s_, zp_in=zi, zp_out=zo, lo=lo, hi=hi, out_dtype="int8"),
+            x2, relax.const(w), relax.const(self._bias(ins, out_c)), relax.const(mult), relax.const(shift),
+            primfunc_name_hint="fully_connected_int8",
+        )
+        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
+        return relax.op.reshape(y, out_shape)
+
+    def _int_add(self, op, ins, outs):
+        from tflite.AddOptions import AddOptions
+
+        shape_a = list(ins[0].tensor.ShapeAsNumpy())
+        shape_b = list(ins[1].tensor.ShapeAsNumpy())
+        if shape_a != shape_b:
+            return NotImplemented  # broadcasting add: TVM's fake-quant path
+        s1, z1, _ = _tensor_quant(ins[0])
+        s2, z2, _ = _tensor_quant(ins[1])
+        so, zo, _ = _tensor_quant(outs[0])
+        lo, hi = activation_range(self._options(op, AddOptions).FusedActivationFunction(), float(so[0]), int(zo[0]), "int8")
+        params = add_params(s1[0], int(z1[0]), s2[0], int(z2[0]), so[0], int(zo[0]), lo, hi)
+        a = self._expr(ins[0])
+        b = self._expr(ins[1])
+        return self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8"), a, b, primfunc_name_hint="add_int8")

@@ -172,7 +172,8 @@ class IntegerConverters:
 
     def install_integer_converters(self) -> None:
         for name, method in (("CONV_2D", self._int_conv2d), ("DEPTHWISE_CONV_2D", self._int_depthwise),
-                             ("FULLY_CONNECTED", self._int_fully_connected), ("ADD", self._int_add)):
+                             ("FULLY_CONNECTED", self._int_fully_connected), ("ADD", self._int_add),
+                             ("AVERAGE_POOL_2D", self._int_avg_pool)):
             fallback = self.convert_map[name]
             self.convert_map[name] = self._integer_or(method, fallback)
 
@@ -302,3 +303,30 @@ class IntegerConverters:
         a = self._expr(ins[0])
         b = self._expr(ins[1])
         return self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8"), a, b, primfunc_name_hint="add_int8")
+
+    def _int_avg_pool(self, op, ins, outs):
+        """int8 in, int8 out (TVM's importer widens the whole input tensor to int32 first)."""
+        from tflite.Padding import Padding
+        from tflite.Pool2DOptions import Pool2DOptions
+
+        from tvm.relax.frontend.tflite.tflite_frontend import get_pad_value
+
+        si, zi, so, zo = self._io_quant(ins, outs)
+        if si != so or zi != zo:
+            return NotImplemented
+        opts = self._options(op, Pool2DOptions)
+        _, in_h, in_w, _ = (int(d) for d in ins[0].tensor.ShapeAsNumpy())
+        kh, kw = opts.FilterHeight(), opts.FilterWidth()
+        sh, sw = opts.StrideH(), opts.StrideW()
+        padding = [0, 0, 0, 0]
+        if opts.Padding() == Padding.SAME:
+            pt, pb = get_pad_value(in_h, kh, sh)
+            pl, pr = get_pad_value(in_w, kw, sw)
+            padding = [pt, pl, pb, pr]
+        # Legalized by lower._legalize_integer_avg_pool2d: int32 sums, TFLite rounding.
+        y = relax.op.nn.avg_pool2d(self._expr(ins[0]), pool_size=(kh, kw), strides=(sh, sw), padding=padding,
+                                   layout="NHWC")
+        lo, hi = activation_range(opts.FusedActivationFunction(), float(so), zo, "int8")
+        if (lo, hi) != (-128, 127):
+            y = relax.op.clip(self.bb.emit(y), lo, hi)
+        return y

@@ -1,0 +1,275 @@
+"""The cmsis template end to end with the real toolchain: compile real models, generate a project
+per board, build it, and on QEMU boards run it and compare with LiteRT's reference kernels.
+
+Needs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm and the shared models
+($AOTGEN_SHARED, default ../shared beside the clone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import aotgen
+from aotgen import boards, firmware, mlf, project, qemu
+from aotgen.errors import AotgenError, ToolNotFoundError
+from aotgen.reference import run_reference
+from aotgen.targets import CPUS
+
+SHARED = Path(os.environ.get("AOTGEN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+MODELS = {
+    "hello": SHARED / "models/tflite_micro/hello_world_int8.tflite",
+    "kws": SHARED / "models/mlperf_tiny/kws_ref_model.tflite",
+    "vww": SHARED / "models/mlperf_tiny/vww_96_int8.tflite",
+}
+ALL_BOARDS = [b.name for b in boards.list_boards() if b.source and b.source.parent == boards.BUILTIN_BOARDS_DIR]
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi"),
+    pytest.mark.skipif(not MODELS["kws"].is_file(), reason=f"shared models not found in {SHARED}"),
+]
+
+
+@pytest.fixture(scope="session")
+def cmsis_compiled(tmp_path_factory):
+    """compiled(model, cpu) -> ModelLibrary, compiled once per (model, cpu) in the session."""
+    cache: dict[tuple[str, str], mlf.ModelLibrary] = {}
+    root = tmp_path_factory.mktemp("cmsis_mlf")
+
+    def get(model: str, cpu: str) -> mlf.ModelLibrary:
+        target = cpu if cpu in CPUS else "host"
+        if (model, target) not in cache:
+            out = root / f"{model}_{target}"
+            cache[(model, target)] = aotgen.compile(MODELS[model], output=out, prefix=model, target=target).library
+        return cache[(model, target)]
+
+    return get
+
+
+def make_tiny_mlf(root: Path, prefix: str = "tiny", n: int = 8) -> mlf.ModelLibrary:
+    """A hand-written library honouring docs/model-library-format.md (for failure-path tests that
+    must not depend on the compiler): y = clamp(roundf(x * scale) + bias)."""
+    inc, src = root / "codegen/host/include", root / "codegen/host/src"
+    inc.mkdir(parents=True)
+    src.mkdir(parents=True)
+    (inc / f"{prefix}.h").write_text(
+        f"#include <stdint.h>\n#define {prefix.upper()}_WORKSPACE_SIZE {4 * n}\n"
+        f"struct {prefix}_inputs {{ const int8_t* x; }};\nstruct {prefix}_outputs {{ int8_t* y; }};\n"
+        f"int32_t {prefix}_run(struct {prefix}_inputs* i, struct {prefix}_outputs* o);\n")
+    (src / f"{prefix}_lib0.c").write_text(
+        f'#include <math.h>\n#include "{prefix}.h"\n'
+        f"static const float scale[4] = {{1.5f, -0.5f, 2.25f, 0.75f}};\n"
+        f"static float arena[{n}];\n"
+        f"int32_t {prefix}_run(struct {prefix}_inputs* in, struct {prefix}_outputs* out) {{\n"
+        f"  for (int i = 0; i < {n}; i++) arena[i] = roundf((float)in->x[i] * scale[i % 4]);\n"
+        f"  for (int i = 0; i < {n}; i++) {{ int v = (int)arena[i] + 3;\n"
+        f"    out->y[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v); }}\n  return 0;\n}}\n")
+    tensor = {"shape": [1, n], "dtype": "int8", "bytes": n, "quantization": None}
+    (root / "metadata.json").write_text(json.dumps({
+        "schema_version": 1, "prefix": prefix, "model": {"file": "none"}, "options": {"workspace": "static"},
+        "inputs": [dict(tensor, name="x", c_name="x")], "outputs": [dict(tensor, name="y", c_name="y")],
+        "workspace_bytes": 4 * n, "constant_bytes": 16, "operators": [], "kernels": [],
+        "sources": [f"codegen/host/src/{prefix}_lib0.c"], "objects": []}))
+    return mlf.load(root)
+
+
+def generate(libs, board_name, out, **kw) -> Path:
+    return project.generate_project(libs, boards.load_board(board_name), "cmsis", out, **kw)
+
+
+def check_against_reference(info: project.ProjectInfo, runs: dict[str, project.ModelRun], models: list[str]):
+    """Every model's firmware output equals LiteRT BUILTIN_REF's within 2 LSB (int8)."""
+    for name in models:
+        run = runs[name]
+        assert run.status == 0
+        meta = next(m for m in info.data["models"] if m["prefix"] == name)
+        x = [info.test_input(name, t["c_name"]) for t in meta["inputs"]]
+        ref = run_reference(MODELS[name], [x])[0]
+        for t, r in zip(meta["outputs"], ref):
+            got = run.outputs[t["c_name"]].astype(np.int32)
+            diff = np.abs(got - r.reshape(-1).astype(np.int32))
+            assert diff.max() <= 2, f"{name}.{t['c_name']}: firmware {got} vs litert_ref {r.reshape(-1)}"
+
+
+@pytest.mark.parametrize("board_name", ALL_BOARDS)
+def test_board_builds_hello_and_kws(board_name, cmsis_compiled, tmp_path):
+    board = boards.load_board(board_name)
+    libs = [cmsis_compiled("hello", board.cpu), cmsis_compiled("kws", board.cpu)]
+    info = project.load_project(generate(libs, board_name, tmp_path / "p"))
+    assert info.board_name == board_name and info.prefixes == ["hello", "kws"]
+
+    result = firmware.build(info.root)
+    assert result.elf.is_file()
+    weights = sum(lib.constant_bytes for lib in libs)
+    arenas = sum(lib.workspace_bytes for lib in libs)
+    assert weights < result.flash_used <= board.flash.size
+    assert arenas < result.ram_used <= board.ram.size
+    if board.dtcm is not None and board.dtcm.size < board.ram.size:
+        addr, size = result.sections[".dtcm_bss"]  # the arenas went to the DTCM
+        assert board.dtcm.origin <= addr and addr + size <= board.dtcm.end and size >= arenas
+
+    if board.qemu_runnable:
+        res = qemu.run(board, result.elf, timeout=120)
+        assert res.exit_code == 0, res.output
+        assert f"aotgen board={board_name} models=2" in res.output
+        runs = project.parse_run_output(res.output)
+        assert runs["kws"].unit == "instructions (QEMU icount)" and runs["kws"].count > runs["hello"].count > 0
+        check_against_reference(info, runs, ["hello", "kws"])
+
+
+def test_icount_is_deterministic(cmsis_compiled, tmp_path):
+    """Under -icount shift=0 the instruction count of the same firmware is the same every run."""
+    board = boards.load_board("mps2_an500")
+    p = generate([cmsis_compiled("hello", board.cpu)], board.name, tmp_path / "p")
+    elf = firmware.build(p).elf
+    counts = {project.parse_run_output(qemu.run(board, elf, timeout=60).output)["hello"].count for _ in range(2)}
+    assert len(counts) == 1
+
+
+@pytest.mark.slow
+def test_nucleo_f746zg_builds_vww(cmsis_compiled, tmp_path):
+    """vww_96_int8 (~220 KB of weights) links for the NUCLEO-F746ZG, and runs on its QEMU twin."""
+    board = boards.load_board("nucleo_f746zg")
+    lib = cmsis_compiled("vww", board.cpu)
+    result = firmware.build(generate([lib], board.name, tmp_path / "f7"))
+    assert lib.constant_bytes < result.flash_used <= board.flash.size
+    assert result.ram_used <= board.ram.size
+
+    twin = boards.load_board(board.qemu_twin)
+    p = generate([cmsis_compiled("vww", twin.cpu)], twin.name, tmp_path / "twin")
+    res = qemu.run(twin, firmware.build(p).elf, timeout=300)
+    assert res.exit_code == 0, res.output
+    check_against_reference(project.load_project(p), project.parse_run_output(res.output), ["vww"])
+
+
+def test_refuses_to_overwrite_without_force(cmsis_compiled, tmp_path):
+    lib = cmsis_compiled("hello", "cortex-m4")
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep me")
+    with pytest.raises(AotgenError, match="exists and is not empty; use --force"):
+        generate([lib], "mps2_an386", out)
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
+    generate([lib], "mps2_an386", out, force=True)
+    assert not (out / "mine.txt").exists() and (out / project.PROJECT_FILE).is_file()
+
+
+def test_failure_leaves_no_half_written_folder(tmp_path):
+    lib = make_tiny_mlf(tmp_path / "tiny")
+    out = tmp_path / "out" / "p"
+    # A context the template cannot render fails midway through writing files.
+    with pytest.raises(AotgenError, match="template cmsis"):
+        generate([lib], "mps2_an385", out, context_overrides={"_aotgen": {"board": {}}})
+    assert not out.exists()
+    assert list((tmp_path / "out").iterdir()) == []  # no staging folder left behind either
+
+
+def test_project_errors(tmp_path):
+    lib = make_tiny_mlf(tmp_path / "tiny")
+    with pytest.raises(AotgenError, match="unknown template 'zephyr2'"):
+        project.generate_project([lib], boards.load_board("mps2_an385"), "zephyr2", tmp_path / "a")
+    with pytest.raises(AotgenError, match="two models have the prefix 'tiny'"):
+        generate([lib, lib], "mps2_an385", tmp_path / "b")
+    (lib.root / "codegen/host/src/tiny_lib0.c").unlink()
+    with pytest.raises(AotgenError, match="incomplete, codegen/host/src/tiny_lib0.c is missing"):
+        generate([lib], "mps2_an385", tmp_path / "c")
+    with pytest.raises(AotgenError, match="not an aotgen project"):
+        firmware.build(tmp_path)
+
+
+def _small_board(tmp_path, monkeypatch, name: str, flash: int) -> str:
+    data = yaml.safe_load((boards.BUILTIN_BOARDS_DIR / "mps2_an385.yaml").read_text())
+    data.update(name=name)
+    data["memory"]["flash"]["size"] = flash
+    (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("AOTGEN_BOARDS_PATH", str(tmp_path))
+    return name
+
+
+def test_model_too_big_for_flash_says_by_how_much(cmsis_compiled, tmp_path, monkeypatch):
+    lib = cmsis_compiled("kws", "cortex-m3")
+    # Weights alone exceed the flash: caught before compiling.
+    name = _small_board(tmp_path, monkeypatch, "tiny_flash", 16 * 1024)
+    with pytest.raises(firmware.FitError) as e:
+        firmware.build(generate([lib], name, tmp_path / "a"))
+    over = lib.constant_bytes - 16 * 1024
+    assert e.value.over_bytes == over and f"({over} bytes over)" in str(e.value)
+    # Weights fit but weights + code do not: the linker's overflow becomes the same error.
+    name = _small_board(tmp_path, monkeypatch, "tight_flash", lib.constant_bytes + 512)
+    with pytest.raises(firmware.FitError) as e:
+        firmware.build(generate([lib], name, tmp_path / "b"))
+    assert e.value.region == "FLASH" and e.value.over_bytes > 0
+    assert f"FLASH overflowed by {e.value.over_bytes} bytes" in str(e.value)
+
+
+def test_missing_toolchain_names_the_apt_package(tmp_path, monkeypatch):
+    p = generate([make_tiny_mlf(tmp_path / "tiny")], "mps2_an385", tmp_path / "p")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "make").symlink_to(shutil.which("make"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    with pytest.raises(ToolNotFoundError) as e:
+        firmware.build(p)
+    assert e.value.tool == "arm-none-eabi-gcc" and "apt-get install gcc-arm-none-eabi" in str(e.value)
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
+def test_qemu_timeout_kills_qemu(tmp_path):
+    board = boards.load_board("mps2_an385")
+    p = generate([make_tiny_mlf(tmp_path / "tiny")], board.name, tmp_path / "p")
+    # A model that never returns: the firmware prints its banner, then hangs.
+    (p / "models/tiny/src/tiny_lib0.c").write_text(
+        '#include "tiny.h"\nint32_t tiny_run(struct tiny_inputs* i, struct tiny_outputs* o) { for (;;) { } }\n')
+    elf = firmware.build(p).elf
+    with pytest.raises(qemu.QemuTimeout, match="did not exit within 2 s") as e:
+        qemu.run(board, elf, timeout=2)
+    assert "aotgen board=mps2_an385 models=1" in e.value.output
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, timeout=10).stdout
+    assert str(elf) not in ps
+
+
+def test_project_contents_and_readme(tmp_path):
+    lib = make_tiny_mlf(tmp_path / "tiny")
+    p = generate([lib], "nucleo_f746zg", tmp_path / "p")
+    info = project.load_project(p)
+    assert info.data["board"]["flash_bytes"] == 1024 * 1024 and info.template == "cmsis"
+    x = info.test_input("tiny", "x")
+    assert x.dtype == np.int8 and x.shape == (1, 8)
+    assert np.array_equal(x, np.random.default_rng(0).integers(-128, 127, size=(1, 8), endpoint=True, dtype=np.int8))
+    readme = (p / "README.md").read_text()
+    assert "st-flash --reset write build/firmware.bin 0x08000000" in readme
+    assert "openocd -f board/st_nucleo_f7.cfg" in readme
+    for f in ("src/platform.h", "src/platform.c", "src/uart.c", "src/startup.c", "src/main.c", "linker.ld",
+              "Makefile", "models/tiny/include/tiny.h", "models/tiny/src/tiny_lib0.c", "models/tiny/metadata.json"):
+        assert (p / f).is_file(), f
+    uart = (p / "src/uart.c").read_text()
+    assert "RCC_APB1ENR.USART3EN" in uart and "0x40004800" in (p / "src/board.h").read_text()
+    assert "DTCM (rwx) : ORIGIN = 0x20000000, LENGTH = 65536" in (p / "linker.ld").read_text()
+
+
+def test_cli_project_and_build(tmp_path):
+    from click.testing import CliRunner
+
+    from aotgen.cli import cli
+
+    runner = CliRunner()
+    out = tmp_path / "p"
+    res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out),
+                              "--prefix", "hw", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == {"project": str(out), "board": "mps2_an386", "template": "cmsis", "models": ["hw"]}
+    res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out)])
+    assert isinstance(res.exception, AotgenError) and "use --force" in str(res.exception)
+    res = runner.invoke(cli, ["build", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output[res.output.index("{"):])
+    assert data["board"] == "mps2_an386" and 0 < data["flash_used"] <= data["flash_limit"]
+    res = runner.invoke(cli, ["boards", "--json"])
+    assert {b["name"] for b in json.loads(res.output)["boards"]} >= set(ALL_BOARDS)

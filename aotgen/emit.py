@@ -60,6 +60,34 @@ static inline int32_t aotgen_requantize(int32_t x, int32_t multiplier, int32_t s
   int32_t threshold = (mask >> 1) + (v < 0 ? 1 : 0);
   return (v >> right) + (remainder > threshold ? 1 : 0);
 }
+
+/* TFLite's single-rounding variant (what LiteRT's reference FULLY_CONNECTED computes):
+   (x * multiplier + 2^(30 - shift)) >> (31 - shift), the 64-bit value held as hi:lo. */
+static inline int32_t aotgen_requantize_single(int32_t x, int32_t multiplier, int32_t shift) {
+  bool neg = (x < 0) != (multiplier < 0);
+  uint32_t ua = x < 0 ? 0u - (uint32_t)x : (uint32_t)x;
+  uint32_t ub = multiplier < 0 ? 0u - (uint32_t)multiplier : (uint32_t)multiplier;
+  uint32_t a0 = ua & 0xFFFFu, a1 = ua >> 16, b0 = ub & 0xFFFFu, b1 = ub >> 16;
+  uint32_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
+  uint32_t mid = (p00 >> 16) + (p01 & 0xFFFFu) + (p10 & 0xFFFFu);
+  uint32_t lo = (mid << 16) | (p00 & 0xFFFFu);
+  uint32_t hi = p11 + (p01 >> 16) + (p10 >> 16) + (mid >> 16);
+  if (neg) { /* two's complement of hi:lo */
+    lo = ~lo + 1u;
+    hi = ~hi + (lo == 0u);
+  }
+  int32_t total = 31 - shift; /* 24..62 */
+  if (total - 1 < 32) {
+    uint32_t r = 1u << (total - 1);
+    uint32_t lo2 = lo + r;
+    hi += lo2 < lo;
+    lo = lo2;
+  } else {
+    hi += 1u << (total - 33);
+  }
+  if (total >= 32) return (int32_t)hi >> (total - 32);
+  return (int32_t)((lo >> total) | (hi << (32 - total)));
+}
 """
 
 
@@ -316,7 +344,7 @@ def emit_library(kernel_source: str, graph: Graph, plan: MemoryPlan, sig: ModelS
         f'#include "{opts.prefix}.h"',
         "",
         ATTRIBUTE_MACROS,
-        REQUANTIZE_HELPER if "aotgen_requantize(" in kernel_source else "",
+        REQUANTIZE_HELPER if "aotgen_requantize" in kernel_source else "",
         "/* ---- operator kernels ---- */",
         kernels_c,
         "/* ---- weights (const: they stay in flash) ---- */",

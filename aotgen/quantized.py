@@ -18,6 +18,7 @@ from tvm import relax, te, tirx
 from .errors import UnsupportedModelError
 
 REQUANTIZE = "aotgen_requantize"  # int32 aotgen_requantize(int32 x, int32 multiplier, int32 shift)
+REQUANTIZE_SINGLE = "aotgen_requantize_single"  # the same, rounded once (FULLY_CONNECTED)
 
 
 def round_half_away(x: float) -> int:
@@ -39,8 +40,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return q_fixed, shift
 
 
-def requantize(x, multiplier, shift):
-    return tirx.call_pure_extern("int32", REQUANTIZE, x, multiplier, shift)
+def requantize(x, multiplier, shift, single_rounding: bool = False):
+    return tirx.call_pure_extern("int32", REQUANTIZE_SINGLE if single_rounding else REQUANTIZE, x, multiplier, shift)
 
 
 def activation_range(fn: int, scale: float, zero_point: int, dtype: str) -> tuple[int, int]:
@@ -74,20 +75,27 @@ def _per_channel(values: np.ndarray, n: int) -> np.ndarray:
     return np.broadcast_to(values, (n,)) if values.size == 1 else values
 
 
-def output_requant_params(in_scale: np.float32, w_scales: np.ndarray, out_scale: np.float32, channels: int):
-    """Per-channel (multiplier, shift) for conv/FC: in_scale * w_scale / out_scale, in double."""
+def output_requant_params(in_scale: np.float32, w_scales: np.ndarray, out_scale: np.float32, channels: int,
+                          float32_product: bool = False):
+    """Per-channel (multiplier, shift) for conv/FC: in_scale * w_scale / out_scale in double.
+
+    TFLite's per-tensor FULLY_CONNECTED (GetQuantizedConvolutionMultipler) multiplies the two
+    input scales in float32 before widening; `float32_product` reproduces that.
+    """
     mults, shifts = [], []
     for ws in _per_channel(w_scales, channels):
-        m, s = quantize_multiplier(float(in_scale) * float(ws) / float(out_scale))
+        product = float(np.float32(in_scale) * np.float32(ws)) if float32_product else float(in_scale) * float(ws)
+        m, s = quantize_multiplier(product / float(out_scale))
         mults.append(m)
         shifts.append(s)
     return np.array(mults, dtype="int32"), np.array(shifts, dtype="int32")
 
 
-def _epilogue(acc, bias, mult, shift, zp_out: int, lo: int, hi: int, out_dtype: str, shape, channel_axis: int):
+def _epilogue(acc, bias, mult, shift, zp_out: int, lo: int, hi: int, out_dtype: str, shape, channel_axis: int,
+              single_rounding: bool = False):
     def f(*idx):
         c = idx[channel_axis]
-        v = requantize(acc(*idx) + bias[c], mult[c], shift[c]) + tirx.const(zp_out, "int32")
+        v = requantize(acc(*idx) + bias[c], mult[c], shift[c], single_rounding) + tirx.const(zp_out, "int32")
         v = tirx.max(tirx.min(v, tirx.const(hi, "int32")), tirx.const(lo, "int32"))
         return tirx.Cast(out_dtype, v)
 
@@ -140,7 +148,8 @@ def fully_connected_te(x, w, bias, mult, shift, *, zp_in: int, zp_out: int, lo: 
         lambda b, oc: te.sum((tirx.Cast("int32", x[b, ric]) - zp) * tirx.Cast("int32", w[oc, ric]), axis=[ric]),
         name="fc_acc",
     )
-    return _epilogue(acc, bias, mult, shift, zp_out, lo, hi, out_dtype, (batch, out_c), 1)
+    # LiteRT's reference FULLY_CONNECTED rounds once (measured: double rounding is off by 1 LSB).
+    return _epilogue(acc, bias, mult, shift, zp_out, lo, hi, out_dtype, (batch, out_c), 1, single_rounding=True)
 
 
 def add_te(a, b, params: dict, out_dtype: str):
@@ -275,7 +284,7 @@ class IntegerConverters:
         si, zi, so, zo = self._io_quant(ins, outs)
         w, ws, _ = self._weights(op, ins[1])
         out_c, in_c = int(w.shape[0]), int(w.shape[1])
-        mult, shift = output_requant_params(si, ws, so, out_c)
+        mult, shift = output_requant_params(si, ws, so, out_c, float32_product=ws.size == 1)
         lo, hi = activation_range(opts.FusedActivationFunction(), float(so), zo, "int8")
         x = self._expr(ins[0])
         in_size = int(np.prod(ins[0].tensor.ShapeAsNumpy()))

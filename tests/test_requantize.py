@@ -36,6 +36,12 @@ def multiply_by_quantized_multiplier(x: int, m: int, shift: int) -> int:
     return rounding_divide_by_pot(srdhm(shifted, m), right)
 
 
+def single_rounding(x: int, m: int, shift: int) -> int:
+    total = 31 - shift
+    r = (x * m + (1 << (total - 1))) >> total
+    return (r + 2**31) % 2**32 - 2**31  # the int32 cast TFLite applies
+
+
 def cases():
     rng = np.random.default_rng(7)
     edge = [0, 1, -1, 2**31 - 1, -(2**31), 2**30, -(2**30), 12345, -12345]
@@ -59,7 +65,8 @@ def helper_exe(tmp_path_factory):
 int main(void) {
   long a, b, s;
   while (scanf("%ld %ld %ld", &a, &b, &s) == 3)
-    printf("%ld\\n", (long)aotgen_requantize((int32_t)a, (int32_t)b, (int32_t)s));
+    printf("%ld %ld\\n", (long)aotgen_requantize((int32_t)a, (int32_t)b, (int32_t)s),
+           (long)aotgen_requantize_single((int32_t)a, (int32_t)b, (int32_t)s));
   return 0;
 }
 """)
@@ -69,12 +76,12 @@ int main(void) {
     return exe
 
 
-def test_requantize_matches_tflite_arithmetic(helper_exe):
+def test_requantize_helpers_match_tflite_arithmetic(helper_exe):
     cs = cases()
     stdin = "".join(f"{a} {b} {s}\n" for a, b, s in cs)
     out = subprocess.run([str(helper_exe)], input=stdin, capture_output=True, text=True, timeout=60, check=True)
-    got = [int(v) for v in out.stdout.split()]
-    want = [multiply_by_quantized_multiplier(a, b, s) for a, b, s in cs]
+    got = [tuple(int(v) for v in line.split()) for line in out.stdout.splitlines()]
+    want = [(multiply_by_quantized_multiplier(a, b, s), single_rounding(a, b, s)) for a, b, s in cs]
     mismatches = [(c, g, w) for c, g, w in zip(cs, got, want) if g != w]
     assert len(got) == len(cs)
     assert not mismatches, mismatches[:5]

@@ -133,6 +133,38 @@ def test_icount_is_deterministic(cmsis_compiled, tmp_path):
     assert len(counts) == 1
 
 
+QEMU_BOARDS = [b for b in ALL_BOARDS if boards.load_board(b).qemu_runnable]
+
+
+@pytest.mark.parametrize("board_name", QEMU_BOARDS)
+def test_qemu_counter_counts_instructions(board_name, tmp_path):
+    """A loop of exactly 2 * N instructions reads as 2 * N (plus call overhead) on every QEMU
+    board: checks each board's SysTick clock (qemu.sysclk_hz) and the ticks -> instructions math."""
+    n = 1_000_000
+    board = boards.load_board(board_name)
+    p = generate([make_tiny_mlf(tmp_path / "tiny")], board_name, tmp_path / "p")
+    (p / "models/tiny/src/tiny_lib0.c").write_text(
+        '#include "tiny.h"\nint32_t tiny_run(struct tiny_inputs* i, struct tiny_outputs* o) {\n'
+        f'  uint32_t n = {n}u;\n'
+        '  __asm__ volatile("1: subs %0, %0, #1\\n bne 1b\\n" : "+r"(n) : : "cc");\n  return 0;\n}\n')
+    res = qemu.run(board, firmware.build(p).elf, timeout=60)
+    run = project.parse_run_output(res.output)["tiny"]
+    assert run.unit == "instructions (QEMU icount)"
+    assert 2 * n <= run.count <= 2 * n + 200, run.count
+
+
+def test_shared_user_workspace(cmsis_compiled, tmp_path):
+    """Libraries compiled with --workspace user share one arena, sized for the largest."""
+    board = boards.load_board("mps2_an500")
+    libs = [aotgen.compile(MODELS[m], output=tmp_path / m, prefix=m, target=board.cpu, workspace="user").library
+            for m in ("hello", "kws")]
+    p = generate(libs, board.name, tmp_path / "p")
+    assert f"aotgen_workspace[{max(lib.workspace_bytes for lib in libs)}]" in (p / "src/model_data.c").read_text()
+    res = qemu.run(board, firmware.build(p).elf, timeout=120)
+    assert res.exit_code == 0, res.output
+    check_against_reference(project.load_project(p), project.parse_run_output(res.output), ["hello", "kws"])
+
+
 @pytest.mark.slow
 def test_nucleo_f746zg_builds_vww(cmsis_compiled, tmp_path):
     """vww_96_int8 (~220 KB of weights) links for the NUCLEO-F746ZG, and runs on its QEMU twin."""

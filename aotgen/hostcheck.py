@@ -91,3 +91,52 @@ def check_on_host(lib: ModelLibrary, samples: list[list[np.ndarray]], reference:
 
 def reference_name(lib: ModelLibrary) -> str:
     return "onnxruntime" if lib.metadata["model"]["format"] == "onnx" else "ai-edge-litert (reference kernels)"
+
+
+# ------------------------------------------------------------------ one-call check (check-host CLI)
+
+
+@dataclass
+class ModelCheck:
+    """Everything one host check produced. Random samples come first, then the --inputs files."""
+
+    report: CheckReport
+    metadata: dict  # the compiled library's metadata.json (the library itself was temporary)
+    samples: list[list[np.ndarray]]
+    outputs: list[list[np.ndarray]]
+    reference: list[list[np.ndarray]]
+    file_samples: int  # how many of the samples (the last ones) came from input files
+
+
+def check_model(model: str | Path, input_files: list[str | Path] = (), count: int = 5, seed: int = 0,
+                atol: float | None = None, rtol: float | None = None, prefix: str | None = None,
+                progress=None) -> ModelCheck:
+    """Compile `model` into a temporary folder, run `count` seeded random samples plus the .npy
+    `input_files` on the host and compare each with the live reference interpreter."""
+    from .compiler import compile as compile_model  # late: compiler imports this module's siblings
+    from .reference import run_reference
+    from .verify import load_inputs, random_inputs
+
+    say = progress or (lambda _msg: None)
+    with tempfile.TemporaryDirectory(prefix="aotgen-check-") as tmp:
+        result = compile_model(model, Path(tmp) / "mlf", prefix=prefix, progress=say)
+        lib = result.library
+        from_files = load_inputs(list(input_files), lib.inputs)
+        samples = random_inputs(lib.inputs, count, seed) + from_files
+        say(f"running the reference interpreter on {len(samples)} samples")
+        reference = run_reference(model, samples)
+        say("building and running the generated C on the host")
+        report, outputs = check_on_host(lib, samples, reference, atol, rtol, workdir=Path(tmp))
+        return ModelCheck(report, lib.metadata, samples, outputs, reference, len(from_files))
+
+
+def save_samples(directory: str | Path, check: ModelCheck) -> None:
+    """DIR/sample_<i>/input_<j>.npy and output_<j>.npy: the layout of ../shared/models/*/io, so a
+    saved input can be fed back with --inputs."""
+    for i, (ins, outs) in enumerate(zip(check.samples, check.outputs)):
+        d = Path(directory) / f"sample_{i}"
+        d.mkdir(parents=True, exist_ok=True)
+        for j, x in enumerate(ins):
+            np.save(d / f"input_{j}.npy", x)
+        for j, y in enumerate(outs):
+            np.save(d / f"output_{j}.npy", y)

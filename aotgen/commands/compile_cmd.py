@@ -1,0 +1,133 @@
+"""`aotgen compile` and `aotgen check-host`: thin wrappers over `aotgen.compile` and
+`aotgen.hostcheck.check_model`. All logic lives in the library; this module parses options,
+shows progress on stderr and prints results (a table, or JSON on stdout with --json)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .. import compiler
+from ..cli import cli, emit_json
+from ..errors import AotgenError
+from ..hostcheck import ModelCheck, check_model, save_samples
+from ..targets import CPUS
+from ..ui import console, err_console
+
+MODEL_ARG = click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+PREFIX_OPT = click.option(
+    "--prefix", "-p", default=None,
+    help="C identifier every generated symbol starts with [default: the model file name].")
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress.")
+
+
+@contextlib.contextmanager
+def progress(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A callback showing the current step: a spinner on a terminal, plain lines in logs, nothing
+    with --json (stdout must stay parseable, and stderr quiet for scripts)."""
+    if quiet:
+        yield lambda _msg: None
+    elif not err_console.is_terminal:
+        yield lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False)
+    else:
+        with err_console.status("starting") as spinner:
+            yield spinner.update
+
+
+def default_output(model: Path, prefix: str | None) -> Path:
+    """`build/<prefix>` under the current directory: predictable, and kept out of git by .gitignore."""
+    return Path("build") / compiler.validate_prefix(prefix or compiler.default_prefix(model))
+
+
+@cli.command("compile")
+@MODEL_ARG
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="Output folder, or a .tar file [default: build/<prefix>].")
+@PREFIX_OPT
+@click.option("--target", "-t", type=click.Choice(list(CPUS)), default="host", show_default=True,
+              help="CPU the C is tuned for (the C itself is portable).")
+@click.option("--backend", default="c", show_default=True, help="Code generator.")
+@click.option("--workspace", type=click.Choice(["static", "user"]), default="static", show_default=True,
+              help="static: the library owns its arena; user: the caller passes it with <prefix>_set_workspace.")
+@click.option("--force", "-f", is_flag=True, help="Replace a non-empty output folder or an existing tarball.")
+@JSON_OPT
+def compile_command(model: Path, output: Path | None, prefix: str | None, target: str, backend: str,
+                    workspace: str, force: bool, as_json: bool) -> None:
+    """Compile a .tflite or .onnx MODEL to C (a Model Library Format folder or tarball)."""
+    output = output or default_output(model, prefix)
+    with progress(as_json) as say:
+        result = compiler.compile(model, output, prefix=prefix, target=target, backend=backend,
+                                  workspace=workspace, force=force, progress=say)
+    summary = result.summary()
+    summary["timings"] = result.timings
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(
+        f"[bold green]compiled[/] {model.name} -> {summary['output']}\n"
+        f"  prefix {summary['prefix']}, {summary['operators']} operators, {summary['kernels']} kernels\n"
+        f"  constants {summary['constant_bytes']:,} B, arena {summary['workspace_bytes']:,} B "
+        f"(lower bound {summary['workspace_lower_bound']:,} B), {summary['seconds']:.2f} s",
+        highlight=False,
+    )
+
+
+@cli.command("check-host")
+@MODEL_ARG
+@click.option("--inputs", "-i", "input_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="A .npy input sample (repeat the option; one file per model input, in input order).")
+@click.option("--count", "-n", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Random input samples to run besides the --inputs files.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--atol", type=click.FloatRange(min=0), default=None,
+              help="Max absolute error; integer outputs default to 2 (LSB).")
+@click.option("--rtol", type=click.FloatRange(min=0), default=None,
+              help="Max error relative to the reference's largest magnitude; float outputs default to 1e-4.")
+@click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write every sample's inputs and outputs as .npy: DIR/sample_<i>/{input,output}_<j>.npy.")
+@PREFIX_OPT
+@JSON_OPT
+def check_host_command(model: Path, input_files: tuple[str, ...], count: int, seed: int, atol: float | None,
+                       rtol: float | None, save_outputs: Path | None, prefix: str | None, as_json: bool) -> None:
+    """Compile MODEL, run it on this machine and compare with the reference interpreter.
+
+    Exits 0 only if every output of every sample is within tolerance.
+    """
+    if count == 0 and not input_files:
+        raise AotgenError("nothing to check: give --count > 0 or --inputs")
+    with progress(as_json) as say:
+        check = check_model(model, list(input_files), count=count, seed=seed, atol=atol, rtol=rtol,
+                            prefix=prefix, progress=say)
+    if save_outputs is not None:
+        save_samples(save_outputs, check)
+    report = check.report
+    if as_json:
+        emit_json(report.to_json())
+    else:
+        console.print(report_table(check))
+        if save_outputs is not None:
+            console.print(f"outputs saved in {save_outputs}", highlight=False)
+    if not report.passed:
+        failed = sum(not s.passed for s in report.samples)
+        raise AotgenError(f"host check failed: {failed} of {len(report.samples)} samples outside tolerance")
+    if not as_json:
+        console.print(f"[bold green]passed[/]: {len(report.samples)} samples match {report.reference}", highlight=False)
+
+
+def report_table(check: ModelCheck) -> Table:
+    report = check.report
+    n_random = len(report.samples) - check.file_samples
+    table = Table(title=f"{report.model} vs {report.reference}", title_justify="left")
+    for col in ("sample", "output", "max abs err", "rel err", "argmax", "tolerance", "result"):
+        table.add_column(col, justify="right" if "err" in col else "left")
+    for s in report.samples:
+        origin = f"random {s.index}" if s.index < n_random else f"file {s.index - n_random}"
+        for o in s.outputs:
+            table.add_row(origin, o.output, f"{o.max_abs_error:.4g}", f"{o.rel_error:.2e}",
+                          "same" if o.argmax_match else "differs", o.tolerance,
+                          "[green]pass[/]" if o.passed else "[bold red]FAIL[/]")
+    return table

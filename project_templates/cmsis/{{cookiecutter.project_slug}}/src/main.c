@@ -31,11 +31,13 @@ static int run_{{ m.prefix }}(void) {
         .{{ t.c_name }} = out_{{ t.c_name }},
 {%- endfor %}
     };
-{%- if m.workspace_user %}
-    {{ m.prefix }}_set_workspace(aotgen_workspace, sizeof aotgen_workspace);
-{%- endif %}
     uint32_t start = platform_cycles();
+{%- if m.workspace_user %}
+    int32_t status = {{ m.prefix }}_set_workspace(aotgen_workspace, sizeof aotgen_workspace);
+    if (status == 0) status = {{ m.prefix }}_run(&inputs, &outputs);
+{%- else %}
     int32_t status = {{ m.prefix }}_run(&inputs, &outputs);
+{%- endif %}
     uint32_t count = platform_cycles() - start;
 
     console_puts("model {{ m.prefix }} status=");

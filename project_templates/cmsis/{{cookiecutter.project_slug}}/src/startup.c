@@ -36,6 +36,30 @@ __attribute__((section(".isr_vector"), used)) static void (*const vectors[16])(v
     SysTick_Handler,
 };
 
+{%- if cookiecutter._aotgen.board.cpu == "cortex-m7" %}
+/* Cortex-M7: the caches are off after reset; cycle counts without them say little. Invalidate,
+ * then enable (Cortex-M7 TRM, "Initializing and enabling the L1 cache"). */
+#define SCB_CCR REG32(0xE000ED14u)
+#define SCB_CCSIDR REG32(0xE000ED80u)
+#define SCB_CSSELR REG32(0xE000ED84u)
+#define SCB_ICIALLU REG32(0xE000EF50u)
+#define SCB_DCISW REG32(0xE000EF60u)
+
+static void enable_caches(void) {
+    __asm__ volatile("dsb\nisb" ::: "memory");
+    SCB_ICIALLU = 0u;
+    SCB_CSSELR = 0u; /* level 1 data cache */
+    __asm__ volatile("dsb" ::: "memory");
+    uint32_t ccsidr = SCB_CCSIDR;
+    uint32_t sets = ((ccsidr >> 13) & 0x7FFFu) + 1u, ways = ((ccsidr >> 3) & 0x3FFu) + 1u;
+    for (uint32_t set = 0; set < sets; set++)
+        for (uint32_t way = 0; way < ways; way++) SCB_DCISW = (way << 30) | (set << 5);
+    __asm__ volatile("dsb" ::: "memory");
+    SCB_CCR |= (1u << 17) | (1u << 16); /* IC, DC */
+    __asm__ volatile("dsb\nisb" ::: "memory");
+}
+
+{%- endif %}
 __attribute__((noreturn, used)) static void reset_c(void) {
     memcpy(&_sdata, &_sidata, (size_t)((char *)&_edata - (char *)&_sdata));
     memset(&_sbss, 0, (size_t)((char *)&_ebss - (char *)&_sbss));
@@ -43,6 +67,9 @@ __attribute__((noreturn, used)) static void reset_c(void) {
     memset(&_sdtcm_bss, 0, (size_t)((char *)&_edtcm_bss - (char *)&_sdtcm_bss));
 {%- endif %}
     SCB_VTOR = (uint32_t)(uintptr_t)vectors;
+{%- if cookiecutter._aotgen.board.cpu == "cortex-m7" %}
+    enable_caches();
+{%- endif %}
     main();
     for (;;) {
     }

@@ -267,6 +267,27 @@ def test_qemu_timeout_kills_qemu(tmp_path):
     assert str(elf) not in ps
 
 
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
+def test_prebuilt_objects_are_linked(tmp_path):
+    """A library that ships its kernels as an object file ("objects" in metadata.json) links."""
+    board = boards.load_board("mps2_an386")
+    lib = make_tiny_mlf(tmp_path / "tiny")
+    src = lib.root / "codegen/host/src/tiny_lib0.c"
+    obj = lib.root / "codegen/host/obj/tiny_lib0.o"
+    obj.parent.mkdir()
+    subprocess.run(["arm-none-eabi-gcc", *board.gcc_flags, "-O2", "-I", str(lib.include_dir), "-c", str(src),
+                    "-o", str(obj)], check=True, timeout=60)
+    src.unlink()
+    lib.metadata.update(sources=[], objects=["codegen/host/obj/tiny_lib0.o"])
+    p = generate([lib], board.name, tmp_path / "p")
+    assert (p / "models/tiny/obj/tiny_lib0.o").is_file() and not (p / "models/tiny/src/tiny_lib0.c").exists()
+    res = qemu.run(board, firmware.build(p).elf, timeout=30)
+    x = project.load_project(p).test_input("tiny", "x").reshape(-1).astype(np.float32)
+    v = np.sign(x * np.tile([1.5, -0.5, 2.25, 0.75], 2)) * np.floor(np.abs(x * np.tile([1.5, -0.5, 2.25, 0.75], 2)) + 0.5)
+    expected = np.clip(v + 3, -128, 127).astype(np.int8)  # roundf: half away from zero
+    assert np.array_equal(project.parse_run_output(res.output)["tiny"].outputs["y"], expected)
+
+
 def test_project_contents_and_readme(tmp_path):
     lib = make_tiny_mlf(tmp_path / "tiny")
     p = generate([lib], "nucleo_f746zg", tmp_path / "p")

@@ -103,7 +103,10 @@ def _tflite_converter_class():
                 op = self.subgraph.Operators(i)
                 name = self.get_op_code_str(op)
                 outs = self.get_output_tensors(op)
-                layer = f"layer {i} ({name}, output '{outs[0].tensor.Name().decode()}')" if outs else f"layer {i} ({name})"
+                out_name = outs[0].tensor.Name().decode() if outs else ""
+                if len(out_name) > 60:  # converters join fused op names with ';'
+                    out_name = out_name.split(";")[0][:57] + "..."
+                layer = f"layer {i} ({name}, output '{out_name}')" if outs else f"layer {i} ({name})"
                 if name not in self.convert_map:
                     raise UnsupportedModelError(f"unsupported operator {name} at {layer}")
                 ins = self.get_input_tensors(op)

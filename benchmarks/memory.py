@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Memory of every shared model, beside TFLite Micro's: weights, constants, arena, code size.
+
+    python benchmarks/memory.py [--models DIR] [--json]
+
+Columns: weight bytes (the model's own tensors, from ../shared/models/README.md), our constant
+bytes, our arena (+ I/O buffers), TFLM's arena head (which includes I/O), the lower bound (largest
+set of tensors live at once, I/O excluded), and the Cortex-M7 code size of the compiled library
+(`arm-none-eabi-size`, text, gcc -O2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import aotgen
+from aotgen.targets import get_cpu
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_table(models_dir: Path) -> dict[str, dict]:
+    """Weight bytes and TFLM arena head per model, from the shared models README."""
+    rows = {}
+    for line in (models_dir / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 7 and cells[0].startswith("`") and cells[0].endswith(".tflite`"):
+            name = Path(cells[0].strip("`")).stem
+            head = re.match(r"([\d,]+)\s*/", cells[6])
+            rows[name] = {
+                "path": models_dir / cells[0].strip("`"),
+                "weight_bytes": int(cells[5].replace(",", "")),
+                "tflm_head": int(head.group(1).replace(",", "")) if head else None,
+            }
+    return rows
+
+
+def code_size(lib) -> int:
+    cpu = get_cpu("cortex-m7")
+    with tempfile.TemporaryDirectory() as d:
+        obj = Path(d) / "lib.o"
+        subprocess.run(["arm-none-eabi-gcc", *cpu.gcc_flags, "-std=c99", "-O2", "-ffunction-sections",
+                        "-I", str(lib.include_dir), "-c", *map(str, lib.sources), "-o", str(obj)],
+                       check=True, timeout=600, capture_output=True)
+        out = subprocess.run(["arm-none-eabi-size", str(obj)], check=True, timeout=60,
+                             capture_output=True, text=True).stdout.splitlines()[1].split()
+        return int(out[0])  # text: code + const data in flash
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=Path, default=REPO.parent / "shared" / "models")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    for name, info in shared_table(args.models).items():
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                lib = aotgen.compile(info["path"], output=Path(d) / name, prefix="m").library
+                m = lib.metadata
+                rows.append({
+                    "model": name,
+                    "weight_bytes": info["weight_bytes"],
+                    "constant_bytes": m["constant_bytes"],
+                    "arena_bytes": m["workspace_bytes"],
+                    "io_bytes": m["memory"]["io_bytes"],
+                    "ram_bytes": m["workspace_bytes"] + m["memory"]["io_bytes"],
+                    "tflm_head": info["tflm_head"],
+                    "lower_bound": m["memory"]["lower_bound_bytes"],
+                    "code_text_bytes": code_size(lib),
+                })
+        except aotgen.AotgenError as e:
+            rows.append({"model": name, "error": str(e).splitlines()[0]})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    cols = ["model", "weight_bytes", "constant_bytes", "arena_bytes", "io_bytes", "ram_bytes", "tflm_head",
+            "lower_bound", "code_text_bytes"]
+    heads = ["model", "weights", "constants", "arena", "I/O", "arena+I/O", "TFLM head", "lower bound", "M7 text"]
+    print(" | ".join(heads))
+    print(" | ".join("---" for _ in heads))
+    for r in rows:
+        if "error" in r:
+            print(f"{r['model']} | not compiled: {r['error']}")
+            continue
+        print(" | ".join(f"{r[c]:,}" if isinstance(r[c], int) else str(r[c] if r[c] is not None else "-") for c in cols))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -19,7 +19,7 @@ from cookiecutter.exceptions import CookiecutterException
 from cookiecutter.generate import generate_context, generate_files
 from cookiecutter.prompt import prompt_for_config
 
-from . import mlf
+from . import mlf, qemu
 from .boards import TEMPLATES_DIR, Board, template_names
 from .errors import AotgenError
 from .mlf import ModelLibrary
@@ -163,8 +163,6 @@ def build_context(
     models: list[ModelLibrary], board: Board, inputs: dict[tuple[str, str], np.ndarray], stack_bytes: int
 ) -> dict[str, Any]:
     """The `_aotgen` cookiecutter variable (documented in project_templates/cmsis/README.md)."""
-    from . import qemu  # local: qemu imports boards only, but keep the module graph shallow
-
     c = board.console
     tx_port, tx_pin = _pin(c.pins.get("tx"))
     rx_port, rx_pin = _pin(c.pins.get("rx"))
@@ -294,6 +292,8 @@ def generate_project(
         _write_test_data(project, inputs)
         _write_project_file(project, board, template, models, seed)
         return mlf.publish(project, output, force)
+    except OSError as e:
+        raise AotgenError(f"cannot write the project to {output}: {e}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -28,6 +28,7 @@ MODELS = {
     "hello": SHARED / "models/tflite_micro/hello_world_int8.tflite",
     "kws": SHARED / "models/mlperf_tiny/kws_ref_model.tflite",
     "vww": SHARED / "models/mlperf_tiny/vww_96_int8.tflite",
+    "hello_float": SHARED / "models/tflite_micro/hello_world_float.tflite",
 }
 ALL_BOARDS = [b.name for b in boards.list_boards() if b.source and b.source.parent == boards.BUILTIN_BOARDS_DIR]
 
@@ -93,6 +94,9 @@ def check_against_reference(info: project.ProjectInfo, runs: dict[str, project.M
         x = [info.test_input(name, t["c_name"]) for t in meta["inputs"]]
         ref = run_reference(MODELS[name], [x])[0]
         for t, r in zip(meta["outputs"], ref):
+            if t["dtype"] == "float32":
+                np.testing.assert_allclose(run.outputs[t["c_name"]], r.reshape(-1), rtol=1e-5, atol=1e-6)
+                continue
             got = run.outputs[t["c_name"]].astype(np.int32)
             diff = np.abs(got - r.reshape(-1).astype(np.int32))
             assert diff.max() <= 2, f"{name}.{t['c_name']}: firmware {got} vs litert_ref {r.reshape(-1)}"
@@ -163,6 +167,16 @@ def test_shared_user_workspace(cmsis_compiled, tmp_path):
     res = qemu.run(board, firmware.build(p).elf, timeout=120)
     assert res.exit_code == 0, res.output
     check_against_reference(project.load_project(p), project.parse_run_output(res.output), ["hello", "kws"])
+
+
+@pytest.mark.parametrize("board_name", ["mps2_an385", "mps2_an386"])
+def test_float_model_soft_and_hard_float(board_name, cmsis_compiled, tmp_path):
+    """Float inputs are embedded exactly (hex literals) and float outputs read back bit-exact."""
+    board = boards.load_board(board_name)
+    p = generate([cmsis_compiled("hello_float", board.cpu)], board_name, tmp_path / "p")
+    res = qemu.run(board, firmware.build(p).elf, timeout=60)
+    assert res.exit_code == 0, res.output
+    check_against_reference(project.load_project(p), project.parse_run_output(res.output), ["hello_float"])
 
 
 @pytest.mark.slow

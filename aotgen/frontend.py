@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import tvm
+from tvm import relax
 
 from .errors import AotgenError, UnsupportedModelError
 from .tensors import ModelSignature, Quantization, TensorInfo, c_identifier
@@ -97,6 +98,18 @@ def _tflite_converter_class():
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.install_integer_converters()
+            for name, fn in self.convert_map.items():
+                self.convert_map[name] = self._bound(fn)
+
+        def _bound(self, fn):
+            """Bind each layer's result to a variable: TVM's converters return unbound calls,
+            which every consumer would otherwise re-emit, computing the layer twice."""
+
+            def convert(op):
+                ret = fn(op)
+                return self.bb.emit(ret) if isinstance(ret, relax.Call) else ret
+
+            return convert
 
         def check_unsupported_ops(self):
             for i in range(self.subgraph.OperatorsLength()):

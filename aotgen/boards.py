@@ -143,7 +143,8 @@ class Board:
             "templates": sorted(self.templates),
             "flash_methods": [m.tool for m in self.flash_methods],
             "usb": {"vid": self.usb_vid, "pid": self.usb_pid} if self.usb_vid is not None else None,
-            "qemu": {"machine": self.qemu.machine} if self.qemu else None,
+            "qemu_runnable": self.qemu_runnable,
+            "qemu": {"machine": self.qemu.machine, "sysclk_hz": self.qemu.sysclk_hz} if self.qemu else None,
             "qemu_twin": self.qemu_twin,
         }
 

@@ -309,6 +309,14 @@ def test_missing_toolchain_names_the_apt_package(tmp_path, monkeypatch):
     assert e.value.tool == "arm-none-eabi-gcc" and "apt-get install gcc-arm-none-eabi" in str(e.value)
 
 
+def test_build_timeout_stops_make(cmsis_compiled, tmp_path):
+    p = generate([cmsis_compiled("kws", "cortex-m3")], "mps2_an385", tmp_path / "p")
+    with pytest.raises(AotgenError, match="did not finish within 0.05 s"):
+        firmware.build(p, timeout=0.05)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, timeout=10).stdout
+    assert str(p) not in ps and "kws_lib" not in ps
+
+
 @pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
 def test_qemu_timeout_kills_qemu(tmp_path):
     board = boards.load_board("mps2_an385")
@@ -382,4 +390,8 @@ def test_cli_project_and_build(tmp_path):
     data = json.loads(res.output[res.output.index("{"):])
     assert data["board"] == "mps2_an386" and 0 < data["flash_used"] <= data["flash_limit"]
     res = runner.invoke(cli, ["boards", "--json"])
-    assert {b["name"] for b in json.loads(res.output)["boards"]} >= set(ALL_BOARDS)
+    listed = {b["name"]: b for b in json.loads(res.output)["boards"]}
+    assert set(listed) >= set(ALL_BOARDS)
+    assert listed["mps2_an500"]["qemu_runnable"] and not listed["nucleo_f746zg"]["qemu_runnable"]
+    res = runner.invoke(cli, ["boards"])
+    assert res.exit_code == 0 and all(name in res.output for name in ("mps2_an385", "netduinoplus2", "cortex-m55"))

@@ -77,12 +77,15 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     target: str = "host",
     backend: str = "c",
     workspace: str = "static",
+    io_in_arena: bool = False,
     force: bool = False,
     progress: Progress | None = None,
 ) -> CompileResult:
     """Compile a .tflite or .onnx model to a Model Library Format folder (or .tar) at `output`.
 
-    Without `output`, the library goes to a new temporary folder.
+    Without `output`, the library goes to a new temporary folder. `workspace="user"` makes the
+    caller provide the arena (`<prefix>_set_workspace`); `io_in_arena` places the model's inputs and
+    outputs inside the arena too (smallest total RAM; the header exposes their buffers).
     """
     say = progress or (lambda _msg: None)
     start = time.monotonic()
@@ -116,8 +119,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     done("codegen")
     step("emit", "planning memory and writing the library")
     graph = lowered.graph
-    plan = plan_memory(graph)
-    opts = EmitOptions(prefix=prefix, workspace=workspace)
+    plan = plan_memory(graph, io_in_arena=io_in_arena)
+    opts = EmitOptions(prefix=prefix, workspace=workspace, io_in_arena=io_in_arena)
     header = emit_header(imported.signature, plan, opts)
     library_c = emit_library(kernel_source, graph, plan, imported.signature, opts)
 
@@ -142,7 +145,7 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             "tvm_version": tvm.__version__,
             "prefix": prefix,
             "model": {"file": imported.path.name, "format": imported.format, "sha256": imported.sha256},
-            "options": {"target": cpu.name, "backend": backend, "workspace": workspace},
+            "options": {"target": cpu.name, "backend": backend, "workspace": workspace, "io_in_arena": io_in_arena},
             "inputs": [t.to_json() for t in imported.signature.inputs],
             "outputs": [t.to_json() for t in imported.signature.outputs],
             "workspace_bytes": plan.arena_bytes,
@@ -151,7 +154,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
                 "workspace_bytes": plan.arena_bytes,
                 "lower_bound_bytes": plan.lower_bound,
                 "alignment": plan.alignment,
-                "io_bytes": sum(t.nbytes for t in imported.signature.inputs + imported.signature.outputs),
+                # Caller-owned input/output buffers, beyond the arena (0 when they live in it).
+                "io_bytes": 0 if io_in_arena else sum(t.nbytes for t in imported.signature.inputs + imported.signature.outputs),
             },
             "operators": imported.operators,
             "kernels": [k.symbol for k in lowered.kernels],

@@ -162,6 +162,7 @@ def c_type_of(dtype: str) -> str:
 class EmitOptions:
     prefix: str
     workspace: str = "static"  # "static": the library owns the arena; "user": the caller passes it
+    io_in_arena: bool = False  # inputs/outputs live in the arena; the header exposes their buffers
     constants_alignment: int = 16
 
 
@@ -218,9 +219,26 @@ def emit_header(sig: ModelSignature, plan: MemoryPlan, opts: EmitOptions) -> str
             f"int32_t {p}_set_workspace(void* workspace, size_t size);",
             "",
         ]
+    if opts.io_in_arena:
+        out += [
+            f"#define {P}_IO_IN_ARENA 1",
+            "/* The inputs and outputs live inside the arena. Write inputs through these pointers and",
+            f"   call {p}_run(NULL, NULL); read outputs through them afterwards. (Passing structs still",
+            "   works: their inputs are copied in and the outputs copied out.) */",
+        ]
+        for t in sig.inputs:
+            out.append(f"{t.c_type}* {p}_{t.c_name}_buffer(void);")
+        for t in sig.outputs:
+            out.append(f"const {t.c_type}* {p}_{t.c_name}_buffer(void);")
+        out.append("")
+        run_doc = ["/* Run the model once. Returns 0 on success, non-zero on failure (no workspace set). */"]
+    else:
+        run_doc = [
+            "/* Run the model once. Returns 0 on success, non-zero on failure (a NULL tensor pointer,",
+            "   or no workspace set). */",
+        ]
     out += [
-        "/* Run the model once. Returns 0 on success, non-zero on failure (a NULL tensor pointer,",
-        "   or no workspace set). */",
+        *run_doc,
         f"int32_t {p}_run(struct {p}_inputs* inputs, struct {p}_outputs* outputs);",
         "",
         "#ifdef __cplusplus",
@@ -293,25 +311,32 @@ def emit_runner(graph: Graph, plan: MemoryPlan, sig: ModelSignature, kernels: di
             "}",
             "",
         ]
+    if opts.io_in_arena:
+        out += _io_buffer_accessors(graph, plan, sig, opts)
     out.append(f"int32_t {p}_run(struct {p}_inputs* inputs, struct {p}_outputs* outputs) {{")
     out.append(f"  uint8_t* ws = {p}_workspace;")
-    checks = ["inputs == NULL", "outputs == NULL"]
-    checks += [f"inputs->{t.c_name} == NULL" for t in sig.inputs]
-    checks += [f"outputs->{t.c_name} == NULL" for t in sig.outputs]
+    checks = [] if opts.io_in_arena else ["inputs == NULL", "outputs == NULL"]
+    checks += [] if opts.io_in_arena else [f"inputs->{t.c_name} == NULL" for t in sig.inputs]
+    checks += [] if opts.io_in_arena else [f"outputs->{t.c_name} == NULL" for t in sig.outputs]
     if opts.workspace == "user":
         checks.append("ws == NULL")
-    out.append(f"  if ({' || '.join(checks)}) {{")
-    out.append("    return -1;")
-    out.append("  }")
+    if checks:
+        out.append(f"  if ({' || '.join(checks)}) {{")
+        out.append("    return -1;")
+        out.append("  }")
     if opts.workspace == "static" and plan.arena_bytes == 0:
         out.append("  (void)ws;")
+    io_offsets = _io_offsets(graph, plan) if opts.io_in_arena else {}
+    for (kind, i), off in io_offsets.items():
+        if kind == TensorKind.INPUT:
+            t = sig.inputs[i]
+            out.append(f"  if (inputs != NULL && inputs->{t.c_name} != NULL) memcpy(ws + {off}, inputs->{t.c_name}, {t.nbytes});")
 
     def ref(tid: int, ctype: str) -> str:
         t = graph.tensors[tid]
-        if t.kind == TensorKind.INPUT:
-            expr = f"inputs->{sig.inputs[t.io_index].c_name}"
-        elif t.kind == TensorKind.OUTPUT:
-            expr = f"outputs->{sig.outputs[t.io_index].c_name}"
+        if t.kind in (TensorKind.INPUT, TensorKind.OUTPUT) and not opts.io_in_arena:
+            io = sig.inputs if t.kind == TensorKind.INPUT else sig.outputs
+            expr = f"{'inputs' if t.kind == TensorKind.INPUT else 'outputs'}->{io[t.io_index].c_name}"
         elif t.kind == TensorKind.CONSTANT:
             expr = _const_name(p, tid)
         else:
@@ -329,9 +354,38 @@ def emit_runner(graph: Graph, plan: MemoryPlan, sig: ModelSignature, kernels: di
             raise AotgenError(f"internal: {f.name} takes {len(f.params)} arguments, the graph passes {len(call.args)}")
         args = [ref(tid, ctype) for tid, (ctype, _) in zip(call.args, f.params)]
         out.append(f"  {f.name}({', '.join(args)});")
+    for (kind, i), off in io_offsets.items():
+        if kind == TensorKind.OUTPUT:
+            t = sig.outputs[i]
+            out.append(f"  if (outputs != NULL && outputs->{t.c_name} != NULL) memcpy(outputs->{t.c_name}, ws + {off}, {t.nbytes});")
     out.append("  return 0;")
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _io_offsets(graph: Graph, plan: MemoryPlan) -> dict[tuple[TensorKind, int], int]:
+    """Arena offset of each model input/output, keyed by (kind, index), inputs first."""
+    found = {}
+    for kind in (TensorKind.INPUT, TensorKind.OUTPUT):
+        for t in graph.of_kind(kind):
+            if t.id in plan.placements:
+                found[(kind, t.io_index)] = plan.offset(t.id)
+    return found
+
+
+def _io_buffer_accessors(graph: Graph, plan: MemoryPlan, sig: ModelSignature, opts: EmitOptions) -> list[str]:
+    p = opts.prefix
+    offsets = _io_offsets(graph, plan)
+    out = []
+    for kind, tensors, const in ((TensorKind.INPUT, sig.inputs, ""), (TensorKind.OUTPUT, sig.outputs, "const ")):
+        for i, t in enumerate(tensors):
+            if (kind, i) not in offsets:
+                raise AotgenError(f"{kind.value} '{t.name}' is not used by any operator; it cannot live in the arena")
+            at = f"({const}{t.c_type}*)({p}_workspace + {offsets[(kind, i)]})"
+            if opts.workspace == "user":
+                at = f"{p}_workspace == NULL ? NULL : {at}"
+            out += [f"{const}{t.c_type}* {p}_{t.c_name}_buffer(void) {{", f"  return {at};", "}", ""]
+    return out
 
 
 def emit_library(kernel_source: str, graph: Graph, plan: MemoryPlan, sig: ModelSignature, opts: EmitOptions) -> str:

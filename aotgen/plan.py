@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .graph import Graph, TensorKind
 
 ARENA_KINDS = (TensorKind.INTERMEDIATE, TensorKind.SCRATCH)
+IO_KINDS = (TensorKind.INPUT, TensorKind.OUTPUT)
 
 
 def align_up(n: int, alignment: int) -> int:
@@ -60,16 +61,21 @@ def lifetimes(graph: Graph, kinds=ARENA_KINDS) -> dict[int, tuple[int, int]]:
             if graph.tensors[tid].kind in kinds:
                 first, _ = spans.get(tid, (i, i))
                 spans[tid] = (first, i)
+    end = max(len(graph.calls) - 1, 0)
+    for tid, (first, last) in spans.items():
+        kind = graph.tensors[tid].kind
+        # Inputs are written before the first call; outputs are read after the last one.
+        if kind == TensorKind.INPUT:
+            spans[tid] = (0, last)
+        elif kind == TensorKind.OUTPUT:
+            spans[tid] = (first, end)
     return spans
 
 
-def plan_memory(graph: Graph, alignment: int = 16) -> MemoryPlan:
-    spans = lifetimes(graph)
-    order = sorted(spans, key=lambda t: (-graph.tensors[t].nbytes, spans[t][0], t))
+def _place(order: list[int], spans: dict[int, tuple[int, int]], size: dict[int, int], alignment: int) -> list[Placement]:
     placed: list[Placement] = []
     for tid in order:
         first, last = spans[tid]
-        size = graph.tensors[tid].nbytes
         busy = sorted(
             (p.offset, p.offset + align_up(p.size, alignment))
             for p in placed
@@ -77,10 +83,25 @@ def plan_memory(graph: Graph, alignment: int = 16) -> MemoryPlan:
         )
         offset = 0
         for start, end in busy:
-            if offset + size <= start:
+            if offset + size[tid] <= start:
                 break
             offset = max(offset, end)
-        placed.append(Placement(tid, offset, size, first, last))
+        placed.append(Placement(tid, offset, size[tid], first, last))
+    return placed
+
+
+def plan_memory(graph: Graph, alignment: int = 16, io_in_arena: bool = False) -> MemoryPlan:
+    """Place arena tensors; with `io_in_arena` the model's inputs and outputs live there too."""
+    spans = lifetimes(graph, ARENA_KINDS + IO_KINDS if io_in_arena else ARENA_KINDS)
+    size = {t: graph.tensors[t].nbytes for t in spans}
+    # Greedy placement is order-sensitive; a few classic orders, keep the smallest arena.
+    orders = [
+        sorted(spans, key=lambda t: (-size[t], spans[t][0], t)),  # largest first
+        sorted(spans, key=lambda t: (spans[t][0], -size[t], t)),  # first needed first
+        sorted(spans, key=lambda t: (-size[t] * (spans[t][1] - spans[t][0] + 1), t)),  # biggest area first
+    ]
+    placed = min((_place(order, spans, size, alignment) for order in orders),
+                 key=lambda ps: max((p.offset + p.size for p in ps), default=0))
     arena = max((align_up(p.offset + p.size, alignment) for p in placed), default=0)
     live = [0] * len(graph.calls)
     for tid, (first, last) in spans.items():

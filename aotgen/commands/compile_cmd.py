@@ -121,13 +121,22 @@ def check_host_command(model: Path, input_files: tuple[str, ...], count: int, se
 def report_table(check: ModelCheck) -> Table:
     report = check.report
     n_random = len(report.samples) - check.file_samples
-    table = Table(title=f"{report.model} vs {report.reference}", title_justify="left")
-    for col in ("sample", "output", "max abs err", "rel err", "argmax", "tolerance", "result"):
-        table.add_column(col, justify="right" if "err" in col else "left")
+    outputs = check.metadata["outputs"]
+    single = len(outputs) == 1  # then name the output in the title: long tensor names crowd the table
+    named = f" output '{outputs[0]['name']}'" if single else ""
+    title = f"{report.model}{named} vs {report.reference}"
+    table = Table(title=title, title_justify="left")
+    table.add_column("sample", no_wrap=True)
+    if not single:
+        table.add_column("output", overflow="fold")
+    for col in ("max |err|", "rel err"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for col in ("argmax", "bound", "result"):
+        table.add_column(col, no_wrap=True)
     for s in report.samples:
         origin = f"random {s.index}" if s.index < n_random else f"file {s.index - n_random}"
         for o in s.outputs:
-            table.add_row(origin, o.output, f"{o.max_abs_error:.4g}", f"{o.rel_error:.2e}",
-                          "same" if o.argmax_match else "differs", o.tolerance,
-                          "[green]pass[/]" if o.passed else "[bold red]FAIL[/]")
+            cells = [f"{o.max_abs_error:.3g}", f"{o.rel_error:.1e}", "same" if o.argmax_match else "differs",
+                     o.tolerance.replace(" relative", " rel"), "[green]pass[/]" if o.passed else "[bold red]FAIL[/]"]
+            table.add_row(origin, *([] if single else [o.output]), *cells)
     return table

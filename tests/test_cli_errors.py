@@ -1,0 +1,80 @@
+"""User errors through the real `aotgen` console script: each gives one clear message on stderr,
+a non-zero exit and no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from aotgen_testlib import AOTGEN, DYNAMIC_RANGE_MODEL, model_path
+from onnx_builders import unsupported_op
+
+CLI_TIMEOUT_S = 300
+
+
+def aotgen_fails(*args: str, cwd: Path) -> str:
+    """Run `aotgen ARGS --json` (no progress lines), expect failure; the error text, one line."""
+    proc = subprocess.run([AOTGEN, *args, "--json"], capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=cwd)
+    assert proc.returncode != 0, f"exit 0 for {args}: {proc.stdout}"
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stdout == "", proc.stdout
+    # Exactly one message (rich may wrap it to the terminal width; rejoin before reading it).
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("error:") == 1, proc.stderr
+    assert "Warning" not in proc.stderr and ".cc:" not in proc.stderr, f"more than the message:\n{proc.stderr}"
+    return " ".join(proc.stderr.split())
+
+
+def test_not_a_model(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.tflite"
+    fake.write_text("this is not a model, just some text long enough to be read\n")
+    msg = aotgen_fails("compile", str(fake), cwd=tmp_path)
+    assert "not a TFLite (.tflite) or ONNX (.onnx) model" in msg and "notes.tflite" in msg
+
+
+def test_missing_model_file(tmp_path: Path) -> None:
+    msg = aotgen_fails("compile", str(tmp_path / "absent.onnx"), cwd=tmp_path)
+    assert "absent.onnx" in msg and "not found" in msg
+
+
+def test_unsupported_operator_names_op_and_layer(tmp_path: Path) -> None:
+    model = unsupported_op(tmp_path / "celu.onnx")
+    msg = aotgen_fails("compile", str(model), cwd=tmp_path)
+    assert "unsupported operator Celu" in msg
+    assert "layer 1" in msg and "celu_1" in msg
+
+
+def test_dynamic_range_model_refused_with_reason(shared_models: Path, tmp_path: Path) -> None:
+    msg = aotgen_fails("compile", str(shared_models / DYNAMIC_RANGE_MODEL), cwd=tmp_path)
+    assert "dynamic-range" in msg and "not supported" in msg
+    assert "int8 weights but float activations" in msg  # the why
+
+
+@pytest.mark.parametrize("prefix", ["9lives", "has-dash", "int", "x" * 33, ""])
+def test_invalid_prefix(prefix: str, shared_models: Path, tmp_path: Path) -> None:
+    msg = aotgen_fails("compile", str(model_path("hello_world_int8")), "--prefix", prefix, cwd=tmp_path)
+    assert f"invalid prefix '{prefix}'" in msg and "C identifier" in msg
+
+
+def test_existing_output_needs_force(shared_models: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("user data")
+    model = str(model_path("hello_world_int8"))
+    msg = aotgen_fails("compile", model, "-o", str(out), cwd=tmp_path)
+    assert "exists and is not empty" in msg and "--force" in msg
+    assert (out / "keep.txt").read_text() == "user data"
+    proc = subprocess.run([AOTGEN, "compile", model, "-o", str(out), "--force", "--json"],
+                          capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "metadata.json").is_file() and not (out / "keep.txt").exists()
+
+
+def test_check_host_input_of_wrong_shape(shared_models: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((3, 3), np.int8))
+    msg = aotgen_fails("check-host", str(model_path("hello_world_int8")), "--inputs", str(bad), cwd=tmp_path)
+    assert "bad.npy" in msg and "does not match input" in msg

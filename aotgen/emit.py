@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import c_helpers
 from .errors import AotgenError
 from .graph import Graph, TensorKind
 from .plan import MemoryPlan
@@ -27,67 +28,6 @@ ATTRIBUTE_MACROS = """\
 #else
 #define AOTGEN_ALIGNED(n)
 #endif
-"""
-
-
-# TFLite's MultiplyByQuantizedMultiplier (gemmlowp SaturatingRoundingDoublingHighMul, then
-# RoundingDivideByPOT) in 32-bit arithmetic only: the 64-bit product is built from 16-bit halves.
-REQUANTIZE_HELPER = """\
-static inline int32_t aotgen_srdhm(int32_t a, int32_t b) {
-  if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
-  bool neg = (a < 0) != (b < 0);
-  uint32_t ua = a < 0 ? 0u - (uint32_t)a : (uint32_t)a;
-  uint32_t ub = b < 0 ? 0u - (uint32_t)b : (uint32_t)b;
-  uint32_t a0 = ua & 0xFFFFu, a1 = ua >> 16, b0 = ub & 0xFFFFu, b1 = ub >> 16;
-  uint32_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
-  uint32_t mid = (p00 >> 16) + (p01 & 0xFFFFu) + (p10 & 0xFFFFu);
-  uint32_t lo = (mid << 16) | (p00 & 0xFFFFu);
-  uint32_t hi = p11 + (p01 >> 16) + (p10 >> 16) + (mid >> 16);
-  /* (|a*b| + nudge) >> 31, nudge 2^30 (or 2^30 - 1 for a negative product: C truncation). */
-  uint32_t nudge = neg ? (1u << 30) - 1u : (1u << 30);
-  uint32_t lo2 = lo + nudge;
-  hi += lo2 < lo;
-  uint32_t q = (hi << 1) | (lo2 >> 31);
-  return neg ? (int32_t)(0u - q) : (int32_t)q;
-}
-
-static inline int32_t aotgen_requantize(int32_t x, int32_t multiplier, int32_t shift) {
-  int32_t left = shift > 0 ? shift : 0;
-  int32_t right = shift > 0 ? 0 : -shift;
-  int32_t v = aotgen_srdhm((int32_t)((uint32_t)x << left), multiplier);
-  int32_t mask = (int32_t)((1u << right) - 1u);
-  int32_t remainder = v & mask;
-  int32_t threshold = (mask >> 1) + (v < 0 ? 1 : 0);
-  return (v >> right) + (remainder > threshold ? 1 : 0);
-}
-
-/* TFLite's single-rounding variant (what LiteRT's reference FULLY_CONNECTED computes):
-   (x * multiplier + 2^(30 - shift)) >> (31 - shift), the 64-bit value held as hi:lo. */
-static inline int32_t aotgen_requantize_single(int32_t x, int32_t multiplier, int32_t shift) {
-  bool neg = (x < 0) != (multiplier < 0);
-  uint32_t ua = x < 0 ? 0u - (uint32_t)x : (uint32_t)x;
-  uint32_t ub = multiplier < 0 ? 0u - (uint32_t)multiplier : (uint32_t)multiplier;
-  uint32_t a0 = ua & 0xFFFFu, a1 = ua >> 16, b0 = ub & 0xFFFFu, b1 = ub >> 16;
-  uint32_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
-  uint32_t mid = (p00 >> 16) + (p01 & 0xFFFFu) + (p10 & 0xFFFFu);
-  uint32_t lo = (mid << 16) | (p00 & 0xFFFFu);
-  uint32_t hi = p11 + (p01 >> 16) + (p10 >> 16) + (mid >> 16);
-  if (neg) { /* two's complement of hi:lo */
-    lo = ~lo + 1u;
-    hi = ~hi + (lo == 0u);
-  }
-  int32_t total = 31 - shift; /* 24..62 */
-  if (total - 1 < 32) {
-    uint32_t r = 1u << (total - 1);
-    uint32_t lo2 = lo + r;
-    hi += lo2 < lo;
-    lo = lo2;
-  } else {
-    hi += 1u << (total - 33);
-  }
-  if (total >= 32) return (int32_t)hi >> (total - 32);
-  return (int32_t)((lo >> total) | (hi << (32 - total)));
-}
 """
 
 
@@ -398,7 +338,7 @@ def emit_library(kernel_source: str, graph: Graph, plan: MemoryPlan, sig: ModelS
         f'#include "{opts.prefix}.h"',
         "",
         ATTRIBUTE_MACROS,
-        REQUANTIZE_HELPER if "aotgen_requantize" in kernel_source else "",
+        c_helpers.used_by(kernel_source),
         "/* ---- operator kernels ---- */",
         kernels_c,
         "/* ---- weights (const: they stay in flash) ---- */",

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from aotgen.emit import REQUANTIZE_HELPER
+from aotgen import c_helpers
 from aotgen.quantized import quantize_multiplier
 
 
@@ -61,7 +61,8 @@ def helper_exe(tmp_path_factory):
     d = tmp_path_factory.mktemp("requant")
     src = d / "main.c"
     src.write_text(
-        "#include <stdint.h>\n#include <stdbool.h>\n#include <stdio.h>\n" + REQUANTIZE_HELPER + """
+        "#include <stdint.h>\n#include <stdbool.h>\n#include <stdio.h>\n"
+        + c_helpers.used_by("aotgen_requantize( aotgen_requantize_single(") + """
 int main(void) {
   long a, b, s;
   while (scanf("%ld %ld %ld", &a, &b, &s) == 3)

@@ -1,13 +1,38 @@
-"""C helper functions the generated kernels call (TIR `call_pure_extern`), each emitted `static`
-into every library that uses it.
+"""C helper functions the generated kernels call (TIR `call_pure_extern`).
 
-A kernel refers to a helper by name; `used_by` returns the definitions a kernel source needs,
-dependencies first. All of them use 32-bit arithmetic only (no int64_t in generated code).
+Helpers are written here as `aotgen_<name>`; in a model they are named `<prefix>_<name>`, so that
+kernels built by LLVM (which reference them as external symbols) still keep every symbol under
+the model's prefix. The C backend emits them `static inline`; the LLVM backend emits them as
+external functions in the C glue. All of them use 32-bit arithmetic only (no int64_t).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
+
+from tvm import tirx
+
+_prefix: ContextVar[str] = ContextVar("aotgen_helper_prefix", default="aotgen")
+
+
+@contextlib.contextmanager
+def symbol_prefix(prefix: str) -> Iterator[None]:
+    """Name the helpers that kernels created inside this block call `<prefix>_<name>`."""
+    token = _prefix.set(prefix)
+    try:
+        yield
+    finally:
+        _prefix.reset(token)
+
+
+def call(dtype: str, name: str, *args):
+    """A TIR call of helper `name` (e.g. "requantize") under the current model's prefix."""
+    if f"aotgen_{name}" not in HELPERS:
+        raise KeyError(f"no C helper aotgen_{name}")
+    return tirx.call_pure_extern(dtype, f"{_prefix.get()}_{name}", *args)
 
 
 @dataclass(frozen=True)
@@ -24,8 +49,9 @@ def define(name: str, source: str, needs: tuple[str, ...] = ()) -> None:
     HELPERS[name] = Helper(name, source, needs)
 
 
-def used_by(kernel_source: str) -> str:
-    """Definitions of every helper the source calls (and what those call), in dependency order."""
+def used_by(kernel_source: str, prefix: str, external: bool = False) -> str:
+    """Definitions of every helper the source calls (and what those call), in dependency order,
+    renamed to the model's prefix; `external` (LLVM kernels) makes them linkable."""
     order: list[str] = []
 
     def visit(name: str) -> None:
@@ -36,9 +62,10 @@ def used_by(kernel_source: str) -> str:
         order.append(name)
 
     for name in HELPERS:
-        if f"{name}(" in kernel_source:
+        if f"{prefix}_{name[len('aotgen_'):]}" in kernel_source:
             visit(name)
-    return "\n".join(HELPERS[n].source for n in order)
+    text = "\n".join(HELPERS[n].source for n in order).replace("aotgen_", f"{prefix}_")
+    return text.replace("static inline ", "") if external else text
 
 
 # The 64-bit product of two 32-bit magnitudes as hi:lo, from 16-bit halves.

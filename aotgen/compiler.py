@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tvm
 
-from . import __version__
+from . import __version__, c_helpers
 from .emit import EmitOptions, emit_header, emit_library
 from .errors import AotgenError
 from .frontend import load_model
@@ -108,11 +108,13 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
         timings[name] = round(time.monotonic() - timings[name], 3)
 
     step("import", f"importing {Path(model).name}")
-    imported = load_model(model)
+    with c_helpers.symbol_prefix(prefix):  # kernels call the C helpers as <prefix>_<name>
+        imported = load_model(model)
     done("import")
     target_obj = tvm.target.Target(tvm_target(cpu, backend))
     step("lower", f"lowering {len(imported.operators)} operators with TVM")
-    lowered = lower(imported.mod, prefix, target_obj)
+    with c_helpers.symbol_prefix(prefix):
+        lowered = lower(imported.mod, prefix, target_obj)
     done("lower")
     step("codegen", f"generating C for {len(lowered.kernels)} kernels")
     kernel_source = build_c(lowered.kernels, target_obj)

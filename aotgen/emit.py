@@ -338,7 +338,7 @@ def emit_library(kernel_source: str, graph: Graph, plan: MemoryPlan, sig: ModelS
         f'#include "{opts.prefix}.h"',
         "",
         ATTRIBUTE_MACROS,
-        c_helpers.used_by(kernel_source),
+        c_helpers.used_by(kernel_source, opts.prefix),
         "/* ---- operator kernels ---- */",
         kernels_c,
         "/* ---- weights (const: they stay in flash) ---- */",

@@ -15,10 +15,9 @@ import math
 import numpy as np
 from tvm import relax, te, tirx
 
+from . import c_helpers
 from .errors import UnsupportedModelError
 
-REQUANTIZE = "aotgen_requantize"  # int32 aotgen_requantize(int32 x, int32 multiplier, int32 shift)
-REQUANTIZE_SINGLE = "aotgen_requantize_single"  # the same, rounded once (FULLY_CONNECTED)
 
 
 def round_half_away(x: float) -> int:
@@ -41,7 +40,8 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
 
 
 def requantize(x, multiplier, shift, single_rounding: bool = False):
-    return tirx.call_pure_extern("int32", REQUANTIZE_SINGLE if single_rounding else REQUANTIZE, x, multiplier, shift)
+    """c_helpers' aotgen_requantize (or _single): int32 x * multiplier * 2^shift, TFLite-rounded."""
+    return c_helpers.call("int32", "requantize_single" if single_rounding else "requantize", x, multiplier, shift)
 
 
 def activation_range(fn: int, scale: float, zero_point: int, dtype: str) -> tuple[int, int]:

@@ -62,12 +62,12 @@ def helper_exe(tmp_path_factory):
     src = d / "main.c"
     src.write_text(
         "#include <stdint.h>\n#include <stdbool.h>\n#include <stdio.h>\n"
-        + c_helpers.used_by("aotgen_requantize( aotgen_requantize_single(") + """
+        + c_helpers.used_by("t_requantize( t_requantize_single(", "t") + """
 int main(void) {
   long a, b, s;
   while (scanf("%ld %ld %ld", &a, &b, &s) == 3)
-    printf("%ld %ld\\n", (long)aotgen_requantize((int32_t)a, (int32_t)b, (int32_t)s),
-           (long)aotgen_requantize_single((int32_t)a, (int32_t)b, (int32_t)s));
+    printf("%ld %ld\\n", (long)t_requantize((int32_t)a, (int32_t)b, (int32_t)s),
+           (long)t_requantize_single((int32_t)a, (int32_t)b, (int32_t)s));
   return 0;
 }
 """)

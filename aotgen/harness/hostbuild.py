@@ -1,0 +1,92 @@
+"""Build the harness for the host: the device-side C, the generated model table and the model
+libraries, with the POSIX TCP platform (project_templates/common/host). The protocol tests run
+the real C this way; it also lets the host side be debugged without a board."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import AotgenError
+from ..hostcheck import HOST_CFLAGS
+from ..mlf import ModelLibrary
+from ..toolchain import run
+from . import COMMON_DIR, HARNESS_C, HOST_PLATFORM_C
+from .cgen import MODELS_C, models_source
+
+BUILD_TIMEOUT_S = 300
+START_TIMEOUT_S = 10
+
+
+def build_host_harness(libs: list[ModelLibrary], workdir: Path | None = None,
+                       defines: dict[str, int] | None = None) -> Path:
+    """Compile the host harness for `libs`; returns the executable. `defines` override the
+    harness's compile-time settings (e.g. HARNESS_BYTE_TIMEOUT_MS)."""
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="aotgen-harness-host-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MODELS_C).write_text(models_source(libs))
+    exe = workdir / "harness_host"
+    cmd = ["gcc", *HOST_CFLAGS, "-I", str(COMMON_DIR)]
+    cmd += [f"-D{k}={v}" for k, v in (defines or {}).items()]
+    for lib in libs:
+        cmd += ["-I", str(lib.include_dir)]
+    cmd += [str(HARNESS_C), str(HOST_PLATFORM_C), str(workdir / MODELS_C)]
+    for lib in libs:
+        cmd += [str(s) for s in lib.sources] + [str(o) for o in lib.objects]
+    cmd += ["-lm", "-o", str(exe)]
+    run(cmd, BUILD_TIMEOUT_S, what="gcc (host harness build)")
+    return exe
+
+
+@dataclass
+class HostHarness:
+    """A running host harness process; stop() (or the context manager) always ends it."""
+
+    proc: subprocess.Popen
+    port: int
+    url: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.url = f"socket://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f:
+                f.close()
+
+    def __enter__(self) -> "HostHarness":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_host_harness(exe: Path, max_seconds: int = 120) -> HostHarness:
+    """Start the host harness on a free port and return once it listens."""
+    proc = subprocess.Popen([str(exe), "0", str(max_seconds)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    # The first stdout line is "port N"; read it with a deadline (the process could die).
+    deadline = time.monotonic() + START_TIMEOUT_S
+    line = b""
+    while time.monotonic() < deadline and not line.endswith(b"\n"):
+        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
+        if ready:
+            ch = os.read(proc.stdout.fileno(), 64)  # unbuffered: select() must see what is left
+            if not ch:
+                break
+            line += ch
+    m = re.fullmatch(rb"port (\d+)\n", line)
+    if not m:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        raise AotgenError(f"host harness {exe} did not start: {err.decode(errors='replace').strip()[-500:]}")
+    return HostHarness(proc, int(m.group(1)))

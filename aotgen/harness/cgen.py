@@ -58,26 +58,7 @@ def models_source(libs: list[ModelLibrary], workspace_symbol: str | None = None,
     elif users:
         out += [f"extern uint8_t {ws}[];", ""]
     for lib in libs:
-        p, P = lib.prefix, lib.prefix.upper()
-        for kind, tensors in (("in", lib.inputs), ("out", lib.outputs)):
-            for i, t in enumerate(tensors):
-                out.append(f"static {t.c_type} {p}_{kind}{i}[({P}_{t.c_name.upper()}_SIZE + sizeof({t.c_type}) - 1)"
-                           f" / sizeof({t.c_type})] {align};")
-        out.append(f"static int32_t {p}_thunk(void) {{")
-        fields = ", ".join(f".{t.c_name} = {p}_in{i}" for i, t in enumerate(lib.inputs))
-        out.append(f"    struct {p}_inputs inputs = {{{fields}}};")
-        fields = ", ".join(f".{t.c_name} = {p}_out{i}" for i, t in enumerate(lib.outputs))
-        out.append(f"    struct {p}_outputs outputs = {{{fields}}};")
-        if _workspace_user(lib):
-            out.append(f"    int32_t status = {p}_set_workspace({ws}, {P}_WORKSPACE_SIZE);")
-            out.append("    if (status != 0) return status;")
-        out += [f"    return {p}_run(&inputs, &outputs);", "}"]
-        for kind, tensors in (("in", lib.inputs), ("out", lib.outputs)):
-            if tensors:
-                items = ", ".join(f"{{(uint8_t *){p}_{kind}{i}, {P}_{t.c_name.upper()}_SIZE}}"
-                                  for i, t in enumerate(tensors))
-                out.append(f"static const harness_tensor_t {p}_{kind}_tensors[] = {{{items}}};")
-        out.append("")
+        out += _model_source(lib, ws, align)
     out.append("const harness_model_t aotgen_models[] = {")
     for lib in libs:
         p = lib.prefix
@@ -86,3 +67,44 @@ def models_source(libs: list[ModelLibrary], workspace_symbol: str | None = None,
         out.append(f'    {{"{p}", {len(lib.inputs)}u, {len(lib.outputs)}u, {ins}, {outs}, {p}_thunk}},')
     out += ["};", f"const uint8_t aotgen_model_count = {len(libs)}u;", ""]
     return "\n".join(out)
+
+
+def _model_source(lib: ModelLibrary, ws: str | None, align: str) -> list[str]:
+    """Buffers (or arena accessors), the run thunk and the tensor tables of one model."""
+    p, P = lib.prefix, lib.prefix.upper()
+    in_arena = bool(lib.metadata.get("options", {}).get("io_in_arena"))
+    set_ws = f"{p}_set_workspace({ws}, {P}_WORKSPACE_SIZE)" if _workspace_user(lib) else None
+    out: list[str] = []
+    entries: dict[str, list[str]] = {"in": [], "out": []}
+    for kind, tensors in (("in", lib.inputs), ("out", lib.outputs)):
+        for i, t in enumerate(tensors):
+            size = f"{P}_{t.c_name.upper()}_SIZE"
+            if in_arena:
+                # The library's own buffer inside its arena: zero copy, found through the accessor
+                # (after set_workspace, for a user arena).
+                out.append(f"static uint8_t *{p}_{kind}{i}_buffer(void) {{")
+                if set_ws:
+                    out.append(f"    (void){set_ws};")
+                out += [f"    return (uint8_t *){p}_{t.c_name}_buffer();", "}"]
+                entries[kind].append(f"{{0, {size}, {p}_{kind}{i}_buffer}}")
+            else:
+                out.append(f"static {t.c_type} {p}_{kind}{i}[({size} + sizeof({t.c_type}) - 1) / sizeof({t.c_type})]"
+                           f" {align};")
+                entries[kind].append(f"{{(uint8_t *){p}_{kind}{i}, {size}, 0}}")
+    out.append(f"static int32_t {p}_thunk(void) {{")
+    if set_ws:
+        out += [f"    int32_t status = {set_ws};", "    if (status != 0) return status;"]
+    if in_arena:
+        out.append(f"    return {p}_run(0, 0);")
+    else:
+        fields = ", ".join(f".{t.c_name} = {p}_in{i}" for i, t in enumerate(lib.inputs))
+        out.append(f"    struct {p}_inputs inputs = {{{fields}}};")
+        fields = ", ".join(f".{t.c_name} = {p}_out{i}" for i, t in enumerate(lib.outputs))
+        out.append(f"    struct {p}_outputs outputs = {{{fields}}};")
+        out.append(f"    return {p}_run(&inputs, &outputs);")
+    out.append("}")
+    for kind in ("in", "out"):
+        if entries[kind]:
+            out.append(f"static const harness_tensor_t {p}_{kind}_tensors[] = {{{', '.join(entries[kind])}}};")
+    out.append("")
+    return out

@@ -147,6 +147,10 @@ static const harness_tensor_t *tensor_at(uint8_t seq, uint8_t type, const uint8_
     return t;
 }
 
+static uint8_t *tensor_data(const harness_tensor_t *t) {
+    return t->data ? t->data : t->buffer();
+}
+
 static void handle(uint8_t type, uint8_t seq, const uint8_t *p, uint16_t len) {
     switch (type) {
     case HARNESS_HELLO:
@@ -158,7 +162,7 @@ static void handle(uint8_t type, uint8_t seq, const uint8_t *p, uint16_t len) {
         uint32_t n = (uint32_t)len - 6u;
         const harness_tensor_t *t = tensor_at(seq, type, p, 0, get_u32(p + 2), n);
         if (!t) return;
-        memcpy(t->data + get_u32(p + 2), p + 6, n);
+        memcpy(tensor_data(t) + get_u32(p + 2), p + 6, n);
         tx_begin(HARNESS_ACK, seq, 0);
         tx_end();
         return;
@@ -189,7 +193,7 @@ static void handle(uint8_t type, uint8_t seq, const uint8_t *p, uint16_t len) {
         if (!t) return;
         tx_begin(HARNESS_OUTPUT, seq, (uint16_t)(6u + n));
         tx_bytes(p, 6); /* model, output, offset: echoed */
-        tx_bytes(t->data + offset, n);
+        tx_bytes(tensor_data(t) + offset, n);
         tx_end();
         return;
     }

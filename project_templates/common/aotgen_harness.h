@@ -45,10 +45,12 @@ enum {
     HARNESS_E_BAD_PAYLOAD = 8
 };
 
-/* A static buffer holding one input or output tensor. */
+/* One input or output tensor: a static buffer, or (data NULL) a buffer the library owns inside
+ * its arena (compiled with io_in_arena), found through its accessor. */
 typedef struct {
     uint8_t *data;
     uint32_t size; /* bytes */
+    uint8_t *(*buffer)(void);
 } harness_tensor_t;
 
 /* One model in the firmware. run() builds the <prefix>_inputs/_outputs structs over the

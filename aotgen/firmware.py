@@ -145,23 +145,29 @@ def _raise_build_error(cwd: Path, lines: list[str]) -> None:
     raise AotgenError(f"build failed in {cwd}:\n{tail}")
 
 
-def _sizes(project: ProjectInfo) -> BuildResult:
-    """Flash and RAM use from the ELF's allocated sections, classified by address."""
-    elf = project.elf
+def _size(elf: Path, fmt: str) -> str:
     try:
-        out = subprocess.run([SIZE, "-A", "-d", str(elf)], capture_output=True, text=True, timeout=60, check=True).stdout
+        return subprocess.run([SIZE, fmt, str(elf)], capture_output=True, text=True, timeout=60, check=True).stdout
     except subprocess.CalledProcessError as e:
         raise AotgenError(f"{SIZE} failed on {elf}: {e.stderr.strip()}") from None
+    except subprocess.TimeoutExpired:
+        raise AotgenError(f"{SIZE} did not finish within 60 s on {elf}") from None
+
+
+def _sizes(project: ProjectInfo) -> BuildResult:
+    """Flash = text + data (code, weights, .data's initial values); RAM = data + bss (arenas,
+    buffers, stack), from arm-none-eabi-size's Berkeley totals of the allocated sections."""
+    elf = project.elf
+    berkeley = _size(elf, "-B").splitlines()[1].split()
+    text, data, bss = (int(v) for v in berkeley[:3])
     sections: dict[str, tuple[int, int]] = {}
-    for line in out.splitlines():
+    for line in _size(elf, "-A").splitlines()[2:]:
         parts = line.split()
-        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() and int(parts[1]) and int(parts[2]):
+        if len(parts) == 3 and parts[1].isdigit() and not parts[0].startswith(_NON_ALLOC_PREFIXES):
             sections[parts[0]] = (int(parts[2]), int(parts[1]))
-    b = project.data["board"]
-    in_flash = lambda a: b["flash_origin"] <= a < b["flash_origin"] + b["flash_bytes"]  # noqa: E731
-    in_ram = lambda a: b["ram_origin"] <= a < b["ram_origin"] + b["ram_bytes"]  # noqa: E731
-    flash = sum(size for addr, size in sections.values() if in_flash(addr))
-    ram = sum(size for addr, size in sections.values() if in_ram(addr))
-    flash += sections.get(".data", (0, 0))[1]  # .data's initial values are stored in flash
-    return BuildResult(elf=elf, flash_used=flash, ram_used=ram, flash_limit=project.flash_limit,
+    return BuildResult(elf=elf, flash_used=text + data, ram_used=data + bss, flash_limit=project.flash_limit,
                        ram_limit=project.ram_limit, sections=sections)
+
+
+# Sections arm-none-eabi-size -A lists that are not loaded on the target (debug info, notes).
+_NON_ALLOC_PREFIXES = (".debug", ".comment", ".ARM.attributes", ".note", "Total")

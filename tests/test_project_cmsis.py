@@ -372,6 +372,24 @@ def test_project_contents_and_readme(tmp_path):
     assert "DTCM (rwx) : ORIGIN = 0x20000000, LENGTH = 65536" in (p / "linker.ld").read_text()
 
 
+def test_arena_too_big_for_dtcm_goes_to_ram(tmp_path):
+    """On the F746 an arena that does not fit the 64 KiB DTCM goes to SRAM1; the stack takes the DTCM."""
+    board = boards.load_board("nucleo_f746zg")
+    lib = make_tiny_mlf(tmp_path / "tiny")
+    (lib.include_dir / "tiny.h").write_text((lib.include_dir / "tiny.h").read_text() + "extern char tiny_big[70000];\n")
+    src = lib.root / "codegen/host/src/tiny_lib0.c"
+    src.write_text(src.read_text().replace("static float arena", "char tiny_big[70000];\nstatic float arena")
+                   .replace("return 0;", "tiny_big[in->x[0] & 0xff] = 1;\n  return 0;"))
+    lib.metadata["workspace_bytes"] = 70000
+    p = generate([lib], board.name, tmp_path / "p")
+    result = firmware.build(p)
+    bss_addr, bss_size = result.sections[".bss"]
+    stack_addr, _ = result.sections[".stack"]
+    assert ".dtcm_bss" not in result.sections
+    assert bss_addr >= board.dtcm.end and bss_size >= 70000
+    assert board.dtcm.origin <= stack_addr < board.dtcm.end
+
+
 def test_cli_project_and_build(tmp_path):
     from click.testing import CliRunner
 

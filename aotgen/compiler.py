@@ -15,11 +15,11 @@ from pathlib import Path
 import tvm
 
 from . import __version__, c_helpers
-from .emit import EmitOptions, emit_header, emit_library
+from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kernel_source
 from .errors import AotgenError
 from .frontend import load_model
 from .graph import TensorKind
-from .kernels import build_c
+from .kernels import build_c, build_llvm_object, c_params, tir_text
 from .lower import lower
 from .mlf import SCHEMA_VERSION, ModelLibrary, load, publish, staging_dir
 from .plan import plan_memory
@@ -93,8 +93,6 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     prefix = validate_prefix(prefix if prefix is not None else default_prefix(model))
     if workspace not in ("static", "user"):
         raise AotgenError(f"unknown workspace mode {workspace!r}: use 'static' or 'user'")
-    if backend != "c":
-        raise AotgenError(f"backend {backend!r} is not available yet; use --backend c")
     cpu = get_cpu(target)
     dest = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix=f"aotgen-{prefix}-")) / prefix
     if dest.exists() and (dest.is_file() or any(dest.iterdir())) and not force:
@@ -116,15 +114,22 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     with c_helpers.symbol_prefix(prefix):
         lowered = lower(imported.mod, prefix, target_obj)
     done("lower")
-    step("codegen", f"generating C for {len(lowered.kernels)} kernels")
-    kernel_source = build_c(lowered.kernels, target_obj)
+    step("codegen", f"generating {'C' if backend == 'c' else 'LLVM object code'} for {len(lowered.kernels)} kernels")
+    if backend == "c":
+        kernel_source = build_c(lowered.kernels, target_obj)
+        functions = parse_kernel_source(kernel_source)
+        helpers_c = c_helpers.used_by(kernel_source, prefix)
+    else:
+        # Kernels go into an object file; the C glue declares them and defines the helpers.
+        functions = [CFunction(k.symbol, c_params(k), None) for k in lowered.kernels]
+        helpers_c = c_helpers.used_by(tir_text(lowered.kernels), prefix, external=True)
     done("codegen")
     step("emit", "planning memory and writing the library")
     graph = lowered.graph
     plan = plan_memory(graph, io_in_arena=io_in_arena)
     opts = EmitOptions(prefix=prefix, workspace=workspace, io_in_arena=io_in_arena)
     header = emit_header(imported.signature, plan, opts)
-    library_c = emit_library(kernel_source, graph, plan, imported.signature, opts)
+    library_c = emit_library(functions, helpers_c, graph, plan, imported.signature, opts)
 
     staging = staging_dir(dest)
     try:
@@ -134,6 +139,12 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
         src.mkdir(parents=True)
         (inc / f"{prefix}.h").write_text(header)
         (src / f"{prefix}_lib0.c").write_text(library_c)
+        objects = []
+        if backend == "llvm":
+            lib_dir = staging / "codegen" / "host" / "lib"
+            lib_dir.mkdir()
+            build_llvm_object(lowered.kernels, target_obj, str(lib_dir / f"{prefix}_kernels.o"))
+            objects.append(f"codegen/host/lib/{prefix}_kernels.o")
         (staging / "memory_plan.txt").write_text(plan.report(graph))
         (staging / "ir").mkdir()
         (staging / "ir" / "imported.txt").write_text(imported.mod.script(show_meta=False))
@@ -148,6 +159,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             "prefix": prefix,
             "model": {"file": imported.path.name, "format": imported.format, "sha256": imported.sha256},
             "options": {"target": cpu.name, "backend": backend, "workspace": workspace, "io_in_arena": io_in_arena},
+            "target": {"cpu": cpu.name, "triple": cpu.triple, "mcpu": cpu.mcpu, "float_abi": cpu.float_abi,
+                       "tvm": tvm_target(cpu, backend)},
             "inputs": [t.to_json() for t in imported.signature.inputs],
             "outputs": [t.to_json() for t in imported.signature.outputs],
             "workspace_bytes": plan.arena_bytes,
@@ -162,7 +175,7 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             "operators": imported.operators,
             "kernels": [k.symbol for k in lowered.kernels],
             "sources": [f"codegen/host/src/{prefix}_lib0.c"],
-            "objects": [],
+            "objects": objects,
         }
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
         written = publish(staging, dest, force)

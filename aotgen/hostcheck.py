@@ -71,7 +71,7 @@ def build_host_executable(lib: ModelLibrary, workdir: Path | None = None) -> Hos
     main_c = workdir / "main.c"
     main_c.write_text(host_main_source(lib))
     exe = workdir / lib.prefix
-    cmd = ["gcc", *HOST_CFLAGS, "-I", str(lib.include_dir), str(main_c), *map(str, lib.sources), "-lm", "-o", str(exe)]
+    cmd = ["gcc", *HOST_CFLAGS, "-I", str(lib.include_dir), str(main_c), *map(str, lib.sources), *map(str, lib.objects), "-lm", "-o", str(exe)]
     run(cmd, BUILD_TIMEOUT_S, what="gcc (host build)")
     return HostExecutable(lib, exe)
 

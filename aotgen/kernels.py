@@ -194,6 +194,25 @@ def lower_kernel(func: tirx.PrimFunc, symbol: str, target: tvm.target.Target) ->
     return LoweredKernel(symbol, mod[symbol], scratch)
 
 
+def c_params(kernel: LoweredKernel) -> list[tuple[str, str]]:
+    """(C type, name) of each parameter: typed pointers for buffers, scalars otherwise."""
+    from .emit import c_type_of
+
+    params = []
+    for i, p in enumerate(kernel.func.params):
+        ty = p.ty  # names come from model tensors and need not be C identifiers: use a{i}
+        if hasattr(ty, "element_type"):
+            params.append((f"{c_type_of(str(ty.element_type.dtype))}*", f"a{i}"))
+        else:
+            params.append((c_type_of(str(p.dtype)), f"a{i}"))
+    return params
+
+
+def tir_text(kernels: list[LoweredKernel]) -> str:
+    """The kernels' TIR as text (to find which C helpers they call)."""
+    return "\n".join(k.func.script() for k in kernels)
+
+
 def build_c(kernels: list[LoweredKernel], target: tvm.target.Target) -> str:
     """Raw C source from TVM's `c` codegen (emit.clean_kernel_source makes it freestanding)."""
     mod = tvm.IRModule({k.symbol: k.func for k in kernels})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -110,8 +111,15 @@ def test_board_builds_hello_and_kws(board_name, cmsis_compiled, tmp_path):
     info = project.load_project(generate(libs, board_name, tmp_path / "p"))
     assert info.board_name == board_name and info.prefixes == ["hello", "kws"]
 
-    result = firmware.build(info.root)
+    lines: list[str] = []
+    result = firmware.build(info.root, on_line=lines.append)
     assert result.elf.is_file()
+    # Same totals as the linker's own report (RAM: up to a few bytes of alignment padding).
+    unit = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}  # ld shows exact multiples in KB/MB
+    used = {m.group(1): int(m.group(2)) * unit[m.group(3)]
+            for m in (re.match(r"\s*(\w+):\s+(\d+) (B|KB|MB|GB)\s", ln) for ln in lines) if m}
+    assert used["FLASH"] == result.flash_used
+    assert result.ram_used <= used["RAM"] + used.get("DTCM", 0) <= result.ram_used + 64
     weights = sum(lib.constant_bytes for lib in libs)
     arenas = sum(lib.workspace_bytes for lib in libs)
     assert weights < result.flash_used <= board.flash.size

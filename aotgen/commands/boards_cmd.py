@@ -120,3 +120,5 @@ def build_command(project_dir: Path, timeout: float, as_json: bool) -> None:
     console.print(f"[green]built[/] {result.elf} for {info.board_name}", highlight=False)
     console.print(f"  flash {_usage(result.flash_used, result.flash_limit)}", highlight=False)
     console.print(f"  RAM   {_usage(result.ram_used, result.ram_limit)}", highlight=False)
+    if info.data["board"].get("qemu"):
+        console.print(f"run it in QEMU with: make -C {info.root} run", highlight=False)

@@ -230,6 +230,24 @@ def test_platform_console_is_two_way(board_name, tmp_path):
     assert (proc.returncode, out) == (0, b"b\x01\xff\x00{")
 
 
+def test_two_inputs_two_outputs_odd_names(tmp_path):
+    """Several inputs and outputs whose tensor names are not C identifiers (ONNX model built in
+    tests/onnx_builders.py), compared with onnxruntime."""
+    import onnx_builders
+
+    board = boards.load_board("mps2_an386")
+    model = onnx_builders.two_inputs(tmp_path / "two_inputs.onnx")
+    lib = aotgen.compile(model, output=tmp_path / "mlf", prefix="two", target=board.cpu).library
+    p = generate([lib], board.name, tmp_path / "p")
+    res = qemu.run(board, firmware.build(p).elf, timeout=60)
+    assert res.exit_code == 0, res.output
+    info, run = project.load_project(p), project.parse_run_output(res.output)["two"]
+    ref = run_reference(model, [[info.test_input("two", t.c_name) for t in lib.inputs]])[0]
+    assert len(run.outputs) == len(lib.outputs) == 2
+    for t, r in zip(lib.outputs, ref):
+        np.testing.assert_allclose(run.outputs[t.c_name], r.reshape(-1), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.slow
 def test_nucleo_f746zg_builds_vww(cmsis_compiled, tmp_path):
     """vww_96_int8 (~220 KB of weights) links for the NUCLEO-F746ZG, and runs on its QEMU twin."""

@@ -343,6 +343,16 @@ def test_build_timeout_stops_make(cmsis_compiled, tmp_path):
     assert str(p) not in ps and "kws_lib" not in ps
 
 
+def test_missing_qemu_names_the_apt_package(tmp_path, monkeypatch):
+    elf = tmp_path / "firmware.elf"
+    elf.write_bytes(b"\x7fELF")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolNotFoundError, match="apt-get install qemu-system-arm"):
+        qemu.run(boards.load_board("mps2_an385"), elf)
+    with pytest.raises(AotgenError, match="no such firmware file"):
+        qemu.run(boards.load_board("mps2_an385"), tmp_path / "missing.elf")
+
+
 @pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
 def test_qemu_timeout_kills_qemu(tmp_path):
     board = boards.load_board("mps2_an385")

@@ -40,15 +40,16 @@ def onnx_model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
 
 @pytest.fixture(scope="session")
 def compile_once(tmp_path_factory: pytest.TempPathFactory, shared_models: Path) -> Callable[..., aotgen.CompileResult]:
-    """compile_once(model_path, prefix=None, workspace="static") -> CompileResult, cached per session."""
+    """compile_once(model_path, prefix=None, **options) -> CompileResult, cached per session;
+    options are aotgen.compile's (workspace="user", io_in_arena=True, ...)."""
     cache: dict[tuple, aotgen.CompileResult] = {}
     root = tmp_path_factory.mktemp("mlf")
 
-    def get(model: Path, prefix: str | None = None, workspace: str = "static") -> aotgen.CompileResult:
-        key = (str(model), prefix, workspace)
+    def get(model: Path, prefix: str | None = None, **options) -> aotgen.CompileResult:
+        key = (str(model), prefix, tuple(sorted(options.items())))
         if key not in cache:
-            out = root / f"{len(cache)}_{Path(model).stem}_{workspace}"
-            cache[key] = aotgen.compile(model, out, prefix=prefix, workspace=workspace)
+            out = root / f"{len(cache)}_{Path(model).stem}"
+            cache[key] = aotgen.compile(model, out, prefix=prefix, **options)
         return cache[key]
 
     return get

@@ -21,6 +21,12 @@ from aotgen.verify import compare_output, random_inputs
 from aotgen_testlib import TFLITE_MODELS, build_program, run
 
 ALL_MODELS = [*TFLITE_MODELS, "tiny_cnn", "tiny_cnn_qdq_int8", "two_inputs"]
+# Every rule holds in every mode: the default libraries plus the other interface variants.
+VARIANTS = [(name, {}) for name in ALL_MODELS] + [
+    ("vww_96_int8", {"workspace": "user"}),
+    ("kws_ref_model", {"io_in_arena": True}),
+    ("two_inputs", {"workspace": "user", "io_in_arena": True}),
+]
 ALLOWED_STD_HEADERS = {"stdint.h", "stddef.h", "stdbool.h", "string.h", "math.h"}
 FORBIDDEN = ["DLTensor", "TVMFFIAny", "TVMValue", "type_code", "TVMBackendAllocWorkspace", "malloc",
              "__tvm_ffi__library_ctx", "#include <tvm", "int64_t"]
@@ -33,9 +39,26 @@ M7_FLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16
 C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-@pytest.fixture(scope="module", params=ALL_MODELS)
+@pytest.fixture(scope="module", params=VARIANTS,
+                ids=lambda v: "-".join([v[0], *(k if val is True else str(val) for k, val in v[1].items())]))
 def lib(request, model_file: Callable[[str], Path], compile_once) -> ModelLibrary:
-    return compile_once(model_file(request.param)).library
+    name, options = request.param
+    return compile_once(model_file(name), **options).library
+
+
+def user_workspace(lib: ModelLibrary) -> bool:
+    return lib.metadata["options"]["workspace"] == "user"
+
+
+def io_in_arena(lib: ModelLibrary) -> bool:
+    return bool(lib.metadata["options"].get("io_in_arena"))
+
+
+def io_accessors(lib: ModelLibrary) -> set[str]:
+    """The zero-copy buffer accessors an io_in_arena library exports (pointers into the arena)."""
+    if not io_in_arena(lib):
+        return set()
+    return {f"{lib.prefix}_{t.c_name}_buffer" for t in lib.inputs + lib.outputs}
 
 
 def generated_files(lib: ModelLibrary) -> list[Path]:
@@ -162,8 +185,9 @@ def test_weights_are_static_const_and_passed_directly(lib: ModelLibrary) -> None
         # Referenced by the runner itself: no lookup function, no copy into RAM.
         assert re.search(rf"\b{name}\b", runner), f"{name} is not passed by {p}_run"
         assert not re.search(rf"memcpy\([^;]*\b{name}\b", source), f"{name} is copied"
-    # No function returns a pointer (a constant lookup table would).
-    assert not re.search(r"^[\w ]*\*\s*\w+\s*\([^;{]*\)\s*\{", source, re.M)
+    # No function returns a pointer (a constant lookup table would), but the I/O buffer accessors.
+    pointer_functions = set(re.findall(r"^[\w ]*\*\s*(\w+)\s*\([^;{]*\)\s*\{", source, re.M))
+    assert pointer_functions == io_accessors(lib)
 
 
 def test_kernels_take_typed_pointers_const_inputs(lib: ModelLibrary) -> None:
@@ -197,7 +221,7 @@ def test_symbols_prefixed_and_everything_else_static(lib: ModelLibrary, tmp_path
     p = lib.prefix
     syms = nm(list(compile_object(lib, "gcc", [*HOST_FLAGS, "-O0"], tmp_path).glob("*.o")))
     exported = {name for kind, _, name in syms if kind in "TDBRCGS"}
-    expected = {f"{p}_run"} | ({f"{p}_set_workspace"} if lib.metadata["options"]["workspace"] == "user" else set())
+    expected = {f"{p}_run"} | ({f"{p}_set_workspace"} if user_workspace(lib) else set()) | io_accessors(lib)
     assert exported == expected
     assert all(name.startswith(p) for name in exported)
     undefined = {name for kind, _, name in syms if kind == "U"}
@@ -207,6 +231,7 @@ def test_symbols_prefixed_and_everything_else_static(lib: ModelLibrary, tmp_path
         if re.fullmatch(rf"{p}_const\w*", name):
             assert kind in "rR", f"{name} is not read-only ({kind})"
         if kind in "bBdD" and size > 16:
+            assert not user_workspace(lib), f"--workspace user, yet {name} takes {size} bytes of RAM"
             assert name == f"{p}_workspace" and size == max(lib.workspace_bytes, 1), (kind, size, name)
 
 
@@ -259,6 +284,8 @@ int main(void) {{
 
 
 def test_static_runner_rejects_null_pointers(lib: ModelLibrary, tmp_path: Path) -> None:
+    if user_workspace(lib) or io_in_arena(lib):
+        pytest.skip("with io_in_arena NULL structs are valid; with a user workspace run fails anyway")
     p = lib.prefix
     outs = ", ".join("NULL" for _ in lib.outputs)
     main_c = f"""#include <stddef.h>
@@ -285,7 +312,8 @@ def test_metadata_fields(lib: ModelLibrary) -> None:
     assert m["aotgen_version"] == aotgen.__version__
     assert m["tvm_version"] == tvm.__version__ == "0.27.0.post1"
     assert m["model"]["sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
-    assert m["options"] == {"target": "host", "backend": "c", "workspace": "static"}
+    assert {k: m["options"][k] for k in ("target", "backend")} == {"target": "host", "backend": "c"}
+    assert m["options"]["workspace"] in ("static", "user")
     assert m["workspace_bytes"] == m["memory"]["workspace_bytes"] >= m["memory"]["lower_bound_bytes"] > 0
     assert m["constant_bytes"] > 0
     for rel in m["sources"]:

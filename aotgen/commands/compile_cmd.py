@@ -53,15 +53,17 @@ def default_output(model: Path, prefix: str | None) -> Path:
 @click.option("--backend", default="c", show_default=True, help="Code generator.")
 @click.option("--workspace", type=click.Choice(["static", "user"]), default="static", show_default=True,
               help="static: the library owns its arena; user: the caller passes it with <prefix>_set_workspace.")
+@click.option("--io-in-arena", is_flag=True,
+              help="Place inputs and outputs inside the arena too (zero-copy <prefix>_<tensor>_buffer() accessors).")
 @click.option("--force", "-f", is_flag=True, help="Replace a non-empty output folder or an existing tarball.")
 @JSON_OPT
 def compile_command(model: Path, output: Path | None, prefix: str | None, target: str, backend: str,
-                    workspace: str, force: bool, as_json: bool) -> None:
+                    workspace: str, io_in_arena: bool, force: bool, as_json: bool) -> None:
     """Compile a .tflite or .onnx MODEL to C (a Model Library Format folder or tarball)."""
     output = output or default_output(model, prefix)
     with progress(as_json) as say:
         result = compiler.compile(model, output, prefix=prefix, target=target, backend=backend,
-                                  workspace=workspace, force=force, progress=say)
+                                  workspace=workspace, io_in_arena=io_in_arena, force=force, progress=say)
     summary = result.summary()
     summary["timings"] = result.timings
     if as_json:

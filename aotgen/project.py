@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,7 +182,7 @@ def build_context(
             "counter_hz": board.qemu.sysclk_hz if board.cycle_counter == "systick_icount" else board.reset_clock_hz,
             "qemu": board.qemu_runnable,
             "qemu_command": " ".join(qemu.command_line(board, elf)) if board.qemu else "",
-            "flash_methods": [{"tool": f.tool, "command": " ".join(_shell_quote(a) for a in f.argv(elf))}
+            "flash_methods": [{"tool": f.tool, "command": shlex.join(f.argv(elf))}
                               for f in board.flash_methods],
             "console": {
                 "peripheral": c.peripheral,
@@ -210,10 +211,6 @@ def build_context(
             for m in models
         ],
     }
-
-
-def _shell_quote(arg: str) -> str:
-    return arg if re.fullmatch(r"[\w./:=,+@%-]+", arg) else "'" + arg.replace("'", "'\\''") + "'"
 
 
 def _aotgen_version() -> str:

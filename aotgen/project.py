@@ -258,6 +258,8 @@ def generate_project(
     `_aotgen` dict when given as {"_aotgen": {...}}).
     """
     output = Path(output)
+    if output.suffix == ".tar":
+        raise AotgenError(f"{output}: a project is a folder, not a tarball")
     if template not in template_names():
         raise AotgenError(f"unknown template '{template}'; available: {', '.join(template_names()) or '(none)'}")
     if template not in board.templates:

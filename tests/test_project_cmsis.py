@@ -290,6 +290,8 @@ def test_project_errors(tmp_path):
     lib = make_tiny_mlf(tmp_path / "tiny")
     with pytest.raises(AotgenError, match="unknown template 'zephyr2'"):
         project.generate_project([lib], boards.load_board("mps2_an385"), "zephyr2", tmp_path / "a")
+    with pytest.raises(AotgenError, match="a project is a folder, not a tarball"):
+        generate([lib], "mps2_an385", tmp_path / "p.tar")
     with pytest.raises(AotgenError, match="two models have the prefix 'tiny'"):
         generate([lib, lib], "mps2_an385", tmp_path / "b")
     (lib.root / "codegen/host/src/tiny_lib0.c").unlink()

@@ -14,6 +14,7 @@ class Cpu:
     mcpu: str
     float_abi: str  # "hard" or "soft"
     gcc_flags: tuple[str, ...]
+    llvm_mattr: tuple[str, ...] = ()  # to match gcc's -mfpu where LLVM's CPU default differs
 
 
 CPUS = {
@@ -25,7 +26,7 @@ CPUS = {
         Cpu("cortex-m4", "thumbv7em-none-eabihf", "cortex-m4", "hard",
             ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")),
         Cpu("cortex-m7", "thumbv7em-none-eabihf", "cortex-m7", "hard",
-            ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16")),
+            ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), ("-fp64",)),
         Cpu("cortex-m33", "thumbv8m.main-none-eabihf", "cortex-m33", "hard",
             ("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16")),
         Cpu("cortex-m55", "thumbv8.1m.main-none-eabihf", "cortex-m55", "hard",
@@ -47,5 +48,30 @@ def tvm_target(cpu: Cpu, backend: str) -> dict:
     if backend == "llvm":
         if not cpu.triple:
             return {"kind": "llvm"}
-        return {"kind": "llvm", "mtriple": cpu.triple, "mcpu": cpu.mcpu, "mfloat-abi": cpu.float_abi}
+        target = {"kind": "llvm", "mtriple": cpu.triple, "mcpu": cpu.mcpu, "mfloat-abi": cpu.float_abi,
+                  # -O3 (TVM's default) fully unrolls every small kernel loop: 2-7x the code of
+                  # gcc -O2 on the C backend; -O2 halves that (benchmarks/backends.py).
+                  "opt-level": 2}
+        if cpu.llvm_mattr:
+            target["mattr"] = list(cpu.llvm_mattr)
+        return target
     raise AotgenError(f"unknown backend '{backend}'; known: c, llvm")
+
+
+def object_float_abi(path: str) -> str:
+    """"hard" if an Arm ELF object passes floats in VFP registers, else "soft" (readelf -A)."""
+    from .toolchain import run
+
+    attrs = run(["arm-none-eabi-readelf", "-A", str(path)], 60).stdout.decode(errors="replace")
+    return "hard" if "Tag_ABI_VFP_args: VFP registers" in attrs else "soft"
+
+
+def check_object_abi(objects: list, float_abi: str, what: str) -> None:
+    """Refuse, before linking, objects whose float ABI differs from the firmware's."""
+    for obj in objects:
+        found = object_float_abi(obj)
+        if found != float_abi:
+            raise AotgenError(
+                f"{what}: {obj} uses the {found}-float ABI but the firmware is built for {float_abi}-float; "
+                "recompile the model with --target matching the board's CPU"
+            )

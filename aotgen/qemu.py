@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,9 @@ QEMU = "qemu-system-arm"
 QEMU_APT_PACKAGE = "qemu-system-arm"
 
 
-def command_line(board: Board, elf: Path, serial: str = "stdio", icount: bool = True) -> list[str]:
-    """argv for running `elf` on `board`. serial: a QEMU -serial backend (stdio, tcp:..., pty).
+def command_line(board: Board, elf: Path, serial: str | Sequence[str] = "stdio", icount: bool = True) -> list[str]:
+    """argv for running `elf` on `board`. serial: a QEMU -serial backend (stdio, tcp:..., pty), or
+    one per UART in the machine's order (e.g. ["null", "stdio"] for the second UART).
 
     -icount shift=0 makes virtual time advance 1 ns per instruction, so the firmware's SysTick
     counts instructions deterministically; semihosting lets the firmware exit with a code.
@@ -32,8 +34,9 @@ def command_line(board: Board, elf: Path, serial: str = "stdio", icount: bool = 
     argv = [QEMU, "-machine", board.qemu.machine]
     if board.qemu.cpu:
         argv += ["-cpu", board.qemu.cpu]
-    argv += ["-nographic", "-monitor", "none", "-semihosting-config", "enable=on,target=native",
-             "-serial", serial]
+    argv += ["-nographic", "-monitor", "none", "-semihosting-config", "enable=on,target=native"]
+    for backend in [serial] if isinstance(serial, str) else serial:
+        argv += ["-serial", backend]
     if icount:
         argv += ["-icount", "shift=0"]
     argv += [*board.qemu.extra_args, "-kernel", str(elf)]

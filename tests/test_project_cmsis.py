@@ -248,6 +248,36 @@ def test_two_inputs_two_outputs_odd_names(tmp_path):
         np.testing.assert_allclose(run.outputs[t.c_name], r.reshape(-1), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")
+def test_nucleo_f401re_firmware_boots_on_the_f405_model(cmsis_compiled, tmp_path):
+    """The real-board build (RCC/GPIO setup, USART2, DWT counter, no semihosting) runs unchanged on
+    QEMU's STM32F405 (netduinoplus2), whose second UART is USART2 at the same address. QEMU does
+    not emulate DWT, so the cycle count reads 0 there; the firmware loops at the end, so QEMU is
+    stopped once it has printed its results."""
+    board = boards.load_board("nucleo_f401re")
+    p = generate([cmsis_compiled("hello", board.cpu), cmsis_compiled("kws", board.cpu)], board.name, tmp_path / "p")
+    elf = firmware.build(p).elf
+    argv = qemu.command_line(boards.load_board("netduinoplus2"), elf, serial=["null", "stdio"])
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    watchdog = threading.Timer(60, proc.kill)
+    watchdog.start()
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("done"):
+                break
+    finally:
+        watchdog.cancel()
+        proc.kill()
+        proc.wait()
+    out = "".join(lines)
+    assert "aotgen board=nucleo_f401re models=2" in out and "done failures=0" in out, out
+    runs = project.parse_run_output(out)
+    assert runs["kws"].unit == "cycles"
+    check_against_reference(project.load_project(p), runs, ["hello", "kws"])
+
+
 @pytest.mark.slow
 def test_nucleo_f746zg_builds_vww(cmsis_compiled, tmp_path):
     """vww_96_int8 (~220 KB of weights) links for the NUCLEO-F746ZG, and runs on its QEMU twin."""

@@ -110,7 +110,7 @@ def build_program(libs: list[ModelLibrary], main_c: str, workdir: Path, name: st
     exe = workdir / name
     cmd = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", str(src)]
     for lib in libs:
-        cmd += ["-I", str(lib.include_dir), *map(str, lib.sources)]
+        cmd += ["-I", str(lib.include_dir), *map(str, lib.sources), *map(str, lib.objects)]
     run(cmd + ["-lm", "-o", str(exe)])
     return exe
 

@@ -1,0 +1,81 @@
+"""`--backend llvm`: kernels in an ELF object from TVM's bundled LLVM, glue in C.
+
+Correctness runs on the host (an x86-64 object); the Cortex-M objects are checked for their
+CPU/float-ABI attributes and symbols. Running them on the QEMU boards is the harness's job."""
+
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+import aotgen
+from aotgen.errors import AotgenError
+from aotgen.hostcheck import check_on_host
+from aotgen.reference import run_reference
+from aotgen.targets import check_object_abi, object_float_abi
+from aotgen.verify import random_inputs
+from aotgen_testlib import build_program, model_path, multi_model_main, run_program
+
+# Symbols an object may reference or define without the model prefix: libm, and the compiler
+# runtime functions LLVM calls or emits as weak definitions (half-float conversion, EABI helpers).
+UNPREFIXED_ALLOWED = re.compile(r"^(expf|logf|sqrtf|tanhf|expm1f|powf|fabsf|roundf|nearbyintf|floorf|ceilf|"
+                                r"__extendhfsf2|__truncsfhf2|__gnu_h2f_ieee|__gnu_f2h_ieee|__aeabi_\w+|"
+                                # libgcc's soft-float routines (Cortex-M0/M3 have no FPU)
+                                r"__(add|sub|mul|div|neg|cmp|eq|ne|lt|le|gt|ge|unord)sf[23]|__fix\w+|__float\w+)$")
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    d = tmp_path_factory.mktemp("llvm")
+
+    def build(name: str, prefix: str, backend: str = "llvm", target: str = "host"):
+        return aotgen.compile(model_path(name), output=d / f"{name}_{prefix}_{backend}_{target}", prefix=prefix, backend=backend,
+                              target=target).library
+
+    return build
+
+
+@pytest.mark.parametrize("name", ["hello_world_int8", "kws_ref_model", "pretrainedResnet_quant", "hello_world_float"])
+def test_llvm_kernels_match_reference_on_host(compiled, name):
+    lib = compiled(name, "m")
+    assert lib.metadata["options"]["backend"] == "llvm"
+    assert [o.suffix for o in lib.objects] == [".o"]
+    samples = random_inputs(lib.inputs, 5, seed=1)
+    report, _ = check_on_host(lib, samples, run_reference(model_path(name), samples))
+    if lib.inputs[0].dtype == "int8":
+        assert report.max_abs_error() == 0, report.to_json()
+    assert report.passed, report.to_json()
+
+
+def test_c_and_llvm_models_link_into_one_program(compiled, tmp_path):
+    libs = [compiled("kws_ref_model", "kws_c", backend="c"), compiled("kws_ref_model", "kws_llvm")]
+    exe = build_program(libs, multi_model_main(libs), tmp_path)
+    samples = random_inputs(libs[0].inputs, 3, seed=4)
+    outs = run_program(exe, libs, [samples, samples])
+    want = run_reference(model_path("kws_ref_model"), samples)
+    for per_lib in outs:
+        for got, ref in zip(per_lib, want):
+            np.testing.assert_array_equal(got[0], ref[0])
+
+
+@pytest.mark.parametrize("target,abi", [("cortex-m7", "hard"), ("cortex-m4", "hard"), ("cortex-m3", "soft"),
+                                        ("cortex-m33", "hard")])
+def test_cortex_m_object_attributes_and_symbols(compiled, target, abi):
+    lib = compiled("kws_ref_model", "kws", target=target)
+    obj = lib.objects[0]
+    assert object_float_abi(obj) == abi
+    attrs = subprocess.run(["arm-none-eabi-readelf", "-A", str(obj)], capture_output=True, text=True,
+                           timeout=60, check=True).stdout
+    assert f'Tag_CPU_name: "{target}"' in attrs
+    syms = subprocess.run(["arm-none-eabi-nm", str(obj)], capture_output=True, text=True, timeout=60,
+                          check=True).stdout.split("\n")
+    names = [line.split()[-1] for line in syms if line.strip()]
+    unprefixed = [n for n in names if not n.startswith("kws_") and not UNPREFIXED_ALLOWED.match(n)]
+    assert names and not unprefixed, unprefixed
+
+
+def test_float_abi_mismatch_is_refused_before_linking(compiled):
+    lib = compiled("hello_world_int8", "hw", target="cortex-m7")
+    with pytest.raises(AotgenError, match="hard-float ABI but the firmware is built for soft-float"):
+        check_object_abi(lib.objects, "soft", "model hw")

@@ -3,7 +3,8 @@
 Helpers are written here as `aotgen_<name>`; in a model they are named `<prefix>_<name>`, so that
 kernels built by LLVM (which reference them as external symbols) still keep every symbol under
 the model's prefix. The C backend emits them `static inline`; the LLVM backend emits them as
-external functions in the C glue. All of them use 32-bit arithmetic only (no int64_t).
+external functions in the C glue. All of them use 32-bit arithmetic only (no int64_t), with
+32-bit literals (UINT32_C) so they stay right where `int` is 16 bits (AVR).
 """
 
 from __future__ import annotations
@@ -84,16 +85,16 @@ define("aotgen_srdhm", """\
 static inline int32_t aotgen_srdhm(int32_t a, int32_t b) {
   if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
   bool neg = (a < 0) != (b < 0);
-  uint32_t ua = a < 0 ? 0u - (uint32_t)a : (uint32_t)a;
-  uint32_t ub = b < 0 ? 0u - (uint32_t)b : (uint32_t)b;
+  uint32_t ua = a < 0 ? UINT32_C(0) - (uint32_t)a : (uint32_t)a;
+  uint32_t ub = b < 0 ? UINT32_C(0) - (uint32_t)b : (uint32_t)b;
   uint32_t hi, lo;
   aotgen_umul64(ua, ub, &hi, &lo);
   /* (|a*b| + nudge) >> 31, nudge 2^30 (or 2^30 - 1 for a negative product: C truncation). */
-  uint32_t nudge = neg ? (1u << 30) - 1u : (1u << 30);
+  uint32_t nudge = neg ? (UINT32_C(1) << 30) - UINT32_C(1) : (UINT32_C(1) << 30);
   uint32_t lo2 = lo + nudge;
   hi += lo2 < lo;
   uint32_t q = (hi << 1) | (lo2 >> 31);
-  return neg ? (int32_t)(0u - q) : (int32_t)q;
+  return neg ? (int32_t)(UINT32_C(0) - q) : (int32_t)q;
 }
 """, needs=("aotgen_umul64",))
 
@@ -104,7 +105,7 @@ static inline int32_t aotgen_requantize(int32_t x, int32_t multiplier, int32_t s
   int32_t left = shift > 0 ? shift : 0;
   int32_t right = shift > 0 ? 0 : -shift;
   int32_t v = aotgen_srdhm((int32_t)((uint32_t)x << left), multiplier);
-  int32_t mask = (int32_t)((1u << right) - 1u);
+  int32_t mask = (int32_t)((UINT32_C(1) << right) - UINT32_C(1));
   int32_t remainder = v & mask;
   int32_t threshold = (mask >> 1) + (v < 0 ? 1 : 0);
   return (v >> right) + (remainder > threshold ? 1 : 0);
@@ -115,22 +116,22 @@ static inline int32_t aotgen_requantize(int32_t x, int32_t multiplier, int32_t s
 define("aotgen_requantize_single", """\
 static inline int32_t aotgen_requantize_single(int32_t x, int32_t multiplier, int32_t shift) {
   bool neg = (x < 0) != (multiplier < 0);
-  uint32_t ua = x < 0 ? 0u - (uint32_t)x : (uint32_t)x;
-  uint32_t ub = multiplier < 0 ? 0u - (uint32_t)multiplier : (uint32_t)multiplier;
+  uint32_t ua = x < 0 ? UINT32_C(0) - (uint32_t)x : (uint32_t)x;
+  uint32_t ub = multiplier < 0 ? UINT32_C(0) - (uint32_t)multiplier : (uint32_t)multiplier;
   uint32_t hi, lo;
   aotgen_umul64(ua, ub, &hi, &lo);
   if (neg) { /* two's complement of hi:lo */
-    lo = ~lo + 1u;
-    hi = ~hi + (lo == 0u);
+    lo = ~lo + UINT32_C(1);
+    hi = ~hi + (lo == UINT32_C(0));
   }
   int32_t total = 31 - shift; /* 24..62 */
   if (total - 1 < 32) {
-    uint32_t r = 1u << (total - 1);
+    uint32_t r = UINT32_C(1) << (total - 1);
     uint32_t lo2 = lo + r;
     hi += lo2 < lo;
     lo = lo2;
   } else {
-    hi += 1u << (total - 33);
+    hi += UINT32_C(1) << (total - 33);
   }
   if (total >= 32) return (int32_t)hi >> (total - 32);
   return (int32_t)((lo >> total) | (hi << (32 - total)));

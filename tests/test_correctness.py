@@ -20,9 +20,6 @@ from aotgen_testlib import FLOAT_MODELS, FLOAT_RTOL, INT8_ATOL, INT8_MODELS, bui
 RANDOM_SAMPLES = 5
 SEED = 2024
 
-FAKE_QUANT_DRIFT = pytest.mark.xfail(strict=True, reason="fake-quant float path drifts; integer lowering in progress")
-DRIFTING = {"kws_ref_model", "pretrainedResnet_quant"}
-
 
 def tolerance(name_or_dtype: str) -> dict:
     is_int = name_or_dtype in INT8_MODELS or name_or_dtype == "int8"
@@ -42,12 +39,7 @@ def assert_inputs_matter(reference: list[list[np.ndarray]]) -> None:
         "every sample gives the same reference output: the inputs test nothing"
 
 
-def tflite_params() -> list:
-    names = list(FLOAT_MODELS) + list(INT8_MODELS)
-    return [pytest.param(n, marks=FAKE_QUANT_DRIFT) if n in DRIFTING else n for n in names]
-
-
-@pytest.mark.parametrize("name", tflite_params())
+@pytest.mark.parametrize("name", [*FLOAT_MODELS, *INT8_MODELS])
 def test_tflite_model_matches_reference(name: str, model_file: Callable[[str], Path], compile_once, tmp_path: Path) -> None:
     path = model_file(name)
     lib = compile_once(path).library
@@ -77,8 +69,8 @@ def test_onnx_model_matches_onnxruntime(name: str, model_file: Callable[[str], P
     assert report.passed, describe(report)
 
 
-# Models that hold the bound today; the drifting ones are covered (xfail) above.
-LINKED_TOGETHER = ["vww_96_int8", "pretrainedResnet", "ad01_int8", "hello_world_float", "tiny_cnn"]
+LINKED_TOGETHER = ["kws_ref_model", "vww_96_int8", "pretrainedResnet", "pretrainedResnet_quant", "ad01_int8",
+                   "hello_world_float", "tiny_cnn"]
 
 
 def test_models_with_different_prefixes_in_one_executable(model_file, compile_once, tmp_path: Path) -> None:

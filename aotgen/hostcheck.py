@@ -7,6 +7,7 @@ and writes the raw outputs to stdout, until stdin ends.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,12 +109,12 @@ class ModelCheck:
     file_samples: int  # how many of the samples (the last ones) came from input files
 
 
-def check_model(model: str | Path, input_files: list[str | Path] = (), count: int = 5, seed: int = 0,
+def check_model(model: str | Path, input_files: Sequence[str | Path] = (), count: int = 5, seed: int = 0,
                 atol: float | None = None, rtol: float | None = None, prefix: str | None = None,
-                progress=None) -> ModelCheck:
+                progress: Callable[[str], None] | None = None) -> ModelCheck:
     """Compile `model` into a temporary folder, run `count` seeded random samples plus the .npy
     `input_files` on the host and compare each with the live reference interpreter."""
-    from .compiler import compile as compile_model  # late: compiler imports this module's siblings
+    from .compiler import compile as compile_model  # late: it imports TVM, which the rest of this module never needs
     from .reference import run_reference
     from .verify import load_inputs, random_inputs
 

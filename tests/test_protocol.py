@@ -1,0 +1,270 @@
+"""The harness protocol end to end: the real device-side C (project_templates/common), compiled
+for the host with gcc and served over TCP, driven by the Python host side through pyserial.
+
+Faults are injected on the wire (a transport that damages what it writes, raw frames written
+by hand), never by replacing either side. Every test is bounded: the protocol's own timeouts,
+plus an alarm that fails a test outright if it ever blocks."""
+
+from __future__ import annotations
+
+import copy
+import signal
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import aotgen
+from aotgen.harness import protocol as P
+from aotgen.harness.hostbuild import build_host_harness, start_host_harness
+from aotgen.harness.protocol import DeviceError, Frame, Link, ProtocolError
+from aotgen.harness.runner import check_session
+from aotgen.harness.session import Session, match_models
+from aotgen.harness.transport import LinkClosed, Transport, open_transport
+from aotgen.mlf import ModelLibrary
+
+from aotgen_testlib import MODELS
+
+TEST_LIMIT_S = 60
+BYTE_TIMEOUT_MS = 100  # the device's inter-byte timeout in this build (the C default)
+
+
+@pytest.fixture(autouse=True)
+def _bounded():
+    """Fail any test of this module that runs longer than TEST_LIMIT_S instead of hanging CI."""
+    def expire(*_):
+        raise TimeoutError(f"test exceeded {TEST_LIMIT_S} s")
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(TEST_LIMIT_S)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture(scope="module")
+def libs(tmp_path_factory) -> list[ModelLibrary]:
+    """hello_world_int8 (1-byte tensors) and KWS (a 490-byte input: two SET_INPUT chunks)."""
+    d = tmp_path_factory.mktemp("harness_mlf")
+    return [aotgen.compile(MODELS / "tflite_micro/hello_world_int8.tflite", d / "hello").library,
+            aotgen.compile(MODELS / "mlperf_tiny/kws_ref_model.tflite", d / "kws", prefix="kws").library]
+
+
+@pytest.fixture(scope="module")
+def harness_exe(libs, tmp_path_factory) -> Path:
+    return build_host_harness(libs, tmp_path_factory.mktemp("harness_host"),
+                              defines={"HARNESS_BYTE_TIMEOUT_MS": BYTE_TIMEOUT_MS})
+
+
+@pytest.fixture
+def device(harness_exe):
+    """A fresh host harness process and a pyserial transport connected to it."""
+    with start_host_harness(harness_exe, max_seconds=TEST_LIMIT_S) as h, open_transport(h.url) as t:
+        yield t
+
+
+def raw_frame(link: Link, timeout: float = 2.0) -> Frame:
+    f = link.receive(timeout)
+    assert f is not None, "no frame from the device"
+    return f
+
+
+def synced_link(transport: Transport) -> Link:
+    """A link past the handshake. (The boot READY may be gone: pyserial's socket open flushes
+    input that arrived while connecting, just as a real board's banner is lost when it booted
+    before the port was opened; HELLO asks again.)"""
+    link = Link(transport)
+    link.send(Frame(P.HELLO, 1, b""))
+    while (f := raw_frame(link)).type != P.READY or f.seq != 1:
+        pass
+    return link
+
+
+def ready_session(transport: Transport) -> Session:
+    s = Session(transport, timeout=1.0)
+    s.handshake(5.0)
+    return s
+
+
+# ------------------------------------------------------------------------------ normal traffic
+
+
+def test_crc_is_ccitt_false():
+    assert P.crc16(b"123456789") == 0x29B1  # the catalogued check value
+
+
+def test_round_trip_matches_reference(device, libs):
+    s = Session(device, timeout=1.0)
+    banner = s.handshake(5.0)
+    assert banner.version == 1 and banner.max_payload == 256 and not banner.instructions
+    assert [m.name for m in banner.models] == ["hello_world_int8", "kws"]
+    assert banner.models[1].input_sizes == [490] and banner.models[1].output_sizes == [12]
+    samples = [aotgen.verify.random_inputs(lib.inputs, 3, seed=7) for lib in libs]
+    result = check_session(s, libs, samples)
+    assert result.passed, [r.to_json() for r in result.reports]
+    assert [len(r.samples) for r in result.reports] == [3, 3]
+    for report in result.reports:
+        for sample in report.samples:
+            assert sample.cycles_unit == "cycles" and sample.cycles > 0
+            assert all(o.max_abs_error <= 2 for o in sample.outputs)
+    # 490 bytes = two chunks; nothing was retried on a clean line.
+    assert result.link.retries == 0 and result.link.crc_errors == 0
+    assert result.outputs[1][0][0].shape == (1, 12) and result.outputs[1][0][0].dtype == np.int8
+
+
+def test_handshake_by_hello_after_missed_boot_banner(device):
+    """A board that booted before the port was opened: its READY is gone; HELLO asks again."""
+    synced_link(device)  # the boot banner (if it was not flushed) and one READY consumed here
+    s = Session(device)
+    banner = s.handshake(3.0)
+    assert len(banner.models) == 2
+
+
+def test_line_noise_between_frames_is_ignored(device):
+    s = ready_session(device)
+    device.write(bytes(range(0x00, 0xA5)) + b"\x5a\x5a\x00\xff")
+    out = s.get_output(1, 0, 12)
+    assert len(out) == 12
+
+
+# ------------------------------------------------------------------------------ damaged frames
+
+
+def test_corrupted_crc_gets_error_frame(device):
+    link = synced_link(device)
+    bad = bytearray(P.encode(P.RUN, 9, b"\x00"))
+    bad[-1] ^= 0xFF
+    t0 = time.monotonic()
+    device.write(bytes(bad))
+    f = raw_frame(link)
+    assert (f.type, f.payload[0], f.payload[1]) == (P.ERROR, P.E_BAD_CRC, P.RUN)
+    assert time.monotonic() - t0 < 1.0
+
+
+class Corrupting(Transport):
+    """A real transport that damages the CRC of its next `count` writes (a noisy line)."""
+
+    def __init__(self, inner: Transport, count: int):
+        super().__init__(inner.port, inner.name)
+        self.count = count
+
+    def write(self, data: bytes) -> None:
+        if self.count > 0:
+            self.count -= 1
+            data = data[:-1] + bytes([data[-1] ^ 0x5A])
+        super().write(data)
+
+
+def test_host_retries_after_crc_error(device, libs):
+    s = ready_session(device)
+    s.link.transport = noisy = Corrupting(device, 1)
+    x = aotgen.verify.random_inputs(libs[1].inputs, 1, seed=3)[0]
+    outs, result = s.infer(1, libs[1], x)
+    assert result.status == 0 and noisy.count == 0
+    assert s.link.stats.retries == 1 and s.link.stats.crc_errors == 1
+    clean = ready_session(device)  # same device: the retried run gave the same answer
+    assert np.array_equal(clean.infer(1, libs[1], x)[0][0], outs[0])
+
+
+def test_persistent_crc_errors_fail_naming_the_count(device):
+    s = ready_session(device)
+    s.link.transport = Corrupting(device, 100)
+    t0 = time.monotonic()
+    with pytest.raises(ProtocolError, match=r"RUN failed after 4 attempts: 4 CRC/framing errors"):
+        s.run(0)
+    assert time.monotonic() - t0 < 5
+
+
+def test_truncated_frame_gets_timeout_error_not_a_hang(device):
+    link = synced_link(device)
+    frame = P.encode(P.SET_INPUT, 5, struct.pack("<BBI", 1, 0, 0) + bytes(100))
+    t0 = time.monotonic()
+    device.write(frame[:20])  # header says 106 bytes of payload; 12 arrive
+    f = raw_frame(link, timeout=3.0)
+    waited = time.monotonic() - t0
+    assert (f.type, f.payload[0], f.payload[1], f.seq) == (P.ERROR, P.E_TIMEOUT, P.SET_INPUT, 5)
+    assert BYTE_TIMEOUT_MS / 1000 * 0.9 <= waited < 2.0
+    # The device is ready for the next frame.
+    link.send(Frame(P.HELLO, 6, b""))
+    assert raw_frame(link).type == P.READY
+
+
+def test_length_above_max_payload_is_rejected(device):
+    link = synced_link(device)
+    # 300 > max_payload 256; a valid HELLO hides in the payload.
+    payload = bytes(40) + P.encode(P.HELLO, 77) + bytes(252)
+    device.write(P.encode(P.SET_INPUT, 3, payload))
+    f = raw_frame(link, timeout=3.0)
+    assert (f.type, f.payload[0]) == (P.ERROR, P.E_BAD_LENGTH)
+    # The rest of the oversized frame was discarded, not parsed: no READY for the hidden HELLO.
+    assert link.receive(0.3) is None
+
+
+# ------------------------------------------------------------------------------ bad requests
+
+
+@pytest.mark.parametrize("type_, payload, code", [
+    (P.SET_INPUT, struct.pack("<BBI", 2, 0, 0) + b"\x01", P.E_BAD_MODEL),
+    (P.SET_INPUT, struct.pack("<BBI", 0, 1, 0) + b"\x01", P.E_BAD_TENSOR),
+    (P.SET_INPUT, struct.pack("<BBI", 1, 0, 480) + bytes(11), P.E_OUT_OF_RANGE),  # 480 + 11 > 490
+    (P.SET_INPUT, struct.pack("<BBI", 1, 0, 0xFFFFFFFF) + b"\x01", P.E_OUT_OF_RANGE),
+    (P.SET_INPUT, struct.pack("<BBI", 1, 0, 0), P.E_BAD_PAYLOAD),  # no data
+    (P.RUN, b"\x05", P.E_BAD_MODEL),
+    (P.RUN, b"\x00\x00", P.E_BAD_PAYLOAD),
+    (P.GET_OUTPUT, struct.pack("<BBIH", 1, 0, 0, 13), P.E_OUT_OF_RANGE),  # the output has 12 bytes
+    (P.GET_OUTPUT, struct.pack("<BBIH", 1, 3, 0, 1), P.E_BAD_TENSOR),
+    (P.GET_OUTPUT, struct.pack("<BBIH", 1, 0, 0, 0), P.E_BAD_PAYLOAD),
+    (0x42, b"", P.E_UNKNOWN_TYPE),
+])
+def test_bad_request_gets_error_frame(device, type_, payload, code):
+    s = ready_session(device)
+    with pytest.raises(DeviceError, match=P.ERROR_NAMES[code]) as e:
+        s.link.request(type_, payload, P.ACK)
+    assert (e.value.code, e.value.request) == (code, type_)
+    assert s.link.stats.retries == 0  # a rejected request is not retried
+    assert len(s.get_output(0, 0, 1)) == 1  # and the device carries on
+
+
+# ------------------------------------------------------------------------------ wrong peer
+
+
+def test_no_firmware_answering_is_a_clear_timeout():
+    """Something accepts the connection but never speaks the protocol."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+    held = []
+    threading.Thread(target=lambda: held.append(srv.accept()), daemon=True).start()
+    try:
+        with open_transport(f"socket://127.0.0.1:{port}") as t:
+            t0 = time.monotonic()
+            with pytest.raises(ProtocolError, match=r"no firmware answered on socket://127\.0\.0\.1:\d+ within 1\.5 s"):
+                Session(t).handshake(1.5)
+            assert time.monotonic() - t0 < 3
+    finally:
+        for conn, _ in held:
+            conn.close()
+        srv.close()
+
+
+def test_banner_for_another_model_is_a_clear_mismatch(device, libs):
+    banner = ready_session(device).banner
+    other = copy.deepcopy(libs[1])
+    other.metadata["outputs"][0]["shape"] = [1, 10]  # a KWS with 10 classes: same name, other sizes
+    with pytest.raises(ProtocolError, match=r"firmware runs model hello_world_int8 \(inputs \[1\] B, outputs \[1\] B\), "
+                                            r"kws \(inputs \[490\] B, outputs \[12\] B\), expected kws \(inputs \[490\] B, "
+                                            r"outputs \[10\] B\)"):
+        match_models(banner, [other])
+    assert match_models(banner, list(reversed(libs))) == [1, 0]
+
+
+def test_device_gone_mid_session_is_an_error_not_a_hang(harness_exe):
+    with start_host_harness(harness_exe, max_seconds=TEST_LIMIT_S) as h, open_transport(h.url) as t:
+        s = ready_session(t)
+        h.stop()
+        t0 = time.monotonic()
+        with pytest.raises((LinkClosed, ProtocolError)):
+            s.run(0)
+        assert time.monotonic() - t0 < 5

@@ -61,6 +61,10 @@ class ProjectInfo:
     def ram_limit(self) -> int:
         return int(self.data["board"]["ram_bytes"])
 
+    def libraries(self) -> list[ModelLibrary]:
+        """The model libraries as copied into the project (models/<prefix>/, full MLF folders)."""
+        return [mlf.load(self.root / "models" / p) for p in self.prefixes]
+
     @property
     def elf(self) -> Path:
         return self.root / "build" / "firmware.elf"
@@ -202,6 +206,10 @@ def build_context(
         "models": [
             {
                 "prefix": m.prefix,
+                "library": f"models/{m.prefix}",
+                "include_dir": f"models/{m.prefix}/{m.include_dir.relative_to(m.root).as_posix()}",
+                "sources": [f"models/{m.prefix}/{s}" for s in m.metadata["sources"]],
+                "objects": [f"models/{m.prefix}/{o}" for o in m.metadata.get("objects", [])],
                 "workspace_user": _workspace_user(m),
                 "workspace_bytes": m.workspace_bytes,
                 "constant_bytes": m.constant_bytes,
@@ -311,17 +319,8 @@ def _render(template_dir: Path, extra: dict[str, Any], staging: Path) -> Path:
 
 
 def _copy_library(m: ModelLibrary, dest: Path) -> None:
-    shutil.copytree(m.include_dir, dest / "include")
-    (dest / "src").mkdir(parents=True)
-    for s in m.sources:
-        shutil.copy2(s, dest / "src" / s.name)
-    if m.objects:
-        (dest / "obj").mkdir()
-        for o in m.objects:
-            shutil.copy2(o, dest / "obj" / o.name)
-    for extra in ("metadata.json", "memory_plan.txt"):
-        if (m.root / extra).is_file():
-            shutil.copy2(m.root / extra, dest / extra)
+    """The whole Model Library Format folder, so mlf.load(dest) works (harness, reference model)."""
+    shutil.copytree(m.root, dest)
 
 
 def _write_test_data(project: Path, inputs: dict[tuple[str, str], np.ndarray]) -> None:
@@ -348,6 +347,7 @@ def _write_project_file(project: Path, board: Board, template: str, models: list
         "models": [
             {
                 "prefix": m.prefix,
+                "library": f"models/{m.prefix}",
                 "model": m.metadata.get("model", {}),
                 "workspace": m.metadata.get("options", {}).get("workspace", "static"),
                 "workspace_bytes": m.workspace_bytes,

@@ -110,6 +110,9 @@ def test_board_builds_hello_and_kws(board_name, cmsis_compiled, tmp_path):
     libs = [cmsis_compiled("hello", board.cpu), cmsis_compiled("kws", board.cpu)]
     info = project.load_project(generate(libs, board_name, tmp_path / "p"))
     assert info.board_name == board_name and info.prefixes == ["hello", "kws"]
+    copies = info.libraries()  # full MLF copies: sources, header and the source model load back
+    assert [c.model_file.name for c in copies] == [MODELS["hello"].name, MODELS["kws"].name]
+    assert all(f.is_file() for c in copies for f in [c.header, *c.sources])
 
     lines: list[str] = []
     result = firmware.build(info.root, on_line=lines.append)
@@ -156,7 +159,7 @@ def test_qemu_counter_counts_instructions(board_name, tmp_path):
     n = 1_000_000
     board = boards.load_board(board_name)
     p = generate([make_tiny_mlf(tmp_path / "tiny")], board_name, tmp_path / "p")
-    (p / "models/tiny/src/tiny_lib0.c").write_text(
+    (p / "models/tiny/codegen/host/src/tiny_lib0.c").write_text(
         '#include "tiny.h"\nint32_t tiny_run(struct tiny_inputs* i, struct tiny_outputs* o) {\n'
         f'  uint32_t n = {n}u;\n'
         '  __asm__ volatile("1: subs %0, %0, #1\\n bne 1b\\n" : "+r"(n) : : "cc");\n  return 0;\n}\n')
@@ -390,7 +393,7 @@ def test_qemu_timeout_kills_qemu(tmp_path):
     board = boards.load_board("mps2_an385")
     p = generate([make_tiny_mlf(tmp_path / "tiny")], board.name, tmp_path / "p")
     # A model that never returns: the firmware prints its banner, then hangs.
-    (p / "models/tiny/src/tiny_lib0.c").write_text(
+    (p / "models/tiny/codegen/host/src/tiny_lib0.c").write_text(
         '#include "tiny.h"\nint32_t tiny_run(struct tiny_inputs* i, struct tiny_outputs* o) { for (;;) { } }\n')
     elf = firmware.build(p).elf
     with pytest.raises(qemu.QemuTimeout, match="did not exit within 2 s") as e:
@@ -412,8 +415,11 @@ def test_prebuilt_objects_are_linked(tmp_path):
                     "-o", str(obj)], check=True, timeout=60)
     src.unlink()
     lib.metadata.update(sources=[], objects=["codegen/host/obj/tiny_lib0.o"])
+    (lib.root / "metadata.json").write_text(json.dumps(lib.metadata))
+    lib = mlf.load(lib.root)
     p = generate([lib], board.name, tmp_path / "p")
-    assert (p / "models/tiny/obj/tiny_lib0.o").is_file() and not (p / "models/tiny/src/tiny_lib0.c").exists()
+    assert (p / "models/tiny/codegen/host/obj/tiny_lib0.o").is_file()
+    assert not (p / "models/tiny/codegen/host/src/tiny_lib0.c").exists()
     res = qemu.run(board, firmware.build(p).elf, timeout=30)
     x = project.load_project(p).test_input("tiny", "x").reshape(-1).astype(np.float32)
     v = np.sign(x * np.tile([1.5, -0.5, 2.25, 0.75], 2)) * np.floor(np.abs(x * np.tile([1.5, -0.5, 2.25, 0.75], 2)) + 0.5)
@@ -433,7 +439,7 @@ def test_project_contents_and_readme(tmp_path):
     assert "st-flash --reset write build/firmware.bin 0x08000000" in readme
     assert "openocd -f board/st_nucleo_f7.cfg" in readme
     for f in ("src/platform.h", "src/platform.c", "src/uart.c", "src/startup.c", "src/main.c", "linker.ld",
-              "Makefile", "models/tiny/include/tiny.h", "models/tiny/src/tiny_lib0.c", "models/tiny/metadata.json"):
+              "Makefile", "models/tiny/codegen/host/include/tiny.h", "models/tiny/codegen/host/src/tiny_lib0.c", "models/tiny/metadata.json"):
         assert (p / f).is_file(), f
     uart = (p / "src/uart.c").read_text()
     assert "RCC_APB1ENR.USART3EN" in uart and "0x40004800" in (p / "src/board.h").read_text()

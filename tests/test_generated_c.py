@@ -36,6 +36,7 @@ ALLOWED_UNDEFINED = re.compile(r"(mem(cpy|set|move)|(exp|expm1|log|log1p|sqrt|ta
                                r"fmin|fmax|fmod|ldexp|frexp)f?)")
 HOST_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 M7_FLAGS = ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16", "-Wall", "-Wextra", "-Werror"]
+MAX_STACK_BYTES = 512  # registers and a few scalars; today's largest frame is ~140 bytes
 C_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -212,9 +213,14 @@ def test_host_gcc_c99_warning_free(lib: ModelLibrary, opt: str, tmp_path: Path) 
 
 
 def test_arm_gcc_cortex_m7_warning_free(lib: ModelLibrary, tmp_path: Path) -> None:
-    objects = compile_object(lib, "arm-none-eabi-gcc", [*M7_FLAGS, "-O2"], tmp_path).glob("*.o")
+    objects = compile_object(lib, "arm-none-eabi-gcc", [*M7_FLAGS, "-O2", "-fstack-usage"], tmp_path).glob("*.o")
     syms = nm(list(objects))
     assert any(name == f"{lib.prefix}_run" and kind == "T" for kind, _, name in syms)
+    # Tensors and kernel scratch belong in the arena: no function keeps a buffer on the stack.
+    usage = [line.split("\t") for su in tmp_path.glob("*.su") for line in su.read_text().splitlines()]
+    assert usage, "gcc wrote no stack usage"
+    for where, size, kind in usage:
+        assert kind == "static" and int(size) <= MAX_STACK_BYTES, f"{where}: {size} bytes of stack ({kind})"
 
 
 def test_symbols_prefixed_and_everything_else_static(lib: ModelLibrary, tmp_path: Path) -> None:

@@ -1,0 +1,110 @@
+"""Firmware in QEMU with its console UART on a TCP socket, reached through pyserial (socket://).
+
+QEMU listens (`server=on,wait=on`: the guest starts only once we are connected, so the READY
+banner is never lost) with `nodelay=on` (without it small frames crawl at ~2.4 KB/s). The board
+file's machine options, `-icount shift=0` and semihosting come from aotgen.qemu.command_line.
+QEMU is always killed on the way out, also on errors and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from ..boards import Board
+from ..errors import AotgenError, ToolNotFoundError
+from .. import qemu
+from .transport import Transport, open_transport
+
+START_TIMEOUT_S = 15.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class QemuSerial:
+    """`with QemuSerial(board, elf) as q:` q.transport is connected to the firmware's console."""
+
+    def __init__(self, board: Board, elf: str | Path, start_timeout: float = START_TIMEOUT_S):
+        self.board = board
+        self.elf = Path(elf)
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.transport: Transport | None = None
+        self._stderr = None
+
+    def __enter__(self) -> "QemuSerial":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> Transport:
+        if not self.elf.is_file():
+            raise AotgenError(f"{self.elf}: no such firmware file; build it first (`aotgen build`)")
+        if shutil.which(qemu.QEMU) is None:
+            raise ToolNotFoundError(qemu.QEMU, qemu.QEMU_APT_PACKAGE)
+        port = free_port()
+        argv = qemu.command_line(self.board, self.elf,
+                                 serial=f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on")
+        # stderr to a file, not a pipe: nobody reads it until QEMU is gone, and a full pipe would
+        # stall QEMU.
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr, start_new_session=True)
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AotgenError(f"{qemu.QEMU} exited with {self.proc.returncode} before the firmware started"
+                                  f"{self.stderr_tail()}")
+            try:
+                # The first connection QEMU accepts is the serial line: no probing connects.
+                self.transport = open_transport(f"socket://127.0.0.1:{port}")
+                return self.transport
+            except AotgenError:
+                if time.monotonic() > deadline:
+                    raise AotgenError(f"{qemu.QEMU} did not open its serial port within "
+                                      f"{self.start_timeout:g} s{self.stderr_tail()}") from None
+                time.sleep(0.05)
+
+    def crashed(self) -> str | None:
+        """A description if QEMU has exited (the firmware exited or QEMU failed), else None."""
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        return f"QEMU exited with code {self.proc.returncode}{self.stderr_tail()}"
+
+    def stderr_tail(self, lines: int = 20) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        text = self._stderr.read().decode(errors="replace").strip()
+        return (":\n" + "\n".join(text.splitlines()[-lines:])) if text else ""
+
+    def stop(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass

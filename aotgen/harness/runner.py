@@ -1,0 +1,158 @@
+"""`aotgen test`: run inputs on the firmware through the harness and judge the outputs against
+the reference interpreter, with aotgen.verify's rules."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import mlf
+from ..boards import Board, load_board
+from ..errors import AotgenError
+from ..hostcheck import reference_name
+from ..mlf import ModelLibrary
+from ..project import load_project
+from ..reference import run_reference
+from ..verify import CheckReport, SampleCheck, compare_output, load_inputs, random_inputs
+from .protocol import LinkStats, ProtocolError
+from .qemu_session import QemuSerial
+from .session import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RUN_TIMEOUT, Session, match_models
+from .transport import LinkClosed, Transport, find_port, open_transport
+
+Samples = list[list[np.ndarray]]  # per sample, one array per model input
+
+
+@dataclass
+class FirmwareTest:
+    """One report per model, plus what went over the line."""
+
+    reports: list[CheckReport]
+    samples: list[Samples]
+    outputs: list[Samples]  # the device's outputs, per model, per sample
+    unit: str
+    transport: str
+    link: LinkStats = field(default_factory=LinkStats)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.reports) and all(r.passed for r in self.reports)
+
+    def to_json(self) -> dict:
+        return {"passed": self.passed, "transport": self.transport, "count_unit": self.unit,
+                "link": vars(self.link), "models": [r.to_json() for r in self.reports]}
+
+
+def model_file(lib: ModelLibrary, override: Path | None = None) -> Path:
+    """The .tflite/.onnx the reference interpreter runs for `lib`."""
+    f = override or lib.model_file
+    if f is None or not Path(f).is_file():
+        name = lib.metadata.get("model", {}).get("file", "?")
+        raise AotgenError(f"model '{lib.prefix}': its model file {name} is not in {lib.root}; "
+                          "give it with --model so the reference interpreter can run it")
+    return Path(f)
+
+
+def check_session(session: Session, libs: list[ModelLibrary], samples: list[Samples],
+                  model_files: list[Path] | None = None, atol: float | None = None, rtol: float | None = None,
+                  progress: Callable[[str], None] | None = None) -> FirmwareTest:
+    """Handshake (if not done), check the banner against `libs`, run every sample of every model
+    on the device and compare with the reference interpreter."""
+    say = progress or (lambda _m: None)
+    banner = session.banner or session.handshake()
+    indices = match_models(banner, libs)
+    reports, outputs = [], []
+    for k, (lib, index, samp) in enumerate(zip(libs, indices, samples)):
+        model = model_file(lib, model_files[k] if model_files else None)
+        say(f"running the reference interpreter for {lib.prefix} on {len(samp)} samples")
+        reference = run_reference(model, samp)
+        report = CheckReport(model=lib.metadata["model"]["file"], reference=reference_name(lib))
+        device_outs = []
+        for i, (sample, want) in enumerate(zip(samp, reference)):
+            say(f"{lib.prefix}: sample {i + 1}/{len(samp)} on the device")
+            got, result = session.infer(index, lib, sample)
+            device_outs.append(got)
+            report.samples.append(SampleCheck(i, [compare_output(a, e, t, atol, rtol)
+                                                  for a, e, t in zip(got, want, lib.outputs)],
+                                              cycles=result.count, cycles_unit=result.unit))
+        reports.append(report)
+        outputs.append(device_outs)
+    return FirmwareTest(reports, samples, outputs, banner.unit, session.transport.name, session.link.stats)
+
+
+def project_libraries(project_dir: str | Path) -> tuple[Board, Path, list[ModelLibrary]]:
+    """Board, ELF and model libraries (models/<prefix>/) of a generated project."""
+    project = load_project(project_dir)
+    libs = [mlf.load(project.root / "models" / p) for p in project.prefixes]
+    return load_board(project.board_name), project.elf, libs
+
+
+def make_samples(libs: list[ModelLibrary], count: int, seed: int, input_files: list[Path] | None = None) -> list[Samples]:
+    """Seeded random samples plus the .npy files (single-model firmware only), per model."""
+    if input_files and len(libs) != 1:
+        raise AotgenError("--inputs applies to a firmware with one model; this one has "
+                          f"{len(libs)} ({', '.join(lib.prefix for lib in libs)})")
+    out = []
+    for k, lib in enumerate(libs):
+        files = load_inputs(list(input_files or []), lib.inputs)
+        out.append(random_inputs(lib.inputs, count, seed + k) + files)
+    if not any(out):
+        raise AotgenError("no samples to run: give --count above 0 or --inputs")
+    return out
+
+
+@contextlib.contextmanager
+def connect(board: Board, elf: Path, port: str | None) -> Iterator[tuple[Transport, QemuSerial | None]]:
+    """A transport to the firmware: --port if given, QEMU for QEMU boards, else the board's USB
+    serial port found by VID/PID."""
+    if port is None and board.qemu_runnable:
+        with QemuSerial(board, elf) as q:
+            assert q.transport is not None
+            yield q.transport, q
+        return
+    if port is None:
+        if board.usb_vid is None or board.usb_pid is None:
+            raise AotgenError(f"board {board.name} has no USB id in its board file; give the serial port with --port")
+        port = find_port(board.usb_vid, board.usb_pid)
+    with open_transport(port) as t:
+        yield t, None
+
+
+def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = None,
+                  samples: list[Samples] | None = None, *, board: Board | None = None,
+                  count: int = 3, seed: int = 0, input_files: list[Path] | None = None,
+                  model_files: list[Path] | None = None, port: str | None = None,
+                  timeout: float = 2.0, run_timeout: float = DEFAULT_RUN_TIMEOUT,
+                  handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+                  atol: float | None = None, rtol: float | None = None,
+                  progress: Callable[[str], None] | None = None) -> FirmwareTest:
+    """Test running firmware: `target` is a generated project folder, or an ELF with `libraries`
+    and `board`. QEMU boards are started here (unless `port` is given) and always stopped."""
+    target = Path(target)
+    if target.is_dir():
+        proj_board, elf, libs = project_libraries(target)
+        board = board or proj_board
+        libs = libraries or libs
+    else:
+        if libraries is None or board is None:
+            raise AotgenError("testing an ELF needs its model libraries and its board")
+        elf, libs = target, libraries
+    samples = samples or make_samples(libs, count, seed, input_files)
+    say = progress or (lambda _m: None)
+    with connect(board, elf, port) as (transport, q):
+        say(f"connected to {transport.name}" + (f" (QEMU {board.qemu.machine})" if q else ""))
+        session = Session(transport, timeout=timeout, run_timeout=run_timeout)
+        try:
+            session.handshake(handshake_timeout)
+            return check_session(session, libs, samples, model_files, atol, rtol, say)
+        except (ProtocolError, LinkClosed) as e:
+            crash = q.crashed() if q else None
+            if crash:
+                raise AotgenError(f"{e}\n{crash}") from None
+            raise
+
+
+test_firmware.__test__ = False  # not a pytest test, despite the name

@@ -23,9 +23,12 @@ def emit_json(data: dict) -> None:
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns a command's `ctx.exit(code)` instead of exiting.
+        rv = cli.main(standalone_mode=False)
+        sys.exit(rv if isinstance(rv, int) else 0)
     except AotgenError as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        # soft_wrap: one logical line, never folded at 80 columns in CI logs.
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
         err_console.print("aborted")

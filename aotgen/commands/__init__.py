@@ -2,3 +2,4 @@
 
 from . import compile_cmd  # noqa: F401
 from . import boards_cmd  # noqa: F401
+from . import harness_cmd  # noqa: F401

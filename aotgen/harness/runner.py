@@ -30,6 +30,7 @@ Samples = list[list[np.ndarray]]  # per sample, one array per model input
 class FirmwareTest:
     """One report per model, plus what went over the line."""
 
+    prefixes: list[str]
     reports: list[CheckReport]
     samples: list[Samples]
     outputs: list[Samples]  # the device's outputs, per model, per sample
@@ -43,7 +44,8 @@ class FirmwareTest:
 
     def to_json(self) -> dict:
         return {"passed": self.passed, "transport": self.transport, "count_unit": self.unit,
-                "link": vars(self.link), "models": [r.to_json() for r in self.reports]}
+                "link": vars(self.link),
+                "models": [dict(prefix=p, **r.to_json()) for p, r in zip(self.prefixes, self.reports)]}
 
 
 def model_file(lib: ModelLibrary, override: Path | None = None) -> Path:
@@ -80,7 +82,7 @@ def check_session(session: Session, libs: list[ModelLibrary], samples: list[Samp
                                               cycles=result.count, cycles_unit=result.unit))
         reports.append(report)
         outputs.append(device_outs)
-    return FirmwareTest(reports, samples, outputs, banner.unit, session.transport.name, session.link.stats)
+    return FirmwareTest([lib.prefix for lib in libs], reports, samples, outputs, banner.unit, session.transport.name, session.link.stats)
 
 
 def project_libraries(project_dir: str | Path) -> tuple[Board, Path, list[ModelLibrary]]:

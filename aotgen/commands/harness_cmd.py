@@ -1,0 +1,115 @@
+"""`aotgen test` and `aotgen flash`: the serial harness against running firmware (QEMU or a board)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.table import Table
+
+from ..cli import cli, emit_json
+from ..errors import AotgenError
+from ..harness.flash import flash
+from ..harness.runner import FirmwareTest, test_firmware
+from ..ui import console
+from .compile_cmd import progress
+
+
+def _save(directory: Path, result: FirmwareTest, prefixes: list[str]) -> None:
+    """DIR/sample_<i>/{input,output}_<j>.npy (DIR/<prefix>/... for several models): the layout
+    check-host writes, so a saved input feeds back with --inputs."""
+    for prefix, samples, outputs in zip(prefixes, result.samples, result.outputs):
+        base = directory / prefix if len(prefixes) > 1 else directory
+        for i, (ins, outs) in enumerate(zip(samples, outputs)):
+            d = base / f"sample_{i}"
+            d.mkdir(parents=True, exist_ok=True)
+            for j, x in enumerate(ins):
+                np.save(d / f"input_{j}.npy", x)
+            for j, y in enumerate(outs):
+                np.save(d / f"output_{j}.npy", y)
+
+
+def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
+    # The unit matters: QEMU counts instructions, real boards count core cycles.
+    table = Table(title=f"on the device via {result.transport}; count = {result.unit}", title_justify="left")
+    for col, just in (("model", "left"), ("sample", "left"), ("output", "left"), ("max |err|", "right"),
+                      ("argmax", "left"), ("bound", "left"), ("count", "right"), ("result", "left")):
+        table.add_column(col, justify=just, overflow="fold" if col == "output" else None)
+    for prefix, report in zip(prefixes, result.reports):
+        for s in report.samples:
+            for k, o in enumerate(s.outputs):
+                table.add_row(prefix, str(s.index), o.output, f"{o.max_abs_error:.3g}",
+                              "same" if o.argmax_match else "differs", o.tolerance.replace(" relative", " rel"),
+                              f"{s.cycles:,}" if k == 0 and s.cycles is not None else "",
+                              "[green]pass[/]" if o.passed else "[bold red]FAIL[/]")
+    return table
+
+
+@cli.command("test")
+@click.argument("project_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--inputs", "-i", "input_files", multiple=True, type=click.Path(dir_okay=False, exists=True,
+              path_type=Path), help="A .npy input sample (repeat; one file per model input, in input order).")
+@click.option("--count", "-n", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Random input samples (seeded, over each input's range) besides the --inputs files.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--port", "-p", default=None,
+              help="Serial port or pyserial URL [default: QEMU boards start QEMU; real boards: found by USB id].")
+@click.option("--atol", type=click.FloatRange(min=0), default=None,
+              help="Max absolute error; integer outputs default to 2 (LSB).")
+@click.option("--rtol", type=click.FloatRange(min=0), default=None,
+              help="Max error relative to the reference's largest magnitude; float outputs default to 1e-4.")
+@click.option("--model", "model_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The .tflite/.onnx to run the reference on, per model in firmware order "
+                   "[default: the copy in the project].")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds to wait for the firmware's READY banner.")
+@click.option("--run-timeout", type=click.FloatRange(min=0.1), default=120.0, show_default=True,
+              help="Seconds one inference may take.")
+@click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write every sample's inputs and the device's outputs as .npy.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON on stdout.")
+def test_command(project_dir: Path, input_files: tuple[Path, ...], count: int, seed: int, port: str | None,
+                 atol: float | None, rtol: float | None, model_files: tuple[Path, ...], timeout: float,
+                 run_timeout: float, save_outputs: Path | None, as_json: bool) -> None:
+    """Send inputs to the firmware of a built project, read back outputs and counts, and compare
+    with the reference interpreter. QEMU boards are started (and stopped) here.
+
+    Exits 0 only if every output of every sample is within tolerance.
+    """
+    if count == 0 and not input_files:
+        raise AotgenError("nothing to test: give --count > 0 or --inputs")
+    with progress(as_json) as say:
+        result = test_firmware(project_dir, count=count, seed=seed, input_files=list(input_files),
+                               model_files=list(model_files) or None, port=port, handshake_timeout=timeout,
+                               run_timeout=run_timeout, atol=atol, rtol=rtol, progress=say)
+    prefixes = result.prefixes
+    if save_outputs is not None:
+        _save(save_outputs, result, prefixes)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        console.print(_table(result, prefixes))
+        if save_outputs is not None:
+            console.print(f"inputs and outputs saved in {save_outputs}", highlight=False)
+    if not result.passed:
+        failed = sum(not s.passed for r in result.reports for s in r.samples)
+        total = sum(len(r.samples) for r in result.reports)
+        raise AotgenError(f"firmware test failed: {failed} of {total} samples outside tolerance")
+    if not as_json:
+        n = sum(len(r.samples) for r in result.reports)
+        console.print(f"[bold green]passed[/]: {n} samples match {result.reports[0].reference}", highlight=False)
+
+
+@cli.command("flash")
+@click.argument("project_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--port", "-p", default=None, help="Serial port, for flashers that need one.")
+@click.option("--tool", default=None, help="Flasher to use [default: the board file's first one installed].")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json: bool) -> None:
+    """Write a built project's firmware to its board with the board file's flasher."""
+    res = flash(project_dir, port=port, tool=tool)
+    if as_json:
+        emit_json({"tool": res.tool, "command": res.argv, "output": res.output})
+    else:
+        console.print(f"[bold green]flashed[/] with {res.tool}: {' '.join(res.argv)}", highlight=False)

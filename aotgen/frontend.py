@@ -89,17 +89,27 @@ def _tflite_quant(tensor) -> Quantization | None:
 def _tflite_converter_class():
     from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
 
-    from .quantized import IntegerConverters
+    from .quantized import LAYOUT_ONLY_INT8_OPS, IntegerConverters
 
     class Converter(IntegerConverters, OperatorConverter):
         """TVM's converter, with unsupported layers reported by name and index, and int8
         operators lowered to integer arithmetic."""
 
+        _SUPPORTED_QUANTIZED_OPS = OperatorConverter._SUPPORTED_QUANTIZED_OPS | LAYOUT_ONLY_INT8_OPS
+
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
+            self._fix_reductions()
             self.install_integer_converters()
             for name, fn in self.convert_map.items():
                 self.convert_map[name] = self._bound(fn)
+
+        def _fix_reductions(self):
+            """TVM 0.27 maps MEAN, SUM, REDUCE_* to partial(_convert_reduce, relax_op=...), which
+            the op then collides with ("got multiple values for argument 'relax_op'")."""
+            for name, fn in list(self.convert_map.items()):
+                if getattr(fn, "func", None) == self._convert_reduce and "relax_op" in fn.keywords:
+                    self.convert_map[name] = lambda op, f=fn.keywords["relax_op"]: self._convert_reduce(f, op)
 
         def _bound(self, fn):
             """Bind each layer's result to a variable: TVM's converters return unbound calls,

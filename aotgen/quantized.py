@@ -18,6 +18,9 @@ from tvm import relax, te, tirx
 from . import c_helpers
 from .errors import UnsupportedModelError
 
+# int8 operators TVM's importer refuses that only move bytes (TFLite requires, or copies as if,
+# equal input and output quantization): their converters are correct on int8 tensors as they are.
+LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRANSPOSE", "SQUEEZE"})
 
 
 def round_half_away(x: float) -> int:
@@ -176,13 +179,75 @@ def add_params(s1, zp1, s2, zp2, so, zpo, lo, hi) -> dict:
             "mo": mo, "so": sho, "zpo": zpo, "lo": lo, "hi": hi}
 
 
+def softmax_params(beta: float, in_scale: np.float32) -> tuple[int, int, int]:
+    """(input_multiplier, input_left_shift, diff_min) of TFLite's int8 SoftmaxPrepare:
+    PreprocessSoftmaxScaling and CalculateInputRadius with 5 integer bits (Q5.26 differences)."""
+    integer_bits = 5
+    real = min(float(np.float32(beta)) * float(in_scale) * (1 << (31 - integer_bits)), float((1 << 31) - 1))
+    multiplier, left_shift = quantize_multiplier(real)  # QuantizeMultiplierGreaterThanOne
+    radius = math.floor(((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << left_shift))
+    return multiplier, left_shift, -radius
+
+
+def softmax_te(x, multiplier: int, left_shift: int, diff_min: int):
+    """int8 softmax over the last axis, TFLite's reference integer kernel (no float anywhere):
+    row max, exps of the differences summed in Q12.19, each exp times the sum's reciprocal."""
+    shape = list(x.shape)
+    depth = int(shape[-1])
+    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
+    rmax = te.reduce_axis((0, depth), "c")
+    row_max = te.compute(shape[:-1], lambda *i: te.max(x[(*i, rmax)], axis=rmax), name="row_max")
+
+    def exp_at(*idx):
+        diff = tirx.Cast("int32", x[idx]) - tirx.Cast("int32", row_max[idx[:-1]])
+        return c_helpers.call("int32", "softmax_exp", diff, i32(multiplier), i32(left_shift), i32(diff_min))
+
+    rsum = te.reduce_axis((0, depth), "c")
+    # gemmlowp::Rescale<12> of each Q0.31 exp: a rounding shift right by 12.
+    total = te.compute(shape[:-1], lambda *i: te.sum(
+        c_helpers.call("int32", "rdbpot", exp_at(*i, rsum), i32(12)), axis=rsum), name="sum_of_exps")
+    return te.compute(shape, lambda *idx: tirx.Cast(
+        "int8", c_helpers.call("int32", "softmax_out", exp_at(*idx), total[idx[:-1]])), name="softmax")
+
+
+def mean_params(in_scale: np.float32, out_scale: np.float32, count: int) -> tuple[int, int]:
+    """TFLite's QuantizedMeanOrSum (mean): the in/out scale multiplier with 1/count folded in,
+    `(multiplier << shift) / count` in 64-bit integers, shift = min(floor(log2 count), 32, 31 + shift)."""
+    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    extra = min(count.bit_length() - 1, 32, 31 + shift)
+    return (multiplier << extra) // count, shift - extra
+
+
+def mean_te(x, axes: list[int], keep_dims: bool, multiplier: int, shift: int, zp_in: int, zp_out: int):
+    """int8 MEAN over `axes`: the sum of (x - zp_in), requantized once by (in/out scale)/count."""
+    shape = [int(d) for d in x.shape]
+    reduce = {a: te.reduce_axis((0, shape[a]), f"r{a}") for a in axes}
+    kept = [a for a in range(len(shape)) if a not in reduce]
+    out_shape = [1 if a in reduce else shape[a] for a in range(len(shape))] if keep_dims else [shape[a] for a in kept]
+
+    def source_index(idx):
+        it = iter(idx) if not keep_dims else None
+        return [reduce[a] if a in reduce else (idx[a] if keep_dims else next(it)) for a in range(len(shape))]
+
+    acc = te.compute(out_shape, lambda *idx: te.sum(
+        tirx.Cast("int32", x[tuple(source_index(idx))]) - tirx.const(zp_in, "int32"), axis=list(reduce.values())),
+        name="mean_acc")
+
+    def f(*idx):
+        v = requantize(acc(*idx), tirx.const(multiplier, "int32"), tirx.const(shift, "int32")) + tirx.const(zp_out, "int32")
+        return tirx.Cast("int8", tirx.max(tirx.min(v, tirx.const(127, "int32")), tirx.const(-128, "int32")))
+
+    return te.compute(out_shape, f, name="mean")
+
+
 class IntegerConverters:
     """Mixed into TVM's TFLite OperatorConverter (see frontend.py): int8 ops in integers."""
 
     def install_integer_converters(self) -> None:
         for name, method in (("CONV_2D", self._int_conv2d), ("DEPTHWISE_CONV_2D", self._int_depthwise),
                              ("FULLY_CONNECTED", self._int_fully_connected), ("ADD", self._int_add),
-                             ("AVERAGE_POOL_2D", self._int_avg_pool)):
+                             ("AVERAGE_POOL_2D", self._int_avg_pool), ("SOFTMAX", self._int_softmax),
+                             ("CONCATENATION", self._int_concat), ("MEAN", self._int_mean)):
             fallback = self.convert_map[name]
             self.convert_map[name] = self._integer_or(method, fallback)
 
@@ -340,3 +405,43 @@ class IntegerConverters:
         if (lo, hi) != (-128, 127):
             y = relax.op.clip(self.bb.emit(y), lo, hi)
         return y
+
+    def _int_softmax(self, op, ins, outs):
+        from tflite.SoftmaxOptions import SoftmaxOptions
+
+        si, _, so, zo = self._io_quant(ins, outs)
+        if zo != -128 or abs(float(so) - 1.0 / 256) > 0.001 / 256:
+            # TFLite's int8 softmax accepts only this output quantization (SoftmaxPrepare).
+            raise UnsupportedModelError(f"int8 SOFTMAX with output scale {so} and zero point {zo} "
+                                        "(TFLite requires 1/256 and -128)")
+        mult, left_shift, diff_min = softmax_params(self._options(op, SoftmaxOptions).Beta(), si)
+        return self.bb.call_te(lambda x_: softmax_te(x_, mult, left_shift, diff_min), self._expr(ins[0]),
+                               primfunc_name_hint="softmax_int8")
+
+    def _int_concat(self, op, ins, outs):
+        """int8 concatenation: TFLite requires every input quantized like the output, so it
+        only moves bytes (TVM's converter dequantizes and requantizes through float)."""
+        from tflite.ConcatenationOptions import ConcatenationOptions
+
+        so, zo, _ = _tensor_quant(outs[0])
+        for t in ins:
+            s, z, _ = _tensor_quant(t) if t.qnn_params is not None else (None, None, None)
+            if s is None or s.size != 1 or s[0] != so[0] or z[0] != zo[0] or t.tensor.Type() != outs[0].tensor.Type():
+                return NotImplemented
+        opts = self._options(op, ConcatenationOptions)
+        y = relax.op.concat([self._expr(t) for t in ins], axis=opts.Axis())
+        lo, hi = activation_range(opts.FusedActivationFunction(), float(so[0]), int(zo[0]), "int8")
+        return y if (lo, hi) == (-128, 127) else relax.op.clip(self.bb.emit(y), lo, hi)
+
+    def _int_mean(self, op, ins, outs):
+        from tflite.ReducerOptions import ReducerOptions
+
+        if self.has_expr(ins[1].tensor_idx):
+            return NotImplemented
+        in_shape = [int(d) for d in ins[0].tensor.ShapeAsNumpy()]
+        axes = sorted({int(a) % len(in_shape) for a in np.atleast_1d(self.get_tensor_value(ins[1]))})
+        keep = op.BuiltinOptions() is not None and bool(self._options(op, ReducerOptions).KeepDims())
+        si, zi, so, zo = self._io_quant(ins, outs)
+        mult, shift = mean_params(si, so, int(np.prod([in_shape[a] for a in axes])))
+        return self.bb.call_te(lambda x_: mean_te(x_, axes, keep, mult, shift, zi, zo), self._expr(ins[0]),
+                               primfunc_name_hint="mean_int8")

@@ -1,0 +1,355 @@
+"""One int8 operator per model, TFLite Micro style: each model is built from scratch
+(tests/tflite_builder.py), compiled with `aotgen.compile`, run on the host and compared with
+ai-edge-litert's reference kernels (BUILTIN_REF), run live, on >= 20 seeded inputs.
+
+The bound is 0 LSB everywhere, softmax included. Every int8 library must also be free of float
+arithmetic: the generated C may not mention `float` or `double`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import aotgen
+from aotgen.hostcheck import build_host_executable
+from aotgen.reference import run_reference
+from tflite_builder import NONE, RELU, RELU6, SAME, VALID, ModelSpec, bias_int32, output_scale_for, \
+    symmetric_int8, weight_scales
+
+SAMPLES = 24
+FLOAT_WORDS = re.compile(r"\b(float|double)\b")
+
+
+def uniform_int8(rng: np.random.Generator, shape, lo: int = -128, hi: int = 127) -> np.ndarray:
+    return rng.integers(lo, hi, size=shape, endpoint=True, dtype=np.int8)
+
+
+def check_exact(spec: ModelSpec, outputs: list[int], tmp_path: Path, make_input=None, seed: int = 0,
+                integer_only: bool = True) -> list[list[np.ndarray]]:
+    """Compile, run on the host, and demand bit-exact equality with LiteRT's reference kernels.
+
+    Returns the reference outputs, so a test can check its inputs exercised the operator."""
+    path = tmp_path / "model.tflite"
+    path.write_bytes(spec.to_bytes(outputs))
+    lib = aotgen.compile(path, tmp_path / "mlf").library
+    rng = np.random.default_rng(seed)
+    make_input = make_input or (lambda t: uniform_int8(rng, t.shape) if t.dtype == "int8"
+                                else rng.uniform(-1, 1, t.shape).astype(t.dtype))
+    samples = [[make_input(t) for t in lib.inputs] for _ in range(SAMPLES)]
+    reference = run_reference(path, samples)
+    got = build_host_executable(lib, tmp_path).run(samples)
+    for i, (g, r) in enumerate(zip(got, reference)):
+        for k, (a, e) in enumerate(zip(g, r)):
+            e = e.reshape(a.shape)
+            diff = np.abs(a.astype(np.int64) - e.astype(np.int64)) if a.dtype.kind in "iu" else np.abs(a - e)
+            assert diff.max(initial=0) == 0, (
+                f"sample {i} output {k}: {int((diff > 0).sum())} of {diff.size} elements differ, max {diff.max()}\n"
+                f"got      {a.ravel()[:16]}\nexpected {e.ravel()[:16]}")
+    # Vacuous-pass guards: the outputs must vary between samples and not be all clamped.
+    first = reference[0][0]
+    assert any(not np.array_equal(first, r[0]) for r in reference[1:]), "every sample gives the same output"
+    if integer_only:
+        source = "".join(Path(s).read_text() for s in lib.sources)
+        assert not FLOAT_WORDS.search(source), f"float arithmetic in an int8 library: {FLOAT_WORDS.search(source)}"
+    return reference
+
+
+def mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def saturated_fraction(reference: list[list[np.ndarray]], lo: int = -128, hi: int = 127) -> float:
+    out = np.concatenate([r[0].ravel() for r in reference])
+    return float(np.mean((out <= lo) | (out >= hi)))
+
+
+# ------------------------------------------------------------------------------------ CONV_2D
+
+
+def conv_model(rng, *, in_shape, out_c, kernel, padding, stride, dilation, per_channel, activation,
+               depth_multiplier=None) -> tuple[ModelSpec, int]:
+    n, h, w, c = in_shape
+    kh, kw = kernel
+    s_in, zp_in = 0.05, -7
+    depthwise = depth_multiplier is not None
+    out_c = c * depth_multiplier if depthwise else out_c
+    ws = weight_scales(rng, out_c, per_channel)
+    w_shape = [1, kh, kw, out_c] if depthwise else [out_c, kh, kw, c]
+    eff_h, eff_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
+    if padding == SAME:
+        oh, ow = -(-h // stride[0]), -(-w // stride[1])
+    else:
+        oh, ow = (h - eff_h) // stride[0] + 1, (w - eff_w) // stride[1] + 1
+    taps = kh * kw * (1 if depthwise else c)
+    s_out = output_scale_for(s_in, ws, taps)
+    m = ModelSpec()
+    x = m.input("x", in_shape, "int8", s_in, zp_in)
+    wt = m.const("w", symmetric_int8(rng, w_shape), ws, 0, quantized_dimension=3 if depthwise else 0)
+    b = m.const("b", bias_int32(rng, out_c), s_in * ws, 0)
+    y = m.activation("y", [n, oh, ow, out_c], "int8", s_out, 3)
+    common = dict(Padding=padding, StrideH=stride[0], StrideW=stride[1], DilationHFactor=dilation[0],
+                  DilationWFactor=dilation[1], FusedActivationFunction=activation)
+    if depthwise:
+        m.op("DEPTHWISE_CONV_2D", [x, wt, b], [y], "DepthwiseConv2DOptions", version=3,
+             DepthMultiplier=depth_multiplier, **common)
+    else:
+        m.op("CONV_2D", [x, wt, b], [y], "Conv2DOptions", version=3, **common)
+    return m, y
+
+
+CONV_CASES = {
+    "same_s1_perchannel_none": dict(padding=SAME, stride=(1, 1), dilation=(1, 1), per_channel=True, activation=NONE),
+    "valid_s1_pertensor_none": dict(padding=VALID, stride=(1, 1), dilation=(1, 1), per_channel=False, activation=NONE),
+    "same_s2_perchannel_relu": dict(padding=SAME, stride=(2, 2), dilation=(1, 1), per_channel=True, activation=RELU),
+    "valid_s2_pertensor_relu6": dict(padding=VALID, stride=(2, 1), dilation=(1, 1), per_channel=False, activation=RELU6),
+    "same_dilation2_perchannel_relu6": dict(padding=SAME, stride=(1, 1), dilation=(2, 2), per_channel=True, activation=RELU6),
+    "valid_dilation2_pertensor_relu": dict(padding=VALID, stride=(1, 1), dilation=(2, 1), per_channel=False, activation=RELU),
+}
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_2d(case, tmp_path):
+    rng = np.random.default_rng(list(CONV_CASES).index(case))
+    m, y = conv_model(rng, in_shape=[1, 9, 10, 5], out_c=6, kernel=(3, 3), **CONV_CASES[case])
+    ref = check_exact(m, [y], tmp_path)
+    assert saturated_fraction(ref) < 0.5 or CONV_CASES[case]["activation"] != NONE
+
+
+def test_conv_2d_pointwise_and_5x5(tmp_path):
+    rng = np.random.default_rng(1)
+    m, y = conv_model(rng, in_shape=[1, 6, 6, 16], out_c=8, kernel=(1, 1), padding=VALID, stride=(1, 1),
+                      dilation=(1, 1), per_channel=True, activation=NONE)
+    check_exact(m, [y], mkdir(tmp_path / "1x1"))
+    m, y = conv_model(rng, in_shape=[1, 12, 7, 2], out_c=3, kernel=(5, 4), padding=SAME, stride=(2, 3),
+                      dilation=(1, 1), per_channel=True, activation=NONE)
+    check_exact(m, [y], mkdir(tmp_path / "5x4"))
+
+
+@pytest.mark.parametrize("depth_multiplier", [1, 2])
+@pytest.mark.parametrize("padding,stride,activation,per_channel",
+                         [(SAME, (1, 1), NONE, True), (VALID, (2, 2), RELU6, True), (SAME, (2, 1), RELU, False)])
+def test_depthwise_conv_2d(depth_multiplier, padding, stride, activation, per_channel, tmp_path):
+    rng = np.random.default_rng(depth_multiplier * 10 + stride[0])
+    m, y = conv_model(rng, in_shape=[1, 8, 9, 4], out_c=None, kernel=(3, 3), padding=padding, stride=stride,
+                      dilation=(1, 1), per_channel=per_channel, activation=activation, depth_multiplier=depth_multiplier)
+    check_exact(m, [y], tmp_path)
+
+
+# ---------------------------------------------------------------------------- FULLY_CONNECTED
+
+
+def fc_model(rng, *, in_shape, out_c, per_channel, activation, keep_num_dims=False):
+    in_c = in_shape[-1]
+    s_in, zp_in = 0.04, 11
+    ws = weight_scales(rng, out_c, per_channel)
+    s_out = output_scale_for(s_in, ws, in_c)
+    out_shape = in_shape[:-1] + [out_c] if keep_num_dims else [int(np.prod(in_shape[:-1])), out_c]
+    m = ModelSpec()
+    x = m.input("x", in_shape, "int8", s_in, zp_in)
+    w = m.const("w", symmetric_int8(rng, [out_c, in_c]), ws, 0)
+    b = m.const("b", bias_int32(rng, out_c), s_in * ws, 0)
+    y = m.activation("y", out_shape, "int8", s_out, -4)
+    m.op("FULLY_CONNECTED", [x, w, b], [y], "FullyConnectedOptions", version=5,
+         FusedActivationFunction=activation, KeepNumDims=keep_num_dims)
+    return m, y
+
+
+@pytest.mark.parametrize("in_shape,keep,per_channel,activation", [
+    ([1, 40], False, False, NONE),
+    ([3, 40], False, False, RELU),       # batch > 1
+    ([1, 2, 3, 16], True, False, RELU6),  # keep_num_dims
+    ([4, 24], False, True, NONE),        # per-channel weights
+])
+def test_fully_connected(in_shape, keep, per_channel, activation, tmp_path):
+    rng = np.random.default_rng(len(in_shape) * 7 + in_shape[0])
+    m, y = fc_model(rng, in_shape=in_shape, out_c=12, per_channel=per_channel, activation=activation, keep_num_dims=keep)
+    check_exact(m, [y], tmp_path)
+
+
+# ------------------------------------------------------------------------------------- ADD
+
+
+@pytest.mark.parametrize("activation", [NONE, RELU, RELU6])
+def test_add(activation, tmp_path):
+    m = ModelSpec()
+    shape = [1, 5, 6, 7]
+    a = m.input("a", shape, "int8", 0.07, -10)
+    b = m.input("b", shape, "int8", 0.031, 20)
+    y = m.activation("y", shape, "int8", 0.09, 4)
+    m.op("ADD", [a, b], [y], "AddOptions", version=2, FusedActivationFunction=activation)
+    check_exact(m, [y], tmp_path, seed=activation)
+
+
+# ------------------------------------------------------------------------------------ pooling
+
+
+@pytest.mark.parametrize("op", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
+@pytest.mark.parametrize("padding,filt,stride,activation", [
+    (SAME, (3, 3), (2, 2), NONE),
+    (VALID, (2, 2), (2, 2), NONE),
+    (SAME, (3, 2), (1, 2), RELU6),
+    (VALID, (5, 5), (1, 1), RELU),
+])
+def test_pool_2d(op, padding, filt, stride, activation, tmp_path):
+    in_shape = [1, 9, 10, 3]
+    if padding == SAME:
+        oh, ow = -(-in_shape[1] // stride[0]), -(-in_shape[2] // stride[1])
+    else:
+        oh, ow = (in_shape[1] - filt[0]) // stride[0] + 1, (in_shape[2] - filt[1]) // stride[1] + 1
+    m = ModelSpec()
+    # RELU6 with a scale whose 6.0 lands inside the int8 range.
+    x = m.input("x", in_shape, "int8", 0.03, -5)
+    y = m.activation("y", [1, oh, ow, 3], "int8", 0.03, -5)
+    m.op(op, [x], [y], "Pool2DOptions", version=2, Padding=padding, StrideH=stride[0], StrideW=stride[1],
+         FilterHeight=filt[0], FilterWidth=filt[1], FusedActivationFunction=activation)
+    check_exact(m, [y], tmp_path)
+
+
+# ---------------------------------------------------------------------------- layout-only ops
+
+
+def layout_model(op: str, in_shape, out_shape, consts: dict | None = None, options_type=None, **options):
+    """x -> op -> y with the same quantization on both sides (TFLite requires it for these)."""
+    m = ModelSpec()
+    x = m.input("x", in_shape, "int8", 0.02, 9)
+    ins = [x] + [m.const(name, value) for name, value in (consts or {}).items()]
+    y = m.activation("y", out_shape, "int8", 0.02, 9)
+    m.op(op, ins, [y], options_type, **options)
+    return m, y
+
+
+LAYOUT_CASES = {
+    "reshape": lambda: layout_model("RESHAPE", [1, 4, 6, 2], [1, 8, 6], {"shape": np.array([1, 8, 6], np.int32)},
+                                    "ReshapeOptions", NewShape=[1, 8, 6]),
+    "pad": lambda: layout_model("PAD", [1, 4, 5, 3], [1, 7, 6, 5],
+                                {"paddings": np.array([[0, 0], [1, 2], [0, 1], [2, 0]], np.int32)}),
+    "strided_slice": lambda: layout_model(
+        "STRIDED_SLICE", [1, 9, 8, 6], [1, 4, 3, 2],
+        {"begin": np.array([0, 1, 0, 1], np.int32), "end": np.array([1, 9, 8, 6], np.int32),
+         "strides": np.array([1, 2, 3, 2], np.int32)}, "StridedSliceOptions", version=4),
+    "strided_slice_masks": lambda: layout_model(
+        "STRIDED_SLICE", [2, 6, 5], [6, 3],
+        {"begin": np.array([1, 0, 2], np.int32), "end": np.array([2, 0, 5], np.int32),
+         "strides": np.array([1, 1, 1], np.int32)}, "StridedSliceOptions", version=4,
+        BeginMask=0b010, EndMask=0b010, ShrinkAxisMask=0b001),
+    "slice": lambda: layout_model("SLICE", [1, 6, 7, 4], [1, 3, 7, 2],
+                                  {"begin": np.array([0, 2, 0, 1], np.int32), "size": np.array([1, 3, -1, 2], np.int32)},
+                                  version=2),
+    "transpose": lambda: layout_model("TRANSPOSE", [1, 3, 4, 5], [1, 5, 3, 4],
+                                      {"perm": np.array([0, 3, 1, 2], np.int32)}, version=2),
+    "squeeze": lambda: layout_model("SQUEEZE", [1, 1, 6, 1, 4], [6, 4], None, "SqueezeOptions", SqueezeDims=[0, 1, 3]),
+}
+
+
+@pytest.mark.parametrize("case", LAYOUT_CASES)
+def test_layout_op(case, tmp_path):
+    m, y = LAYOUT_CASES[case]()
+    check_exact(m, [y], tmp_path)
+
+
+def test_concatenation(tmp_path):
+    m = ModelSpec()
+    a = m.input("a", [1, 4, 5, 3], "int8", 0.05, -2)
+    b = m.input("b", [1, 4, 5, 6], "int8", 0.05, -2)
+    y = m.activation("y", [1, 4, 5, 9], "int8", 0.05, -2)
+    m.op("CONCATENATION", [a, b], [y], "ConcatenationOptions", version=2, Axis=3, FusedActivationFunction=NONE)
+    check_exact(m, [y], mkdir(tmp_path / "axis3"))
+    m = ModelSpec()
+    a = m.input("a", [2, 3, 4], "int8", 0.05, -2)
+    b = m.input("b", [2, 1, 4], "int8", 0.05, -2)
+    c = m.input("c", [2, 2, 4], "int8", 0.05, -2)
+    y = m.activation("y", [2, 6, 4], "int8", 0.05, -2)
+    m.op("CONCATENATION", [a, b, c], [y], "ConcatenationOptions", version=2, Axis=1, FusedActivationFunction=NONE)
+    check_exact(m, [y], mkdir(tmp_path / "axis1"))
+
+
+def test_layers_in_sequence(tmp_path):
+    """A few layout ops and a conv chained: views and copies between integer kernels."""
+    rng = np.random.default_rng(5)
+    m = ModelSpec()
+    x = m.input("x", [1, 6, 6, 4], "int8", 0.05, -7)
+    p = m.activation("p", [1, 8, 8, 4], "int8", 0.05, -7)
+    m.op("PAD", [x, m.const("pads", np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))], [p])
+    ws = weight_scales(rng, 8, True)
+    c = m.activation("c", [1, 6, 6, 8], "int8", output_scale_for(0.05, ws, 36), 1)
+    m.op("CONV_2D", [p, m.const("w", symmetric_int8(rng, [8, 3, 3, 4]), ws, 0),
+                     m.const("b", bias_int32(rng, 8), 0.05 * ws, 0)], [c], "Conv2DOptions", version=3,
+         Padding=VALID, StrideH=1, StrideW=1, DilationHFactor=1, DilationWFactor=1, FusedActivationFunction=RELU)
+    mp = m.activation("mp", [1, 3, 3, 8], "int8", output_scale_for(0.05, ws, 36), 1)
+    m.op("MAX_POOL_2D", [c], [mp], "Pool2DOptions", Padding=VALID, StrideH=2, StrideW=2, FilterHeight=2,
+         FilterWidth=2, FusedActivationFunction=NONE)
+    t = m.activation("t", [1, 8, 3, 3], "int8", output_scale_for(0.05, ws, 36), 1)
+    m.op("TRANSPOSE", [mp, m.const("perm", np.array([0, 3, 1, 2], np.int32))], [t])
+    r = m.activation("r", [1, 72], "int8", output_scale_for(0.05, ws, 36), 1)
+    m.op("RESHAPE", [t, m.const("shape", np.array([1, 72], np.int32))], [r], "ReshapeOptions", NewShape=[1, 72])
+    check_exact(m, [r], tmp_path)
+
+
+# ------------------------------------------------------------------------------------- MEAN
+
+
+@pytest.mark.parametrize("axes,keep,out_shape,in_scale,out_scale,out_zp", [
+    ([1, 2], True, [1, 1, 1, 6], 0.05, 0.05, -3),  # the global average pool of Keras models
+    ([1, 2], True, [1, 1, 1, 6], 0.05, 0.02, 6),   # requantized
+    ([1, 2], False, [1, 6], 0.05, 0.03, 0),
+    ([3], True, [1, 5, 7, 1], 0.05, 0.05, -3),
+    ([-1, 1], False, [1, 7], 0.05, 0.04, 2),       # negative axis
+])
+def test_mean(axes, keep, out_shape, in_scale, out_scale, out_zp, tmp_path):
+    m = ModelSpec()
+    x = m.input("x", [1, 5, 7, 6], "int8", in_scale, -3)
+    y = m.activation("y", out_shape, "int8", out_scale, out_zp)
+    m.op("MEAN", [x, m.const("axes", np.array(axes, np.int32))], [y], "ReducerOptions", version=2, KeepDims=keep)
+    rng = np.random.default_rng(3)
+    # Skewed per-channel inputs, so the means differ from channel to channel and sample to sample.
+    check_exact(m, [y], tmp_path, make_input=lambda t: np.clip(
+        rng.normal(rng.uniform(-100, 100, 6), 30, t.shape), -128, 127).astype(np.int8))
+
+
+# ----------------------------------------------------------------------------------- SOFTMAX
+
+
+@pytest.mark.parametrize("in_scale,beta,spread,shape,distinct", [
+    (0.05, 1.0, 40, [1, 10], 40),       # logits over a few units: every output in mid range
+    (0.1, 1.0, 80, [3, 12], 40),        # several rows
+    (0.02, 0.5, 127, [2, 3, 7], 40),    # beta != 1, rank 3
+    (0.5, 1.0, 127, [1, 20], 15),       # wide logits: many differences fall below diff_min
+    (0.03, 1.0, 127, [1, 300], 5),      # a long row: the sum of exps needs its integer bits
+])
+def test_softmax(in_scale, beta, spread, shape, distinct, tmp_path):
+    m = ModelSpec()
+    x = m.input("x", shape, "int8", in_scale, 3)
+    y = m.activation("y", shape, "int8", 1.0 / 256, -128)  # TFLite's fixed int8 softmax output
+    m.op("SOFTMAX", [x], [y], "SoftmaxOptions", version=2, Beta=beta)
+    rng = np.random.default_rng(int(in_scale * 1000))
+    ref = check_exact(m, [y], tmp_path, make_input=lambda t: uniform_int8(rng, t.shape, max(-128, 3 - spread),
+                                                                          min(127, 3 + spread)))
+    out = np.concatenate([r[0].ravel() for r in ref])
+    assert len(np.unique(out)) >= distinct, "softmax outputs too few distinct values to test the arithmetic"
+
+
+# ------------------------------------------------------------------------ the builder itself
+
+
+def test_builder_float_model_matches(tmp_path):
+    """tflite_builder writes float models LiteRT runs too (a float conv, checked to 1e-5)."""
+    rng = np.random.default_rng(2)
+    m = ModelSpec()
+    x = m.input("x", [1, 6, 6, 2], "float32")
+    w = m.const("w", rng.normal(0, 0.5, [3, 3, 3, 2]).astype(np.float32))
+    b = m.const("b", rng.normal(0, 0.1, [3]).astype(np.float32))
+    y = m.activation("y", [1, 6, 6, 3], "float32")
+    m.op("CONV_2D", [x, w, b], [y], "Conv2DOptions", Padding=SAME, StrideH=1, StrideW=1, DilationHFactor=1,
+         DilationWFactor=1, FusedActivationFunction=RELU)
+    path = tmp_path / "float.tflite"
+    path.write_bytes(m.to_bytes([y]))
+    lib = aotgen.compile(path, tmp_path / "mlf").library
+    samples = [[rng.uniform(-1, 1, (1, 6, 6, 2)).astype(np.float32)] for _ in range(4)]
+    got = build_host_executable(lib, tmp_path).run(samples)
+    for g, r in zip(got, run_reference(path, samples)):
+        np.testing.assert_allclose(g[0], r[0], rtol=1e-5, atol=1e-5)

@@ -89,3 +89,18 @@ def test_check_host_exit_code_follows_the_verdict(onnx_model_files: dict[str, Pa
         assert proc.returncode == 0, proc.stderr
     else:
         assert proc.returncode == 1 and "host check failed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_check_host_two_input_model_from_files(onnx_model_files: dict[str, Path], tmp_path: Path) -> None:
+    """--inputs given once per model input make one sample; the names need not be C identifiers."""
+    model = onnx_model_files["two_inputs"]
+    rng = np.random.default_rng(3)
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    np.save(a, rng.uniform(-2, 2, (1, 10)).astype(np.float32))
+    np.save(b, rng.uniform(-2, 2, (1, 6)).astype(np.float32))
+    proc = aotgen_cli("check-host", str(model), "--count", "0", "--inputs", str(a), "--inputs", str(b), "--json",
+                      cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] and len(report["samples"]) == 1
+    assert [o["output"] for o in report["samples"][0]["outputs"]] == ["out/view:0", "out.square"]

@@ -1,7 +1,7 @@
 """Session fixtures: the shared models, and every model compiled once per session.
 
 Compiling is cheap next to building and running, but the generated-C rules, the correctness
-checks and the linking tests all look at the same libraries, so each (model, prefix, workspace)
+checks and the linking tests all look at the same libraries, so each (model, prefix, options)
 is compiled once and shared."""
 
 from __future__ import annotations

@@ -145,3 +145,13 @@ def test_parse_size():
     for bad in ("1 MB", "-1", True, "KiB"):
         with pytest.raises(ValueError):
             boards.parse_size(bad)
+
+
+@pytest.mark.skipif(shutil.which("openocd") is None, reason="needs openocd")
+@pytest.mark.parametrize("name", REAL_BOARDS)
+def test_openocd_config_files_exist(name):
+    """Every `-f` file of a board's openocd command is one that openocd ships."""
+    scripts = Path(shutil.which("openocd")).resolve().parents[1] / "share/openocd/scripts"
+    method = next(m for m in boards.load_board(name).flash_methods if m.tool == "openocd")
+    files = [method.command[i + 1] for i, a in enumerate(method.command) if a == "-f"]
+    assert files and all((scripts / f).is_file() for f in files), files

@@ -111,16 +111,19 @@ class ModelCheck:
 
 def check_model(model: str | Path, input_files: Sequence[str | Path] = (), count: int = 5, seed: int = 0,
                 atol: float | None = None, rtol: float | None = None, prefix: str | None = None,
-                progress: Callable[[str], None] | None = None) -> ModelCheck:
+                progress: Callable[[str], None] | None = None, **compile_options) -> ModelCheck:
     """Compile `model` into a temporary folder, run `count` seeded random samples plus the .npy
-    `input_files` on the host and compare each with the live reference interpreter."""
+    `input_files` on the host and compare each with the live reference interpreter.
+
+    `compile_options` go to aotgen.compile (backend, workspace, io_in_arena), so the check covers
+    the variant that will ship; the target is always the host."""
     from .compiler import compile as compile_model  # late: it imports TVM, which the rest of this module never needs
     from .reference import run_reference
     from .verify import load_inputs, random_inputs
 
     say = progress or (lambda _msg: None)
     with tempfile.TemporaryDirectory(prefix="aotgen-check-") as tmp:
-        result = compile_model(model, Path(tmp) / "mlf", prefix=prefix, progress=say)
+        result = compile_model(model, Path(tmp) / "mlf", prefix=prefix, progress=say, **compile_options)
         lib = result.library
         from_files = load_inputs(list(input_files), lib.inputs)
         samples = random_inputs(lib.inputs, count, seed) + from_files

@@ -9,6 +9,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import aotgen
 from aotgen.reference import run_reference
@@ -104,3 +105,11 @@ def test_check_host_two_input_model_from_files(onnx_model_files: dict[str, Path]
     report = json.loads(proc.stdout)
     assert report["passed"] and len(report["samples"]) == 1
     assert [o["output"] for o in report["samples"][0]["outputs"]] == ["out/view:0", "out.square"]
+
+
+@pytest.mark.parametrize("options", [["--backend", "llvm"], ["--workspace", "user", "--io-in-arena"]])
+def test_check_host_checks_the_variant_that_ships(options: list[str], shared_models: Path, tmp_path: Path) -> None:
+    proc = aotgen_cli("check-host", str(model_path("kws_ref_model")), "-n", "3", *options, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] and len(report["samples"]) == 3

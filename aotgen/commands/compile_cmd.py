@@ -23,6 +23,14 @@ PREFIX_OPT = click.option(
     "--prefix", "-p", default=None,
     help="C identifier every generated symbol starts with [default: the model file name].")
 JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress.")
+BACKEND_OPT = click.option("--backend", type=click.Choice(["c", "llvm"]), default="c", show_default=True,
+                           help="c: portable C sources; llvm: kernels as object code for the target.")
+WORKSPACE_OPT = click.option(
+    "--workspace", type=click.Choice(["static", "user"]), default="static", show_default=True,
+    help="static: the library owns its arena; user: the caller passes it with <prefix>_set_workspace.")
+IO_IN_ARENA_OPT = click.option(
+    "--io-in-arena", is_flag=True,
+    help="Place inputs and outputs inside the arena too (zero-copy <prefix>_<tensor>_buffer() accessors).")
 
 
 @contextlib.contextmanager
@@ -50,11 +58,9 @@ def default_output(model: Path, prefix: str | None) -> Path:
 @PREFIX_OPT
 @click.option("--target", "-t", type=click.Choice(list(CPUS)), default="host", show_default=True,
               help="CPU the C is tuned for (the C itself is portable).")
-@click.option("--backend", default="c", show_default=True, help="Code generator.")
-@click.option("--workspace", type=click.Choice(["static", "user"]), default="static", show_default=True,
-              help="static: the library owns its arena; user: the caller passes it with <prefix>_set_workspace.")
-@click.option("--io-in-arena", is_flag=True,
-              help="Place inputs and outputs inside the arena too (zero-copy <prefix>_<tensor>_buffer() accessors).")
+@BACKEND_OPT
+@WORKSPACE_OPT
+@IO_IN_ARENA_OPT
 @click.option("--force", "-f", is_flag=True, help="Replace a non-empty output folder or an existing tarball.")
 @JSON_OPT
 def compile_command(model: Path, output: Path | None, prefix: str | None, target: str, backend: str,
@@ -92,9 +98,13 @@ def compile_command(model: Path, output: Path | None, prefix: str | None, target
 @click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write every sample's inputs and outputs as .npy: DIR/sample_<i>/{input,output}_<j>.npy.")
 @PREFIX_OPT
+@BACKEND_OPT
+@WORKSPACE_OPT
+@IO_IN_ARENA_OPT
 @JSON_OPT
 def check_host_command(model: Path, input_files: tuple[str, ...], count: int, seed: int, atol: float | None,
-                       rtol: float | None, save_outputs: Path | None, prefix: str | None, as_json: bool) -> None:
+                       rtol: float | None, save_outputs: Path | None, prefix: str | None, backend: str,
+                       workspace: str, io_in_arena: bool, as_json: bool) -> None:
     """Compile MODEL, run it on this machine and compare with the reference interpreter.
 
     Exits 0 only if every output of every sample is within tolerance.
@@ -103,7 +113,8 @@ def check_host_command(model: Path, input_files: tuple[str, ...], count: int, se
         raise AotgenError("nothing to check: give --count > 0 or --inputs")
     with progress(as_json) as say:
         check = check_model(model, list(input_files), count=count, seed=seed, atol=atol, rtol=rtol,
-                            prefix=prefix, progress=say)
+                            prefix=prefix, progress=say, backend=backend, workspace=workspace,
+                            io_in_arena=io_in_arena)
     if save_outputs is not None:
         save_samples(save_outputs, check)
     report = check.report

@@ -1,7 +1,7 @@
 """The generated half of the device side: aotgen_models.c, the model table the harness serves.
 
-One static buffer per input and output (sized by the library header's byte-size macros, so a
-table that does not match the header fails to compile) and a thunk per model that builds the
+One static buffer per input and output (sized from metadata.json, checked at compile time
+against the header's size macros) and a thunk per model that builds the
 `<prefix>_inputs/_outputs` structs and calls `<prefix>_run`.
 """
 
@@ -48,10 +48,7 @@ def models_source(libs: list[ModelLibrary], workspace_symbol: str | None = None,
     ws = workspace_symbol
     if users and ws is None:
         ws = "aotgen_harness_workspace"
-        sizes = [f"{lib.prefix.upper()}_WORKSPACE_SIZE" for lib in users]
-        size = sizes[0]
-        for s in sizes[1:]:
-            size = f"({s} > {size} ? {s} : {size})"
+        size = f"{max(lib.workspace_bytes for lib in users)}u"
         section = f' __attribute__((section("{workspace_section}")))' if workspace_section else ""
         out += ["/* One arena for the models compiled with --workspace user (they run one at a time). */",
                 f"static uint8_t {ws}[{size}] {align}{section};", ""]
@@ -73,12 +70,17 @@ def _model_source(lib: ModelLibrary, ws: str | None, align: str) -> list[str]:
     """Buffers (or arena accessors), the run thunk and the tensor tables of one model."""
     p, P = lib.prefix, lib.prefix.upper()
     in_arena = bool(lib.metadata.get("options", {}).get("io_in_arena"))
-    set_ws = f"{p}_set_workspace({ws}, {P}_WORKSPACE_SIZE)" if _workspace_user(lib) else None
+    set_ws = f"{p}_set_workspace({ws}, {lib.workspace_bytes}u)" if _workspace_user(lib) else None
     out: list[str] = []
     entries: dict[str, list[str]] = {"in": [], "out": []}
     for kind, tensors in (("in", lib.inputs), ("out", lib.outputs)):
         for i, t in enumerate(tensors):
-            size = f"{P}_{t.c_name.upper()}_SIZE"
+            # Sizes from metadata.json; where the header has the size macro, the compiler checks
+            # that both agree (a table that does not match its library does not build).
+            size = f"{t.nbytes}u"
+            macro = f"{P}_{t.c_name.upper()}_SIZE"
+            out += [f"#ifdef {macro}", f"typedef char {p}_{kind}{i}_size_matches_header[({macro}) == {t.nbytes} ? 1 : -1];",
+                    "#endif"]
             if in_arena:
                 # The library's own buffer inside its arena: zero copy, found through the accessor
                 # (after set_workspace, for a user arena).
@@ -88,8 +90,7 @@ def _model_source(lib: ModelLibrary, ws: str | None, align: str) -> list[str]:
                 out += [f"    return (uint8_t *){p}_{t.c_name}_buffer();", "}"]
                 entries[kind].append(f"{{0, {size}, {p}_{kind}{i}_buffer}}")
             else:
-                out.append(f"static {t.c_type} {p}_{kind}{i}[({size} + sizeof({t.c_type}) - 1) / sizeof({t.c_type})]"
-                           f" {align};")
+                out.append(f"static {t.c_type} {p}_{kind}{i}[{max(t.size, 1)}] {align};")
                 entries[kind].append(f"{{(uint8_t *){p}_{kind}{i}, {size}, 0}}")
     out.append(f"static int32_t {p}_thunk(void) {{")
     if set_ws:

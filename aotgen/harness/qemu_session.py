@@ -34,8 +34,11 @@ def free_port() -> int:
 class QemuSerial:
     """`with QemuSerial(board, elf) as q:` q.transport is connected to the firmware's console."""
 
-    def __init__(self, board: Board, elf: str | Path, start_timeout: float = START_TIMEOUT_S):
+    def __init__(self, board: Board, elf: str | Path, start_timeout: float = START_TIMEOUT_S, uart_index: int = 0):
+        """uart_index: which of the machine's UARTs is the console (e.g. 1 for a NUCLEO-F401RE
+        build, whose USART2 is the second UART of QEMU's STM32F405)."""
         self.board = board
+        self.uart_index = uart_index
         self.elf = Path(elf)
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen | None = None
@@ -59,8 +62,8 @@ class QemuSerial:
         if shutil.which(qemu.QEMU) is None:
             raise ToolNotFoundError(qemu.QEMU, qemu.QEMU_APT_PACKAGE)
         port = free_port()
-        argv = qemu.command_line(self.board, self.elf,
-                                 serial=f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on")
+        serial = ["null"] * self.uart_index + [f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
+        argv = qemu.command_line(self.board, self.elf, serial=serial)
         # stderr to a file, not a pipe: nobody reads it until QEMU is gone, and a full pipe would
         # stall QEMU.
         self._stderr = tempfile.TemporaryFile()

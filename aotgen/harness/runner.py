@@ -15,7 +15,7 @@ from ..boards import Board, load_board
 from ..errors import AotgenError
 from ..hostcheck import reference_name
 from ..mlf import ModelLibrary
-from ..project import load_project
+from ..project import ModelRun, load_project
 from ..reference import run_reference
 from ..verify import CheckReport, SampleCheck, compare_output, load_inputs, random_inputs
 from .protocol import LinkStats, ProtocolError
@@ -158,3 +158,32 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
 
 
 test_firmware.__test__ = False  # not a pytest test, despite the name
+
+
+def run_embedded(board: Board, elf: str | Path, project_dir: str | Path, uart_index: int = 0,
+                 timeout: float = DEFAULT_RUN_TIMEOUT) -> dict[str, ModelRun]:
+    """Run each model of a project once on its embedded test input (test_data/*.npy) in QEMU,
+    through the harness: {prefix: ModelRun(status, count, unit, {c_name: flat output})}.
+    `board` may be a QEMU twin of the project's board (then `uart_index` picks the console)."""
+    info = load_project(project_dir)
+    runs: dict[str, ModelRun] = {}
+    with QemuSerial(board, elf, uart_index=uart_index) as q:
+        assert q.transport is not None
+        session = Session(q.transport, run_timeout=timeout)
+        try:
+            banner = session.handshake()
+            libs = info.libraries()
+            for lib, index in zip(libs, match_models(banner, libs)):
+                for i, t in enumerate(lib.inputs):
+                    x = info.test_input(lib.prefix, t.c_name)
+                    session.set_input(index, i, np.ascontiguousarray(x, dtype=t.dtype).tobytes())
+                result = session.run(index)
+                outs = {t.c_name: np.frombuffer(session.get_output(index, i, t.nbytes), dtype=t.dtype).copy()
+                        for i, t in enumerate(lib.outputs)}
+                runs[lib.prefix] = ModelRun(result.status, result.count, result.unit, outs)
+        except (ProtocolError, LinkClosed) as e:
+            crash = q.crashed()
+            if crash:
+                raise AotgenError(f"{e}\n{crash}") from None
+            raise
+    return runs

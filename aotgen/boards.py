@@ -68,6 +68,7 @@ class Console:
 class FlashMethod:
     tool: str
     command: tuple[str, ...]  # placeholders: {elf}, {bin}, {hex}
+    note: str = ""  # shown beside the command (e.g. a one-time setup step)
 
     def argv(self, elf: Path) -> list[str]:
         paths = {"elf": elf, "bin": elf.with_suffix(".bin"), "hex": elf.with_suffix(".hex")}
@@ -311,7 +312,8 @@ class _Reader:
             cmd = item.get("command") if isinstance(item, dict) else None
             if not isinstance(cmd, list) or not all(isinstance(a, str) for a in cmd) or not cmd:
                 raise self.fail(f"flash[{i}].command", "expected a list of strings")
-            methods.append(FlashMethod(tool=_Reader(self.path, item).str_("tool"), command=tuple(cmd)))
+            sub = _Reader(self.path, item)
+            methods.append(FlashMethod(tool=sub.str_("tool"), command=tuple(cmd), note=sub.str_("note", None) or ""))
         return tuple(methods)
 
     def qemu(self) -> QemuConfig | None:

@@ -186,7 +186,7 @@ def build_context(
             "counter_hz": board.qemu.sysclk_hz if board.cycle_counter == "systick_icount" else board.reset_clock_hz,
             "qemu": board.qemu_runnable,
             "qemu_command": " ".join(qemu.command_line(board, elf)) if board.qemu else "",
-            "flash_methods": [{"tool": f.tool, "command": shlex.join(f.argv(elf))}
+            "flash_methods": [{"tool": f.tool, "command": shlex.join(f.argv(elf)), "note": f.note}
                               for f in board.flash_methods],
             "console": {
                 "peripheral": c.peripheral,

@@ -94,18 +94,111 @@ def output_requant_params(in_scale: np.float32, w_scales: np.ndarray, out_scale:
     return np.array(mults, dtype="int32"), np.array(shifts, dtype="int32")
 
 
-def _epilogue(acc, bias, mult, shift, zp_out: int, lo: int, hi: int, out_dtype: str, shape, channel_axis: int,
-              single_rounding: bool = False):
+class ChannelRequant:
+    """A layer's per-channel (multiplier, shift), stored as compactly as stays exact, since these
+    tables are the flash an int8 model carries beyond its weights:
+
+    - "scalar": every channel shares one pair (per-tensor layers): immediates in the code;
+    - "packed": one int32 per channel when every multiplier is normalized (bit 30 set, bit 31
+      clear, as QuantizeMultiplier makes them) and the shifts span at most 4 values: bits 0..29
+      hold the multiplier's low bits, bits 30..31 the shift minus the layer's smallest shift;
+    - "arrays": int32 multipliers and int8 shifts.
+    `tensors` are the constants the kernel takes, in order; `expr` reads channel c's pair."""
+
+    def __init__(self, mult: np.ndarray, shift: np.ndarray):
+        self.mult, self.shift = mult.astype(np.int64), shift.astype(np.int64)
+        pairs = set(zip(self.mult.tolist(), self.shift.tolist()))
+        self.base = int(self.shift.min())
+        if len(pairs) == 1:
+            self.kind, self.tensors = "scalar", []
+        elif np.all(self.mult >= 1 << 30) and int(self.shift.max()) - self.base <= 3:
+            packed = (self.mult - (1 << 30)) | ((self.shift - self.base) << 30)
+            self.kind, self.tensors = "packed", [packed.astype(np.uint32).view(np.int32)]
+        else:
+            self.kind, self.tensors = "arrays", [mult.astype(np.int32), shift.astype(np.int8)]
+
+    def expr(self, c, tensors) -> tuple:
+        i32 = lambda v: tirx.const(int(v), "int32")  # noqa: E731
+        if self.kind == "scalar":
+            return i32(self.mult[0]), i32(self.shift[0])
+        if self.kind == "packed":
+            word = tensors[0][c]
+            mult = tirx.bitwise_or(tirx.bitwise_and(word, i32((1 << 30) - 1)), i32(1 << 30))
+            return mult, tirx.bitwise_and(tirx.shift_right(word, i32(30)), i32(3)) + i32(self.base)
+        return tensors[0][c], tirx.Cast("int32", tensors[1][c])
+
+
+def requantize_value(x: int, multiplier: int, shift: int, single_rounding: bool = False) -> int:
+    """Python model of the C helpers (TFLite's MultiplyByQuantizedMultiplier), for constants."""
+    if single_rounding:
+        total = 31 - shift
+        return (x * multiplier + (1 << (total - 1))) >> total
+    x = ((x << max(shift, 0)) + 2**31) % 2**32 - 2**31
+    if x == multiplier == -(2**31):
+        v = 2**31 - 1
+    else:
+        ab = x * multiplier
+        v = (abs(ab) + (1 << 30) - (ab < 0)) >> 31  # SaturatingRoundingDoublingHighMul
+        v = -v if ab < 0 else v
+    right = max(-shift, 0)
+    mask = (1 << right) - 1
+    return (v >> right) + ((v & mask) > (mask >> 1) + (v < 0))
+
+
+def fold_constant_channels(weights: np.ndarray, channel_axis: int, bias: np.ndarray, mult: np.ndarray,
+                           shift: np.ndarray, single_rounding: bool = False):
+    """Channels whose weights are all zero (pruned) or whose multiplier is 0 output a constant,
+    requantize(bias) + zp; give them the live channels' first shift, multiplier 0.5 and the
+    bias that requantizes to the same constant exactly, so the layer's shifts can pack
+    (ChannelRequant "packed"). Returns (bias, mult, shift); the same arrays when nothing folds."""
+    zero_w = np.all(np.moveaxis(weights, channel_axis, 0).reshape(weights.shape[channel_axis], -1) == 0, axis=1)
+    const = zero_w | (mult == 0)
+    if not const.any() or const.all():
+        return bias, mult, shift
+    base = int(shift[~const].min())
+    if base > 1:
+        return bias, mult, shift
+    bias, mult, shift = bias.astype(np.int64), mult.copy(), shift.copy()
+    for c in np.flatnonzero(const):
+        k = requantize_value(int(bias[c]), int(mult[c]), int(shift[c]), single_rounding) if mult[c] else 0
+        b = k << (1 - base)  # requantize(k * 2^(1-base), 2^30, base) == k exactly
+        if not -(2**31) <= b < 2**31:
+            return bias.astype(np.int32), mult, shift
+        bias[c], mult[c], shift[c] = b, 1 << 30, base
+    return bias.astype(np.int32), mult, shift
+
+
+def requant_tables(weights, channel_axis: int, bias: np.ndarray, mult: np.ndarray, shift: np.ndarray,
+                   single_rounding: bool = False) -> tuple[np.ndarray, "ChannelRequant"]:
+    """The smaller exact encoding of a layer's bias and requantization: as imported, or with its
+    constant channels folded (which can widen the bias to int32 but pack the shifts)."""
+    plain = (compact_bias(bias), ChannelRequant(mult, shift))
+    b2, m2, s2 = fold_constant_channels(weights, channel_axis, bias, mult, shift, single_rounding)
+    folded = (compact_bias(b2), ChannelRequant(m2, s2))
+    size = lambda opt: opt[0].nbytes + sum(t.nbytes for t in opt[1].tensors)  # noqa: E731
+    return min((plain, folded), key=size)
+
+
+def compact_bias(bias: np.ndarray) -> np.ndarray:
+    """int32 biases as int16 when every value fits: the same numbers in half the flash."""
+    if bias.size and np.all((bias >= -(1 << 15)) & (bias < 1 << 15)):
+        return bias.astype(np.int16)
+    return bias
+
+
+def _epilogue(acc, bias, rq: ChannelRequant, rq_tensors, zp_out: int, lo: int, hi: int, out_dtype: str, shape,
+              channel_axis: int, single_rounding: bool = False):
     def f(*idx):
         c = idx[channel_axis]
-        v = requantize(acc(*idx) + bias[c], mult[c], shift[c], single_rounding) + tirx.const(zp_out, "int32")
+        mult, shift = rq.expr(c, rq_tensors)
+        v = requantize(acc(*idx) + tirx.Cast("int32", bias[c]), mult, shift, single_rounding) + tirx.const(zp_out, "int32")
         v = tirx.max(tirx.min(v, tirx.const(hi, "int32")), tirx.const(lo, "int32"))
         return tirx.Cast(out_dtype, v)
 
     return te.compute(shape, f, name="requantize")
 
 
-def conv2d_te(x, w, bias, mult, shift, *, strides, dilation, pads, zp_in: int, zp_out: int, lo: int, hi: int,
+def conv2d_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, dilation, pads, zp_in: int, zp_out: int, lo: int, hi: int,
               out_shape, depth_multiplier: int | None, out_dtype: str):
     """NHWC int8 convolution on TFLite's own weight layout (OHWI, or 1HWC for depthwise).
 
@@ -138,10 +231,10 @@ def conv2d_te(x, w, bias, mult, shift, *, strides, dilation, pads, zp_in: int, z
             return te.sum(xv * tirx.Cast("int32", w[0, rkh, rkw, oc]), axis=[rkh, rkw])
 
     acc = te.compute(out_shape, acc_f, name="conv_acc")
-    return _epilogue(acc, bias, mult, shift, zp_out, lo, hi, out_dtype, out_shape, 3)
+    return _epilogue(acc, bias, rq, rq_tensors, zp_out, lo, hi, out_dtype, out_shape, 3)
 
 
-def fully_connected_te(x, w, bias, mult, shift, *, zp_in: int, zp_out: int, lo: int, hi: int, out_dtype: str):
+def fully_connected_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, zp_in: int, zp_out: int, lo: int, hi: int, out_dtype: str):
     batch, in_c = (int(d) for d in x.shape)
     out_c = int(w.shape[0])
     ric = te.reduce_axis((0, in_c), "ic")
@@ -152,7 +245,7 @@ def fully_connected_te(x, w, bias, mult, shift, *, zp_in: int, zp_out: int, lo: 
         name="fc_acc",
     )
     # LiteRT's reference FULLY_CONNECTED rounds once (measured: double rounding is off by 1 LSB).
-    return _epilogue(acc, bias, mult, shift, zp_out, lo, hi, out_dtype, (batch, out_c), 1, single_rounding=True)
+    return _epilogue(acc, bias, rq, rq_tensors, zp_out, lo, hi, out_dtype, (batch, out_c), 1, single_rounding=True)
 
 
 def add_te(a, b, params: dict, out_dtype: str):
@@ -319,7 +412,8 @@ class IntegerConverters:
         out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
         in_shape = [int(d) for d in ins[0].tensor.ShapeAsNumpy()]
         out_c = out_shape[3]
-        mult, shift = output_requant_params(si, ws, so, out_c)
+        bias, rq = requant_tables(w, 3 if depthwise else 0, self._bias(ins, out_c),
+                                  *output_requant_params(si, ws, so, out_c))
         lo, hi = activation_range(opts.FusedActivationFunction(), float(so), zo, "int8")
         strides = (opts.StrideH(), opts.StrideW())
         dilation = (opts.DilationHFactor(), opts.DilationWFactor())
@@ -334,10 +428,10 @@ class IntegerConverters:
             raise UnsupportedModelError("grouped int8 CONV_2D")
         x = self._expr(ins[0])
         return self.bb.call_te(
-            lambda x_, w_, b_, m_, s_: conv2d_te(
-                x_, w_, b_, m_, s_, strides=strides, dilation=dilation, pads=pads, zp_in=zi, zp_out=zo,
+            lambda x_, w_, b_, *r_: conv2d_te(
+                x_, w_, b_, r_, rq=rq, strides=strides, dilation=dilation, pads=pads, zp_in=zi, zp_out=zo,
                 lo=lo, hi=hi, out_shape=out_shape, depth_multiplier=dm, out_dtype="int8"),
-            x, relax.const(w), relax.const(self._bias(ins, out_c)), relax.const(mult), relax.const(shift),
+            x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors),
             primfunc_name_hint="dwconv2d_int8" if depthwise else "conv2d_int8",
         )
 
@@ -348,7 +442,9 @@ class IntegerConverters:
         si, zi, so, zo = self._io_quant(ins, outs)
         w, ws, _ = self._weights(op, ins[1])
         out_c, in_c = int(w.shape[0]), int(w.shape[1])
-        mult, shift = output_requant_params(si, ws, so, out_c, float32_product=ws.size == 1)
+        bias, rq = requant_tables(w, 0, self._bias(ins, out_c),
+                                  *output_requant_params(si, ws, so, out_c, float32_product=ws.size == 1),
+                                  single_rounding=True)
         lo, hi = activation_range(opts.FusedActivationFunction(), float(so), zo, "int8")
         x = self._expr(ins[0])
         in_shape = [int(d) for d in ins[0].tensor.ShapeAsNumpy()]
@@ -356,8 +452,8 @@ class IntegerConverters:
         # A no-op reshape would survive fusion as a copy kernel.
         x2 = x if in_shape == flat else self.bb.emit(relax.op.reshape(x, flat))
         y = self.bb.call_te(
-            lambda x_, w_, b_, m_, s_: fully_connected_te(x_, w_, b_, m_, s_, zp_in=zi, zp_out=zo, lo=lo, hi=hi, out_dtype="int8"),
-            x2, relax.const(w), relax.const(self._bias(ins, out_c)), relax.const(mult), relax.const(shift),
+            lambda x_, w_, b_, *r_: fully_connected_te(x_, w_, b_, r_, rq=rq, zp_in=zi, zp_out=zo, lo=lo, hi=hi, out_dtype="int8"),
+            x2, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors),
             primfunc_name_hint="fully_connected_int8",
         )
         out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]

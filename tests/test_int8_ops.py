@@ -72,14 +72,20 @@ def saturated_fraction(reference: list[list[np.ndarray]], lo: int = -128, hi: in
 
 
 def conv_model(rng, *, in_shape, out_c, kernel, padding, stride, dilation, per_channel, activation,
-               depth_multiplier=None) -> tuple[ModelSpec, int]:
+               depth_multiplier=None, scales=None, bias_magnitude=20000, zero_channels=()) -> tuple[ModelSpec, int]:
     n, h, w, c = in_shape
     kh, kw = kernel
     s_in, zp_in = 0.05, -7
     depthwise = depth_multiplier is not None
     out_c = c * depth_multiplier if depthwise else out_c
-    ws = weight_scales(rng, out_c, per_channel)
+    ws = weight_scales(rng, out_c, per_channel) if scales is None else np.asarray(scales, np.float32)
     w_shape = [1, kh, kw, out_c] if depthwise else [out_c, kh, kw, c]
+    weights = symmetric_int8(rng, w_shape)
+    for ch in zero_channels:  # pruned channels: all-zero weights, a constant output
+        if depthwise:
+            weights[..., ch] = 0
+        else:
+            weights[ch] = 0
     eff_h, eff_w = dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1
     if padding == SAME:
         oh, ow = -(-h // stride[0]), -(-w // stride[1])
@@ -89,8 +95,8 @@ def conv_model(rng, *, in_shape, out_c, kernel, padding, stride, dilation, per_c
     s_out = output_scale_for(s_in, ws, taps)
     m = ModelSpec()
     x = m.input("x", in_shape, "int8", s_in, zp_in)
-    wt = m.const("w", symmetric_int8(rng, w_shape), ws, 0, quantized_dimension=3 if depthwise else 0)
-    b = m.const("b", bias_int32(rng, out_c), s_in * ws, 0)
+    wt = m.const("w", weights, ws, 0, quantized_dimension=3 if depthwise else 0)
+    b = m.const("b", bias_int32(rng, out_c, bias_magnitude), s_in * ws, 0)
     y = m.activation("y", [n, oh, ow, out_c], "int8", s_out, 3)
     common = dict(Padding=padding, StrideH=stride[0], StrideW=stride[1], DilationHFactor=dilation[0],
                   DilationWFactor=dilation[1], FusedActivationFunction=activation)
@@ -128,6 +134,32 @@ def test_conv_2d_pointwise_and_5x5(tmp_path):
     m, y = conv_model(rng, in_shape=[1, 12, 7, 2], out_c=3, kernel=(5, 4), padding=SAME, stride=(2, 3),
                       dilation=(1, 1), per_channel=True, activation=NONE)
     check_exact(m, [y], mkdir(tmp_path / "5x4"))
+
+
+# How aotgen stores a layer's bias and requantization tables (aotgen.quantized.requant_tables):
+# each encoding must stay exact. Pruned channels (all-zero weights) are folded to constants.
+ENCODING_CASES = {
+    "scalar": dict(scales=[0.01] * 6),
+    "packed_int16_bias": dict(scales=np.geomspace(0.004, 0.03, 6)),
+    "arrays_int32_bias": dict(scales=np.geomspace(1e-4, 0.03, 6), bias_magnitude=100000),
+    "pruned_channels_packed": dict(scales=[0.01, 1e-9, 0.012, 0.02, 1e-7, 0.015], zero_channels=(1, 4)),
+}
+
+
+@pytest.mark.parametrize("case", ENCODING_CASES)
+def test_conv_2d_requantization_encodings(case, tmp_path):
+    from aotgen.quantized import output_requant_params, requant_tables
+
+    rng = np.random.default_rng(list(ENCODING_CASES).index(case) + 50)
+    m, y = conv_model(rng, in_shape=[1, 7, 7, 3], out_c=6, kernel=(3, 3), padding=SAME, stride=(1, 1),
+                      dilation=(1, 1), per_channel=True, activation=NONE, **ENCODING_CASES[case])
+    w, b = m.tensors[1], m.tensors[2]
+    bias, rq = requant_tables(w.data, 0, b.data, *output_requant_params(
+        np.float32(0.05), w.scale, m.tensors[y].scale[0], 6))
+    assert rq.kind == case.split("_")[-1] if case.startswith("pruned") else rq.kind == case.split("_")[0]
+    if "bias" in case:
+        assert bias.dtype == (np.int32 if "int32" in case else np.int16)
+    check_exact(m, [y], tmp_path)
 
 
 @pytest.mark.parametrize("depth_multiplier", [1, 2])

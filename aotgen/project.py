@@ -259,11 +259,14 @@ def generate_project(
     context_overrides: dict[str, Any] | None = None,
     seed: int = DEFAULT_SEED,
     stack_bytes: int = DEFAULT_STACK_BYTES,
+    extra_files: dict[str, str | Path] | None = None,
 ) -> Path:
     """Render `template` for `board` with `models` into `output`; returns the project folder.
 
     context_overrides are merged into the cookiecutter context (top-level keys, and keys of the
-    `_aotgen` dict when given as {"_aotgen": {...}}).
+    `_aotgen` dict when given as {"_aotgen": {...}}). extra_files adds or replaces files in the
+    project (relative path -> text, or a Path to copy), e.g. the serial harness's main.c, inside
+    the same all-or-nothing step.
     """
     output = Path(output)
     if output.suffix == ".tar":
@@ -296,6 +299,7 @@ def generate_project(
         project = _render(TEMPLATES_DIR / template, extra, staging)
         for m in models:
             _copy_library(m, project / "models" / m.prefix)
+        _write_extra_files(project, extra_files or {})
         _write_test_data(project, inputs)
         _write_project_file(project, board, template, models, seed)
         return mlf.publish(project, output, force)
@@ -321,6 +325,18 @@ def _render(template_dir: Path, extra: dict[str, Any], staging: Path) -> Path:
 def _copy_library(m: ModelLibrary, dest: Path) -> None:
     """The whole Model Library Format folder, so mlf.load(dest) works (harness, reference model)."""
     shutil.copytree(m.root, dest)
+
+
+def _write_extra_files(project: Path, files: dict[str, str | Path]) -> None:
+    for rel, content in files.items():
+        dest = (project / rel).resolve()
+        if Path(rel).is_absolute() or not dest.is_relative_to(project.resolve()):
+            raise AotgenError(f"extra file {rel!r} would be written outside the project")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.copy2(content, dest)
+        else:
+            dest.write_text(content)
 
 
 def _write_test_data(project: Path, inputs: dict[tuple[str, str], np.ndarray]) -> None:

@@ -214,8 +214,7 @@ def test_platform_console_is_two_way(board_name, tmp_path):
     """The platform layer the serial harness builds on: binary-clean reads with timeout, writes.
     (QEMU's STM32 USART drops bytes sent before the firmware enables it: send after the banner.)"""
     board = boards.load_board(board_name)
-    p = generate([make_tiny_mlf(tmp_path / "tiny")], board_name, tmp_path / "p")
-    (p / "src/main.c").write_text(ECHO_MAIN)
+    p = generate([make_tiny_mlf(tmp_path / "tiny")], board_name, tmp_path / "p", extra_files={"src/main.c": ECHO_MAIN})
     elf = firmware.build(p).elf
     proc = subprocess.Popen(qemu.command_line(board, elf), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
@@ -323,6 +322,9 @@ def test_project_errors(tmp_path):
     lib = make_tiny_mlf(tmp_path / "tiny")
     with pytest.raises(AotgenError, match="unknown template 'zephyr2'"):
         project.generate_project([lib], boards.load_board("mps2_an385"), "zephyr2", tmp_path / "a")
+    with pytest.raises(AotgenError, match="would be written outside the project"):
+        generate([lib], "mps2_an385", tmp_path / "d", extra_files={"../evil.c": ""})
+    assert not (tmp_path / "d").exists() and not (tmp_path / "evil.c").exists()
     with pytest.raises(AotgenError, match="a project is a folder, not a tarball"):
         generate([lib], "mps2_an385", tmp_path / "p.tar")
     with pytest.raises(AotgenError, match="two models have the prefix 'tiny'"):

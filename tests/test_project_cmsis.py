@@ -336,6 +336,15 @@ def test_project_errors(tmp_path):
         firmware.build(tmp_path)
 
 
+def test_board_without_the_template(tmp_path, monkeypatch):
+    data = yaml.safe_load((boards.BUILTIN_BOARDS_DIR / "nucleo_f746zg.yaml").read_text())
+    data.update(name="zephyr_only", templates={"zephyr": {"board": "nucleo_f746zg"}})
+    (tmp_path / "zephyr_only.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("AOTGEN_BOARDS_PATH", str(tmp_path))
+    with pytest.raises(AotgenError, match="board zephyr_only does not support template 'cmsis'; it supports: zephyr"):
+        generate([make_tiny_mlf(tmp_path / "tiny")], "zephyr_only", tmp_path / "p")
+
+
 def _small_board(tmp_path, monkeypatch, name: str, flash: int) -> str:
     data = yaml.safe_load((boards.BUILTIN_BOARDS_DIR / "mps2_an385.yaml").read_text())
     data.update(name=name)
@@ -483,6 +492,13 @@ def test_cli_project_and_build(tmp_path):
     assert res.exit_code == 0, res.output
     data = json.loads(res.output[res.output.index("{"):])
     assert data["board"] == "mps2_an386" and 0 < data["flash_used"] <= data["flash_limit"]
+    res = runner.invoke(cli, ["project", str(MODELS["hello"]), str(MODELS["kws"]), "-b", "mps2_an386",
+                              "-o", str(tmp_path / "two"), "--prefix", "x"])
+    assert isinstance(res.exception, AotgenError) and "--prefix applies to a single model" in str(res.exception)
+    res = runner.invoke(cli, ["project", str(MODELS["hello"]), str(out / "models" / "hw"), "-b", "mps2_an386",
+                              "-o", str(tmp_path / "two"), "--json"])  # a model file and an MLF folder
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["models"] == ["hello_world_int8", "hw"]
     res = runner.invoke(cli, ["boards", "--json"])
     listed = {b["name"]: b for b in json.loads(res.output)["boards"]}
     assert set(listed) >= set(ALL_BOARDS)

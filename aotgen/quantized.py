@@ -248,17 +248,25 @@ def fully_connected_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, zp_in: int
     return _epilogue(acc, bias, rq, rq_tensors, zp_out, lo, hi, out_dtype, (batch, out_c), 1, single_rounding=True)
 
 
-def add_te(a, b, params: dict, out_dtype: str):
-    """TFLite's int8 AddElementwise: both inputs rescaled to a common 2^20-scaled base."""
+def _broadcast(t, idx):
+    """t's element for output index idx under numpy broadcasting (right-aligned, 1 repeats)."""
+    shape = [int(d) for d in t.shape]
+    lead = len(idx) - len(shape)
+    return t[tuple(0 if d == 1 else idx[lead + k] for k, d in enumerate(shape))]
+
+
+def add_te(a, b, params: dict, out_dtype: str, out_shape):
+    """TFLite's int8 AddElementwise (BroadcastAdd6DSlow when shapes differ): both inputs
+    rescaled to a common 2^20-scaled base."""
     p = {k: tirx.const(v, "int32") for k, v in params.items()}
 
     def f(*idx):
-        sa = requantize((tirx.Cast("int32", a(*idx)) - p["zp1"]) * p["one_shl"], p["m1"], p["s1"])
-        sb = requantize((tirx.Cast("int32", b(*idx)) - p["zp2"]) * p["one_shl"], p["m2"], p["s2"])
+        sa = requantize((tirx.Cast("int32", _broadcast(a, idx)) - p["zp1"]) * p["one_shl"], p["m1"], p["s1"])
+        sb = requantize((tirx.Cast("int32", _broadcast(b, idx)) - p["zp2"]) * p["one_shl"], p["m2"], p["s2"])
         v = requantize(sa + sb, p["mo"], p["so"]) + p["zpo"]
         return tirx.Cast(out_dtype, tirx.max(tirx.min(v, p["hi"]), p["lo"]))
 
-    return te.compute(a.shape, f, name="add")
+    return te.compute(out_shape, f, name="add")
 
 
 def add_params(s1, zp1, s2, zp2, so, zpo, lo, hi) -> dict:
@@ -462,10 +470,9 @@ class IntegerConverters:
     def _int_add(self, op, ins, outs):
         from tflite.AddOptions import AddOptions
 
-        shape_a = list(ins[0].tensor.ShapeAsNumpy())
-        shape_b = list(ins[1].tensor.ShapeAsNumpy())
-        if shape_a != shape_b:
-            return NotImplemented  # broadcasting add: TVM's fake-quant path
+        if ins[1].qnn_params is None or ins[1].tensor.Type() != ins[0].tensor.Type():
+            return NotImplemented
+        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
         s1, z1, _ = _tensor_quant(ins[0])
         s2, z2, _ = _tensor_quant(ins[1])
         so, zo, _ = _tensor_quant(outs[0])
@@ -473,7 +480,8 @@ class IntegerConverters:
         params = add_params(s1[0], int(z1[0]), s2[0], int(z2[0]), so[0], int(zo[0]), lo, hi)
         a = self._expr(ins[0])
         b = self._expr(ins[1])
-        return self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8"), a, b, primfunc_name_hint="add_int8")
+        return self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8", out_shape), a, b,
+                               primfunc_name_hint="add_int8")
 
     def _int_avg_pool(self, op, ins, outs):
         """int8 in, int8 out (TVM's importer widens the whole input tensor to int32 first)."""

@@ -217,6 +217,29 @@ def test_add(activation, tmp_path):
     check_exact(m, [y], tmp_path, seed=activation)
 
 
+@pytest.mark.parametrize("shape_a,shape_b,shape_y", [
+    ([1, 5, 6, 7], [1, 1, 1, 7], [1, 5, 6, 7]),   # per-channel offset
+    ([1, 5, 1, 7], [1, 1, 6, 1], [1, 5, 6, 7]),   # both sides broadcast
+    ([7], [2, 3, 7], [2, 3, 7]),                  # lower rank
+])
+def test_add_broadcasting(shape_a, shape_b, shape_y, tmp_path):
+    m = ModelSpec()
+    a = m.input("a", shape_a, "int8", 0.05, 3)
+    b = m.input("b", shape_b, "int8", 0.08, -6)
+    y = m.activation("y", shape_y, "int8", 0.1, -1)
+    m.op("ADD", [a, b], [y], "AddOptions", version=2, FusedActivationFunction=RELU6)
+    check_exact(m, [y], tmp_path)
+
+
+def test_add_constant_operand(tmp_path):
+    m = ModelSpec()
+    a = m.input("a", [1, 4, 4, 3], "int8", 0.05, 3)
+    b = m.const("b", np.array([[[[-100, 0, 90]]]], np.int8), 0.02, 5)
+    y = m.activation("y", [1, 4, 4, 3], "int8", 0.06, 0)
+    m.op("ADD", [a, b], [y], "AddOptions", version=2, FusedActivationFunction=NONE)
+    check_exact(m, [y], tmp_path)
+
+
 # ------------------------------------------------------------------------------------ pooling
 
 
@@ -363,6 +386,24 @@ def test_softmax(in_scale, beta, spread, shape, distinct, tmp_path):
                                                                           min(127, 3 + spread)))
     out = np.concatenate([r[0].ravel() for r in ref])
     assert len(np.unique(out)) >= distinct, "softmax outputs too few distinct values to test the arithmetic"
+
+
+@pytest.mark.parametrize("in_scale", [0.004, 0.011, 0.03, 0.08, 0.2, 0.55, 1.0])
+def test_softmax_every_difference(in_scale, tmp_path):
+    """Row r holds 127 - r, the max 127 and two values between, in shuffled places: every
+    input difference 0..-255 reaches the exp at each input scale (through diff_min and beyond)."""
+    m = ModelSpec()
+    x = m.input("x", [256, 4], "int8", in_scale, 0)
+    y = m.activation("y", [256, 4], "int8", 1.0 / 256, -128)
+    m.op("SOFTMAX", [x], [y], "SoftmaxOptions", version=2, Beta=1.0)
+    rng = np.random.default_rng(int(in_scale * 1000))
+
+    def sweep(_t):
+        low = 127 - np.arange(256)
+        rows = np.stack([low, np.full(256, 127), rng.integers(low, 128), rng.integers(low, 128)], axis=1)
+        return rng.permuted(rows, axis=1).astype(np.int8)
+
+    check_exact(m, [y], tmp_path, make_input=sweep)
 
 
 # ------------------------------------------------------------------------ the builder itself

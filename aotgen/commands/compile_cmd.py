@@ -57,7 +57,7 @@ def default_output(model: Path, prefix: str | None) -> Path:
               help="Output folder, or a .tar file [default: build/<prefix>].")
 @PREFIX_OPT
 @click.option("--target", "-t", type=click.Choice(list(CPUS)), default="host", show_default=True,
-              help="CPU the C is tuned for (the C itself is portable).")
+              help="CPU to compile for (C sources stay portable; --backend llvm objects are for this CPU).")
 @BACKEND_OPT
 @WORKSPACE_OPT
 @IO_IN_ARENA_OPT

@@ -1,7 +1,8 @@
-"""Put the harness into a generated project: the common file pair and the generated model table.
+"""Put the harness into a generated project: the common file pair, the generated model table
+and the template's harness main.
 
-Templates compile every `src/*.c`; their own main.c calls harness_serve() and their platform
-glue implements the four harness_* platform functions (see docs/harness-protocol.md).
+Templates compile every `src/*.c`; their platform glue (the cmsis template's src/harness_port.c)
+implements the four harness_* platform functions (see docs/harness-protocol.md).
 """
 
 from __future__ import annotations
@@ -16,16 +17,45 @@ from .cgen import MODELS_C, models_source
 # The arena the cmsis template defines (src/model_data.c) for --workspace user libraries.
 TEMPLATE_WORKSPACE_SYMBOL = "aotgen_workspace"
 
+CMSIS_MAIN = """\
+/* The test program: aotgen's serial harness. It announces the models on the console UART and
+ * then answers the host's requests (set inputs, run, read outputs and the cycle/instruction
+ * count) forever: `aotgen test <project>` drives it; the protocol is in aotgen's
+ * docs/harness-protocol.md. The model table (src/aotgen_models.c) is generated with the project;
+ * src/harness_port.c implements the harness's platform hooks over platform.h. */
+#include "aotgen_harness.h"
+#include "platform.h"
 
-def install_harness(project_root: Path, libs: list[ModelLibrary], src_dir: str = "src") -> list[Path]:
-    """Copy aotgen_harness.c/.h and write aotgen_models.c into `project_root/src_dir`."""
-    dest = Path(project_root) / src_dir
-    dest.mkdir(parents=True, exist_ok=True)
-    written = []
-    for f in (HARNESS_C, HARNESS_H):
-        shutil.copy2(f, dest / f.name)
-        written.append(dest / f.name)
+int main(void) {
+    platform_init();
+    harness_serve(aotgen_models, aotgen_model_count);
+    return 0;
+}
+"""
+
+
+def harness_files(libs: list[ModelLibrary], src_dir: str = "src", main: bool = True) -> dict[str, str | Path]:
+    """Project-relative path -> text or file to copy, for generate_project(extra_files=...)."""
     user_ws = any(lib.metadata.get("options", {}).get("workspace") == "user" for lib in libs)
-    (dest / MODELS_C).write_text(models_source(libs, TEMPLATE_WORKSPACE_SYMBOL if user_ws else None))
-    written.append(dest / MODELS_C)
+    files: dict[str, str | Path] = {
+        f"{src_dir}/{HARNESS_C.name}": HARNESS_C,
+        f"{src_dir}/{HARNESS_H.name}": HARNESS_H,
+        f"{src_dir}/{MODELS_C}": models_source(libs, TEMPLATE_WORKSPACE_SYMBOL if user_ws else None),
+    }
+    if main:
+        files[f"{src_dir}/main.c"] = CMSIS_MAIN
+    return files
+
+
+def install_harness(project_root: Path, libs: list[ModelLibrary], src_dir: str = "src", main: bool = True) -> list[Path]:
+    """Write harness_files() into an existing project folder."""
+    written = []
+    for rel, content in harness_files(libs, src_dir, main).items():
+        dest = Path(project_root) / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.copy2(content, dest)
+        else:
+            dest.write_text(content)
+        written.append(dest)
     return written

@@ -84,18 +84,28 @@ class QemuSerial:
                                       f"{self.start_timeout:g} s{self.stderr_tail()}") from None
                 time.sleep(0.05)
 
-    def crashed(self) -> str | None:
-        """A description if QEMU has exited (the firmware exited or QEMU failed), else None."""
-        if self.proc is None or self.proc.poll() is None:
+    def crashed(self, wait: float = 1.0) -> str | None:
+        """A description if QEMU has exited (the firmware exited or QEMU failed), else None.
+        Waits up to `wait` s: a lost connection is usually QEMU on its way out."""
+        if self.proc is None:
+            return None
+        try:
+            self.proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
             return None
         return f"QEMU exited with code {self.proc.returncode}{self.stderr_tail()}"
 
-    def stderr_tail(self, lines: int = 20) -> str:
+    def stderr_tail(self, lines: int = 12) -> str:
+        """QEMU's own messages ("qemu: fatal: ...") and the last `lines` lines of its stderr."""
         if self._stderr is None:
             return ""
         self._stderr.seek(0)
-        text = self._stderr.read().decode(errors="replace").strip()
-        return (":\n" + "\n".join(text.splitlines()[-lines:])) if text else ""
+        text = [ln for ln in self._stderr.read().decode(errors="replace").strip().splitlines()
+                if "QEMU waiting for connection" not in ln]  # our own -serial server=on notice
+        if len(text) > lines:
+            head = [ln for ln in text[:-lines] if ln.startswith("qemu")][:3]
+            text = head + ["..."] + text[-lines:]
+        return (":\n" + "\n".join(text)) if text else ""
 
     def stop(self) -> None:
         if self.transport is not None:

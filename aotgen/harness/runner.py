@@ -68,15 +68,17 @@ def check_session(session: Session, libs: list[ModelLibrary], samples: list[Samp
     indices = match_models(banner, libs)
     reports, outputs = [], []
     for k, (lib, index, samp) in enumerate(zip(libs, indices, samples)):
+        device_outs, results = [], []
+        for i, sample in enumerate(samp):
+            say(f"{lib.prefix}: sample {i + 1}/{len(samp)} on the device")
+            got, result = session.infer(index, lib, sample)
+            device_outs.append(got)
+            results.append(result)
         model = model_file(lib, model_files[k] if model_files else None)
         say(f"running the reference interpreter for {lib.prefix} on {len(samp)} samples")
         reference = run_reference(model, samp)
         report = CheckReport(model=lib.metadata["model"]["file"], reference=reference_name(lib))
-        device_outs = []
-        for i, (sample, want) in enumerate(zip(samp, reference)):
-            say(f"{lib.prefix}: sample {i + 1}/{len(samp)} on the device")
-            got, result = session.infer(index, lib, sample)
-            device_outs.append(got)
+        for i, (got, want, result) in enumerate(zip(device_outs, reference, results)):
             report.samples.append(SampleCheck(i, [compare_output(a, e, t, atol, rtol)
                                                   for a, e, t in zip(got, want, lib.outputs)],
                                               cycles=result.count, cycles_unit=result.unit))
@@ -151,7 +153,7 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
             session.handshake(handshake_timeout)
             return check_session(session, libs, samples, model_files, atol, rtol, say)
         except (ProtocolError, LinkClosed) as e:
-            crash = q.crashed() if q else None
+            crash = q.crashed(wait=1.0 if isinstance(e, LinkClosed) else 0.0) if q else None
             if crash:
                 raise AotgenError(f"{e}\n{crash}") from None
             raise
@@ -182,7 +184,7 @@ def run_embedded(board: Board, elf: str | Path, project_dir: str | Path, uart_in
                         for i, t in enumerate(lib.outputs)}
                 runs[lib.prefix] = ModelRun(result.status, result.count, result.unit, outs)
         except (ProtocolError, LinkClosed) as e:
-            crash = q.crashed()
+            crash = q.crashed(wait=1.0 if isinstance(e, LinkClosed) else 0.0)
             if crash:
                 raise AotgenError(f"{e}\n{crash}") from None
             raise

@@ -1,0 +1,265 @@
+"""The serial harness on emulated boards: `aotgen test` starts QEMU with the firmware's console
+on a TCP socket, talks the protocol through pyserial and judges the outputs against the live
+reference interpreter. Also the failure paths: wrong firmware, a firmware that hangs or never
+answers, QEMU missing or failing, Ctrl-C, and flashing without a board.
+
+Needs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm and the shared models."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import aotgen
+from aotgen import boards, firmware, project
+from aotgen.errors import AotgenError, ToolNotFoundError
+from aotgen.harness.install import harness_files
+from aotgen.harness.protocol import ProtocolError
+from aotgen.harness.qemu_session import QemuSerial
+from aotgen.harness.runner import test_firmware
+
+from aotgen_testlib import AOTGEN, INT8_ATOL, MODELS
+
+TEST_LIMIT_S = 180
+HELLO = MODELS / "tflite_micro/hello_world_int8.tflite"
+KWS = MODELS / "mlperf_tiny/kws_ref_model.tflite"
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi"),
+    pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _bounded():
+    """Fail a test that runs longer than TEST_LIMIT_S instead of hanging CI."""
+    def expire(*_):
+        raise TimeoutError(f"test exceeded {TEST_LIMIT_S} s")
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(TEST_LIMIT_S)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+def built_project(models: list[Path], board_name: str, out: Path, prefixes: list[str] | None = None) -> Path:
+    board = boards.load_board(board_name)
+    libs = [aotgen.compile(m, output=out / f"mlf{i}", prefix=(prefixes or [None] * len(models))[i],
+                           target=board.cpu).library for i, m in enumerate(models)]
+    p = generate(libs, board, out / "project")
+    firmware.build(p)
+    return p
+
+
+def generate(libs: list[aotgen.ModelLibrary], board: boards.Board, out: Path) -> Path:
+    return project.generate_project(libs, board, "cmsis", out, extra_files=harness_files(libs))
+
+
+@pytest.fixture(scope="module")
+def hello_an500(tmp_path_factory) -> Path:
+    return built_project([HELLO], "mps2_an500", tmp_path_factory.mktemp("hello_an500"))
+
+
+def qemu_processes_for(elf: Path) -> list[str]:
+    ps = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True, timeout=10).stdout
+    return [line for line in ps.splitlines() if "qemu-system-arm" in line and str(elf) in line]
+
+
+# ------------------------------------------------------------------------------ passing runs
+
+
+def test_aotgen_test_hello_on_mps2_an500(hello_an500, tmp_path):
+    """The CLI: 3 random samples + the published input, JSON report, saved outputs, exit 0."""
+    io = MODELS / "tflite_micro/io/hello_world_int8"
+    proc = subprocess.run([AOTGEN, "test", str(hello_an500), "--count", "3", "--inputs", str(io / "input_0.npy"),
+                           "--json", "--save-outputs", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] and report["count_unit"] == "instructions (QEMU icount)"
+    (model,) = report["models"]
+    assert model["prefix"] == "hello_world_int8" and len(model["samples"]) == 4
+    for s in model["samples"]:
+        assert s["cycles_unit"] == "instructions (QEMU icount)" and s["cycles"] > 0
+        assert s["outputs"][0]["max_abs_error"] <= INT8_ATOL
+    assert report["link"]["retries"] == 0
+    # The saved device output of the published input matches the published LiteRT output.
+    got = np.load(tmp_path / "out/sample_3/output_0.npy")
+    want = np.load(io / "output_0_litert_ref.npy")
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= INT8_ATOL
+    assert np.array_equal(np.load(tmp_path / "out/sample_3/input_0.npy"), np.load(io / "input_0.npy"))
+    assert not qemu_processes_for(hello_an500 / "build/firmware.elf")
+
+
+def test_aotgen_test_table_says_instructions_not_cycles(hello_an500):
+    proc = subprocess.run([AOTGEN, "test", str(hello_an500), "-n", "3"], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, COLUMNS="160"))
+    assert proc.returncode == 0, proc.stderr
+    assert "count = instructions (QEMU icount)" in proc.stdout
+    assert "cycles" not in proc.stdout
+    assert "passed: 3 samples" in proc.stdout
+
+
+def test_instruction_counts_are_deterministic(hello_an500):
+    """-icount shift=0: the same inputs give the same counts, run after run, to within one SysTick
+    period (40 instructions at 25 MHz): when a host byte arrives is real time, so the tick phase at
+    the start of a run is not fixed."""
+    tick = 1e9 / boards.load_board("mps2_an500").qemu.sysclk_hz
+    runs = [[s.cycles for s in test_firmware(hello_an500, count=3, seed=4).reports[0].samples] for _ in range(2)]
+    assert min(runs[0]) > 0
+    assert all(abs(a - b) <= tick for a, b in zip(*runs)), runs
+
+
+def test_two_models_in_one_firmware(tmp_path):
+    """hello and KWS (a 490-byte input: several chunks) in one firmware on a Cortex-M3."""
+    p = built_project([HELLO, KWS], "mps2_an385", tmp_path, prefixes=["hello", "kws"])
+    result = test_firmware(p, count=3, seed=1)
+    assert result.passed, result.to_json()
+    assert result.prefixes == ["hello", "kws"]
+    assert [len(r.samples) for r in result.reports] == [3, 3]
+    kws_counts = [s.cycles for s in result.reports[1].samples]
+    assert min(kws_counts) > 1_000_000 > max(s.cycles for s in result.reports[0].samples)
+
+
+# ------------------------------------------------------------------------------ failures
+
+
+def test_firmware_for_another_model_is_a_clear_error(hello_an500, tmp_path):
+    kws = aotgen.compile(KWS, output=tmp_path / "kws", prefix="kws").library
+    elf = hello_an500 / "build/firmware.elf"
+    with pytest.raises(AotgenError, match=r"firmware runs model hello_world_int8 \(inputs \[1\] B, outputs \[1\] B\), "
+                                          r"expected kws \(inputs \[490\] B, outputs \[12\] B\)"):
+        test_firmware(elf, [kws], board=boards.load_board("mps2_an500"), count=1)
+    assert not qemu_processes_for(elf)
+
+
+HANG_LIB_C = """#include "tiny.h"
+int32_t tiny_run(struct tiny_inputs* i, struct tiny_outputs* o) { (void)i; (void)o; for (;;) { } }
+"""
+
+
+def tiny_library(root: Path, run_c: str) -> aotgen.ModelLibrary:
+    """A hand-written library (docs/model-library-format.md) whose run() is `run_c`."""
+    inc, src = root / "codegen/host/include", root / "codegen/host/src"
+    inc.mkdir(parents=True)
+    src.mkdir(parents=True)
+    (inc / "tiny.h").write_text("#include <stdint.h>\n#define TINY_X_SIZE 4\n#define TINY_Y_SIZE 4\n"
+                                "struct tiny_inputs { const int8_t* x; };\nstruct tiny_outputs { int8_t* y; };\n"
+                                "int32_t tiny_run(struct tiny_inputs* i, struct tiny_outputs* o);\n")
+    (src / "tiny_lib0.c").write_text(run_c)
+    t = {"shape": [1, 4], "dtype": "int8", "bytes": 4, "quantization": None}
+    (root / "metadata.json").write_text(json.dumps({
+        "schema_version": 1, "prefix": "tiny", "model": {"file": "none"}, "options": {"workspace": "static"},
+        "inputs": [dict(t, name="x", c_name="x")], "outputs": [dict(t, name="y", c_name="y")],
+        "workspace_bytes": 0, "constant_bytes": 0, "operators": [], "kernels": [],
+        "sources": ["codegen/host/src/tiny_lib0.c"], "objects": []}))
+    return aotgen.load_library(root)
+
+
+def test_model_that_never_returns_is_a_run_timeout(tmp_path):
+    board = boards.load_board("mps2_an385")
+    lib = tiny_library(tmp_path / "tiny", HANG_LIB_C)
+    p = generate([lib], board, tmp_path / "p")
+    elf = firmware.build(p).elf
+    samples = [[[np.zeros((1, 4), np.int8)]]]
+    with pytest.raises(ProtocolError, match=r"no answer to RUN within 2 s \(1 attempts\)"):
+        test_firmware(elf, [lib], samples, board=board, run_timeout=2, model_files=[HELLO])
+    assert not qemu_processes_for(elf)
+
+
+def test_firmware_that_never_answers_is_a_handshake_timeout(hello_an500, tmp_path):
+    """A firmware without the harness (here: one that spins after init) -> 'no firmware answered'."""
+    p = tmp_path / "silent"
+    shutil.copytree(hello_an500, p, ignore=shutil.ignore_patterns("build"))
+    (p / "src/main.c").write_text('#include "platform.h"\nint main(void) { platform_init(); for (;;) { } }\n')
+    elf = firmware.build(p).elf
+    with pytest.raises(ProtocolError, match=r"no firmware answered on socket://127\.0\.0\.1:\d+ within 2 s"):
+        test_firmware(p, count=1, handshake_timeout=2)
+    assert not qemu_processes_for(elf)
+
+
+def test_qemu_crash_shows_its_stderr(hello_an500, tmp_path):
+    """A file that is not an ELF: QEMU loads it as a raw image, the CPU locks up, QEMU aborts."""
+    bogus = tmp_path / "firmware.elf"
+    bogus.write_bytes(b"not an ELF file at all")
+    lib = aotgen.load_library(hello_an500 / "models/hello_world_int8")
+    with pytest.raises(AotgenError, match=r"connection lost.*\nQEMU exited with code -?\d+:\nqemu: fatal: Lockup"):
+        test_firmware(bogus, [lib], board=boards.load_board("mps2_an500"), count=1)
+    assert not qemu_processes_for(bogus)
+
+
+def test_qemu_refusing_the_machine_shows_its_stderr(hello_an500, tmp_path):
+    """QEMU exits before opening its serial socket (here: a machine it does not know)."""
+    import dataclasses
+
+    board = boards.load_board("mps2_an500")
+    board = dataclasses.replace(board, qemu=dataclasses.replace(board.qemu, machine="no-such-machine"))
+    lib = aotgen.load_library(hello_an500 / "models/hello_world_int8")
+    with pytest.raises(AotgenError, match=r"qemu-system-arm exited with 1 before the firmware started:\n.*unsupported machine type"):
+        test_firmware(hello_an500 / "build/firmware.elf", [lib], board=board, count=1)
+
+
+def test_qemu_missing_names_the_apt_package(hello_an500, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no qemu-system-arm
+    with pytest.raises(ToolNotFoundError, match=r"apt-get install qemu-system-arm"):
+        test_firmware(hello_an500, count=1)
+
+
+def test_interrupt_stops_qemu(hello_an500):
+    """Ctrl-C (KeyboardInterrupt) mid-session still kills QEMU."""
+    elf = hello_an500 / "build/firmware.elf"
+    with pytest.raises(KeyboardInterrupt):
+        with QemuSerial(boards.load_board("mps2_an500"), elf) as q:
+            proc = q.proc
+            assert qemu_processes_for(elf)
+            raise KeyboardInterrupt
+    assert proc.poll() is not None and not qemu_processes_for(elf)
+
+
+# ------------------------------------------------------------------------------ real boards
+
+
+def test_flash_without_a_board_shows_the_flasher_output(tmp_path):
+    """openocd is installed here but no ST-LINK is attached: its own error is shown."""
+    if shutil.which("openocd") is None:
+        pytest.skip("needs openocd")
+    lib = tiny_library(tmp_path / "tiny", HANG_LIB_C)
+    p = generate([lib], boards.load_board("nucleo_f746zg"), tmp_path / "p")
+    firmware.build(p)
+    proc = subprocess.run([AOTGEN, "flash", str(p)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "openocd (flashing nucleo_f746zg) failed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_flash_without_flasher_names_the_apt_package(tmp_path, monkeypatch):
+    lib = tiny_library(tmp_path / "tiny", HANG_LIB_C)
+    p = generate([lib], boards.load_board("nucleo_f746zg"), tmp_path / "p")
+    firmware.build(p)
+    from aotgen.harness.flash import flash
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ToolNotFoundError, match=r"'openocd' not found on PATH: install it with `apt-get install openocd`"):
+        flash(p)
+
+
+def test_flash_refuses_qemu_boards(hello_an500):
+    proc = subprocess.run([AOTGEN, "flash", str(hello_an500)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "runs in QEMU, there is nothing to flash" in proc.stderr
+
+
+@pytest.mark.board
+@pytest.mark.skipif(not os.environ.get("AOTGEN_BOARD"), reason="set AOTGEN_BOARD (and AOTGEN_BOARD_PORT) "
+                    "to test on an attached board")
+def test_real_board_flash_and_test(tmp_path):
+    """On an attached board: build hello + KWS, flash, and pass `aotgen test` with cycles."""
+    p = built_project([HELLO, KWS], os.environ["AOTGEN_BOARD"], tmp_path, prefixes=["hello", "kws"])
+    subprocess.run([AOTGEN, "flash", str(p)], check=True, timeout=300)
+    result = test_firmware(p, count=3, port=os.environ.get("AOTGEN_BOARD_PORT"))
+    assert result.passed and result.unit == "cycles"

@@ -105,11 +105,17 @@ def _tflite_converter_class():
                 self.convert_map[name] = self._bound(fn)
 
         def _fix_reductions(self):
-            """TVM 0.27 maps MEAN, SUM, REDUCE_* to partial(_convert_reduce, relax_op=...), which
-            the op then collides with ("got multiple values for argument 'relax_op'")."""
+            """TVM 0.27 maps MEAN, SUM, REDUCE_*, REDUCE_ANY/ALL, LOGICAL_AND/OR to
+            partial(f, relax_op=...) where f takes (relax_op, op): the op then collides with the
+            keyword ("got multiple values for argument 'relax_op'")."""
+            import inspect
+
             for name, fn in list(self.convert_map.items()):
-                if getattr(fn, "func", None) == self._convert_reduce and "relax_op" in fn.keywords:
-                    self.convert_map[name] = lambda op, f=fn.keywords["relax_op"]: self._convert_reduce(f, op)
+                func = getattr(fn, "func", None)
+                if func is None or "relax_op" not in fn.keywords:
+                    continue
+                if list(inspect.signature(func).parameters)[:1] == ["relax_op"]:
+                    self.convert_map[name] = lambda op, f=func, r=fn.keywords["relax_op"]: f(r, op)
 
         def _bound(self, fn):
             """Bind each layer's result to a variable: TVM's converters return unbound calls,

@@ -255,18 +255,54 @@ def _broadcast(t, idx):
     return t[tuple(0 if d == 1 else idx[lead + k] for k, d in enumerate(shape))]
 
 
-def add_te(a, b, params: dict, out_dtype: str, out_shape):
-    """TFLite's int8 AddElementwise (BroadcastAdd6DSlow when shapes differ): both inputs
-    rescaled to a common 2^20-scaled base."""
+def add_te(a, b, params: dict, out_dtype: str, out_shape, subtract: bool = False):
+    """TFLite's int8 AddElementwise / SubElementwise (Broadcast*6DSlow when shapes differ): both
+    inputs rescaled to a common 2^20-scaled base."""
     p = {k: tirx.const(v, "int32") for k, v in params.items()}
 
     def f(*idx):
         sa = requantize((tirx.Cast("int32", _broadcast(a, idx)) - p["zp1"]) * p["one_shl"], p["m1"], p["s1"])
         sb = requantize((tirx.Cast("int32", _broadcast(b, idx)) - p["zp2"]) * p["one_shl"], p["m2"], p["s2"])
-        v = requantize(sa + sb, p["mo"], p["so"]) + p["zpo"]
+        v = requantize(sa - sb if subtract else sa + sb, p["mo"], p["so"]) + p["zpo"]
         return tirx.Cast(out_dtype, tirx.max(tirx.min(v, p["hi"]), p["lo"]))
 
-    return te.compute(out_shape, f, name="add")
+    return te.compute(out_shape, f, name="sub" if subtract else "add")
+
+
+def mul_te(a, b, zp1: int, zp2: int, multiplier: int, shift: int, zp_out: int, lo: int, hi: int, out_shape):
+    """TFLite's int8 MulElementwise: (a - zp1) * (b - zp2) requantized, offset, clamped."""
+    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
+
+    def f(*idx):
+        prod = (tirx.Cast("int32", _broadcast(a, idx)) - i32(zp1)) * (tirx.Cast("int32", _broadcast(b, idx)) - i32(zp2))
+        v = requantize(prod, i32(multiplier), i32(shift)) + i32(zp_out)
+        return tirx.Cast("int8", tirx.max(tirx.min(v, i32(hi)), i32(lo)))
+
+    return te.compute(out_shape, f, name="mul")
+
+
+def min_max_te(a, b, maximum: bool, out_shape):
+    """TFLite's MAXIMUM / MINIMUM on int8 compare the stored values as they are."""
+    op = tirx.max if maximum else tirx.min
+    return te.compute(out_shape, lambda *idx: op(_broadcast(a, idx), _broadcast(b, idx)),
+                      name="maximum" if maximum else "minimum")
+
+
+def rescale_te(x, zp_in: int, zp_out: int, lo: int, hi: int, identity: tuple[int, int],
+               negative: tuple[int, int] | None = None):
+    """zp_out + requantize(x - zp_in) clamped to [lo, hi]: TFLite's ReluX, Requantize (QUANTIZE
+    int8 -> int8) and, with a second (multiplier, shift) for x < zp_in, QuantizeLeakyRelu."""
+    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
+
+    def f(*idx):
+        d = tirx.Cast("int32", x(*idx)) - i32(zp_in)
+        v = requantize(d, i32(identity[0]), i32(identity[1]))
+        if negative is not None:
+            v = tirx.Select(d >= i32(0), v, requantize(d, i32(negative[0]), i32(negative[1])))
+        v = v + i32(zp_out)
+        return tirx.Cast("int8", tirx.max(tirx.min(v, i32(hi)), i32(lo)))
+
+    return te.compute(x.shape, f, name="rescale")
 
 
 def add_params(s1, zp1, s2, zp2, so, zpo, lo, hi) -> dict:
@@ -348,7 +384,11 @@ class IntegerConverters:
         for name, method in (("CONV_2D", self._int_conv2d), ("DEPTHWISE_CONV_2D", self._int_depthwise),
                              ("FULLY_CONNECTED", self._int_fully_connected), ("ADD", self._int_add),
                              ("AVERAGE_POOL_2D", self._int_avg_pool), ("SOFTMAX", self._int_softmax),
-                             ("CONCATENATION", self._int_concat), ("MEAN", self._int_mean)):
+                             ("CONCATENATION", self._int_concat), ("MEAN", self._int_mean),
+                             ("SUB", self._int_sub), ("MUL", self._int_mul), ("MAXIMUM", self._int_maximum),
+                             ("MINIMUM", self._int_minimum), ("RELU", self._int_relu), ("RELU6", self._int_relu6),
+                             ("RELU_N1_TO_1", self._int_relu_n1_to_1), ("QUANTIZE", self._int_quantize),
+                             ("LEAKY_RELU", self._int_leaky_relu)):
             fallback = self.convert_map[name]
             self.convert_map[name] = self._integer_or(method, fallback)
 
@@ -467,8 +507,9 @@ class IntegerConverters:
         out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
         return y if out_shape == flat[:1] + [out_c] else relax.op.reshape(y, out_shape)
 
-    def _int_add(self, op, ins, outs):
+    def _int_add(self, op, ins, outs, subtract: bool = False):
         from tflite.AddOptions import AddOptions
+        from tflite.SubOptions import SubOptions
 
         if ins[1].qnn_params is None or ins[1].tensor.Type() != ins[0].tensor.Type():
             return NotImplemented
@@ -476,12 +517,74 @@ class IntegerConverters:
         s1, z1, _ = _tensor_quant(ins[0])
         s2, z2, _ = _tensor_quant(ins[1])
         so, zo, _ = _tensor_quant(outs[0])
-        lo, hi = activation_range(self._options(op, AddOptions).FusedActivationFunction(), float(so[0]), int(zo[0]), "int8")
+        act = self._options(op, SubOptions if subtract else AddOptions).FusedActivationFunction()
+        lo, hi = activation_range(act, float(so[0]), int(zo[0]), "int8")
         params = add_params(s1[0], int(z1[0]), s2[0], int(z2[0]), so[0], int(zo[0]), lo, hi)
-        a = self._expr(ins[0])
-        b = self._expr(ins[1])
-        return self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8", out_shape), a, b,
-                               primfunc_name_hint="add_int8")
+        return self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8", out_shape, subtract),
+                               self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="sub_int8" if subtract else "add_int8")
+
+    def _int_sub(self, op, ins, outs):
+        return self._int_add(op, ins, outs, subtract=True)
+
+    def _int_mul(self, op, ins, outs):
+        from tflite.MulOptions import MulOptions
+
+        if ins[1].qnn_params is None or ins[1].tensor.Type() != ins[0].tensor.Type():
+            return NotImplemented
+        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
+        s1, z1, _ = _tensor_quant(ins[0])
+        s2, z2, _ = _tensor_quant(ins[1])
+        so, zo, _ = _tensor_quant(outs[0])
+        lo, hi = activation_range(self._options(op, MulOptions).FusedActivationFunction(), float(so[0]), int(zo[0]), "int8")
+        # mul.cc Prepare: the scales multiplied and divided in float, then widened.
+        mult, shift = quantize_multiplier(float(np.float32(s1[0]) * np.float32(s2[0]) / np.float32(so[0])))
+        return self.bb.call_te(
+            lambda a_, b_: mul_te(a_, b_, int(z1[0]), int(z2[0]), mult, shift, int(zo[0]), lo, hi, out_shape),
+            self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="mul_int8")
+
+    def _int_min_max(self, op, ins, outs, maximum: bool):
+        if ins[1].tensor.Type() != ins[0].tensor.Type():
+            return NotImplemented
+        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
+        return self.bb.call_te(lambda a_, b_: min_max_te(a_, b_, maximum, out_shape), self._expr(ins[0]),
+                               self._expr(ins[1]), primfunc_name_hint="maximum_int8" if maximum else "minimum_int8")
+
+    def _int_maximum(self, op, ins, outs):
+        return self._int_min_max(op, ins, outs, maximum=True)
+
+    def _int_minimum(self, op, ins, outs):
+        return self._int_min_max(op, ins, outs, maximum=False)
+
+    def _rescale(self, ins, outs, lo_real: float | None, hi_real: float | None, negative_factor=None):
+        """ReluX (activations.cc QuantizedReluX: bounds via roundf(bound / scale) in float),
+        Requantize and QuantizeLeakyRelu."""
+        si, zi, so, zo = self._io_quant(ins, outs)
+        ratio = float(si) / float(so)
+        lo = -128 if lo_real is None else max(-128, zo + round_half_away(float(np.float32(lo_real) / so)))
+        hi = 127 if hi_real is None else min(127, zo + round_half_away(float(np.float32(hi_real) / so)))
+        identity = quantize_multiplier(ratio)
+        negative = None
+        if negative_factor is not None:  # leaky_relu.cc: input scale * alpha / output scale in float
+            negative = quantize_multiplier(float(si * np.float32(negative_factor) / so))
+        return self.bb.call_te(lambda x_: rescale_te(x_, zi, zo, lo, hi, identity, negative), self._expr(ins[0]),
+                               primfunc_name_hint="rescale_int8")
+
+    def _int_relu(self, op, ins, outs):
+        return self._rescale(ins, outs, 0.0, None)
+
+    def _int_relu6(self, op, ins, outs):
+        return self._rescale(ins, outs, 0.0, 6.0)
+
+    def _int_relu_n1_to_1(self, op, ins, outs):
+        return self._rescale(ins, outs, -1.0, 1.0)
+
+    def _int_quantize(self, op, ins, outs):
+        return self._rescale(ins, outs, None, None)
+
+    def _int_leaky_relu(self, op, ins, outs):
+        from tflite.LeakyReluOptions import LeakyReluOptions
+
+        return self._rescale(ins, outs, None, None, negative_factor=self._options(op, LeakyReluOptions).Alpha())
 
     def _int_avg_pool(self, op, ins, outs):
         """int8 in, int8 out (TVM's importer widens the whole input tensor to int32 first)."""

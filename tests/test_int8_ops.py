@@ -240,6 +240,53 @@ def test_add_constant_operand(tmp_path):
     check_exact(m, [y], tmp_path)
 
 
+@pytest.mark.parametrize("shape_b,activation", [([1, 5, 6, 7], NONE), ([1, 1, 1, 7], RELU)])
+def test_sub(shape_b, activation, tmp_path):
+    m = ModelSpec()
+    a = m.input("a", [1, 5, 6, 7], "int8", 0.05, 3)
+    b = m.input("b", shape_b, "int8", 0.08, -6)
+    y = m.activation("y", [1, 5, 6, 7], "int8", 0.1, -1)
+    m.op("SUB", [a, b], [y], "SubOptions", version=2, FusedActivationFunction=activation)
+    check_exact(m, [y], tmp_path)
+
+
+@pytest.mark.parametrize("shape_b,activation", [([2, 3, 8], NONE), ([8], RELU6), ([2, 1, 8], RELU)])
+def test_mul(shape_b, activation, tmp_path):
+    m = ModelSpec()
+    a = m.input("a", [2, 3, 8], "int8", 0.05, 3)
+    b = m.input("b", shape_b, "int8", 0.04, -6)
+    y = m.activation("y", [2, 3, 8], "int8", 0.1, -1)
+    m.op("MUL", [a, b], [y], "MulOptions", version=2, FusedActivationFunction=activation)
+    check_exact(m, [y], tmp_path)
+
+
+@pytest.mark.parametrize("op", ["MAXIMUM", "MINIMUM"])
+def test_maximum_minimum(op, tmp_path):
+    m = ModelSpec()
+    a = m.input("a", [1, 4, 5, 3], "int8", 0.05, 3)
+    b = m.input("b", [1, 1, 5, 3], "int8", 0.05, 3)
+    y = m.activation("y", [1, 4, 5, 3], "int8", 0.05, 3)
+    m.op(op, [a, b], [y], version=2)
+    check_exact(m, [y], tmp_path)
+
+
+@pytest.mark.parametrize("op,out_scale,out_zp,options", [
+    ("RELU", 0.05, -128, {}),            # same scale: the ReLU of a conv output
+    ("RELU", 0.03, -100, {}),            # rescaled
+    ("RELU6", 0.025, -128, {}),          # 6.0 inside the output range
+    ("RELU_N1_TO_1", 0.01, 2, {}),
+    ("QUANTIZE", 0.02, 17, {}),          # int8 -> int8 requantization
+    ("QUANTIZE", 0.3, -5, {}),           # to a coarser scale
+    ("LEAKY_RELU", 0.04, -20, {"Alpha": 0.2}),
+])
+def test_elementwise_rescale(op, out_scale, out_zp, options, tmp_path):
+    m = ModelSpec()
+    x = m.input("x", [2, 5, 9], "int8", 0.05, -4)
+    y = m.activation("y", [2, 5, 9], "int8", out_scale, out_zp)
+    m.op(op, [x], [y], "LeakyReluOptions" if options else None, version=1 if op == "RELU_N1_TO_1" else 2, **options)
+    check_exact(m, [y], tmp_path)
+
+
 # ------------------------------------------------------------------------------------ pooling
 
 

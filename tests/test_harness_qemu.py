@@ -128,6 +128,33 @@ def test_two_models_in_one_firmware(tmp_path):
     assert min(kws_counts) > 1_000_000 > max(s.cycles for s in result.reports[0].samples)
 
 
+INT8_MODELS = {
+    "hello": HELLO,
+    "kws": KWS,
+    "resnet": MODELS / "mlperf_tiny/pretrainedResnet_quant.tflite",
+    "ad01": MODELS / "mlperf_tiny/ad01_int8.tflite",
+}
+QEMU_BOARDS = [b.name for b in boards.list_boards()
+               if b.qemu_runnable and b.source and b.source.parent == boards.BUILTIN_BOARDS_DIR]
+
+
+@pytest.mark.parametrize("board_name", QEMU_BOARDS)
+def test_every_qemu_board_passes_the_int8_models(board_name, tmp_path):
+    """hello_world_int8, KWS, the ResNet and the anomaly detector, in one firmware per QEMU
+    board (those whose weights and arena fit the board), 3 inputs each vs the live reference."""
+    board = boards.load_board(board_name)
+    libs = [aotgen.compile(path, output=tmp_path / name, prefix=name, target=board.cpu).library
+            for name, path in INT8_MODELS.items()]
+    libs = [lib for lib in libs if lib.constant_bytes <= board.flash.size and lib.workspace_bytes <= board.ram.size]
+    assert len(libs) >= 2, f"fewer than two of the models fit {board_name}"
+    p = generate(libs, board, tmp_path / "project")
+    firmware.build(p)
+    result = test_firmware(p, count=3, seed=11)
+    assert result.passed, result.to_json()
+    assert result.unit == "instructions (QEMU icount)"
+    assert all(len(r.samples) == 3 and all(s.cycles > 0 for s in r.samples) for r in result.reports)
+
+
 # ------------------------------------------------------------------------------ failures
 
 

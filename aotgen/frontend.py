@@ -89,13 +89,13 @@ def _tflite_quant(tensor) -> Quantization | None:
 def _tflite_converter_class():
     from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
 
-    from .quantized import LAYOUT_ONLY_INT8_OPS, IntegerConverters
+    from .quantized import INTEGER_ONLY_INT8_OPS, LAYOUT_ONLY_INT8_OPS, IntegerConverters
 
     class Converter(IntegerConverters, OperatorConverter):
         """TVM's converter, with unsupported layers reported by name and index, and int8
         operators lowered to integer arithmetic."""
 
-        _SUPPORTED_QUANTIZED_OPS = OperatorConverter._SUPPORTED_QUANTIZED_OPS | LAYOUT_ONLY_INT8_OPS
+        _SUPPORTED_QUANTIZED_OPS = OperatorConverter._SUPPORTED_QUANTIZED_OPS | LAYOUT_ONLY_INT8_OPS | INTEGER_ONLY_INT8_OPS
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)

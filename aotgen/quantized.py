@@ -21,6 +21,8 @@ from .errors import UnsupportedModelError
 # int8 operators TVM's importer refuses that only move bytes (TFLite requires, or copies as if,
 # equal input and output quantization): their converters are correct on int8 tensors as they are.
 LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRANSPOSE", "SQUEEZE"})
+# int8 operators TVM's importer refuses that IntegerConverters computes itself.
+INTEGER_ONLY_INT8_OPS = frozenset({"GELU"})
 
 
 def round_half_away(x: float) -> int:
@@ -269,6 +271,35 @@ def add_te(a, b, params: dict, out_dtype: str, out_shape, subtract: bool = False
     return te.compute(out_shape, f, name="sub" if subtract else "add")
 
 
+def lut_te(x, table):
+    """out = table[x + 128]: an int8 -> int8 function of one byte, tabulated at compile time."""
+    return te.compute(x.shape, lambda *i: table[tirx.Cast("int32", x(*i)) + tirx.const(128, "int32")], name="lut")
+
+
+def populate_lut(in_scale: np.float32, zp_in: int, out_scale: np.float32, zp_out: int, transform) -> np.ndarray:
+    """TFLite's LUTPopulate<int8_t> in float32, as its int8 LOGISTIC, TANH and GELU kernels
+    build their table: dequantize, transform, multiply by 1/out_scale, TfLiteRound, offset, clamp.
+    The table is computed here, at compile time; the generated code only indexes it."""
+    q = np.arange(-128, 128, dtype=np.int32)
+    with np.errstate(over="ignore"):
+        x = (np.float32(in_scale) * (q - zp_in).astype(np.float32)).astype(np.float32)
+        y = np.asarray(transform(x), dtype=np.float32) * np.float32(np.float32(1) / np.float32(out_scale))
+    rounded = np.sign(y) * np.floor(np.abs(y) + np.float32(0.5))
+    return np.clip(rounded.astype(np.int64) + zp_out, -128, 127).astype(np.int8)
+
+
+def _gelu(approximate: bool):
+    def exact(x):
+        erf = np.vectorize(lambda v: np.float32(math.erf(float(v))), otypes=[np.float32])
+        return np.float32(0.5) * x * (np.float32(1) + erf(x * np.float32(1 / math.sqrt(2))))
+
+    def tanh_form(x):
+        inner = np.float32(math.sqrt(2 / math.pi)) * (x + np.float32(0.044715) * x * x * x)
+        return np.float32(0.5) * x * (np.float32(1) + np.tanh(inner))
+
+    return tanh_form if approximate else exact
+
+
 def mul_te(a, b, zp1: int, zp2: int, multiplier: int, shift: int, zp_out: int, lo: int, hi: int, out_shape):
     """TFLite's int8 MulElementwise: (a - zp1) * (b - zp2) requantized, offset, clamped."""
     i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
@@ -388,7 +419,8 @@ class IntegerConverters:
                              ("SUB", self._int_sub), ("MUL", self._int_mul), ("MAXIMUM", self._int_maximum),
                              ("MINIMUM", self._int_minimum), ("RELU", self._int_relu), ("RELU6", self._int_relu6),
                              ("RELU_N1_TO_1", self._int_relu_n1_to_1), ("QUANTIZE", self._int_quantize),
-                             ("LEAKY_RELU", self._int_leaky_relu)):
+                             ("LEAKY_RELU", self._int_leaky_relu), ("LOGISTIC", self._int_logistic),
+                             ("TANH", self._int_tanh), ("GELU", self._int_gelu)):
             fallback = self.convert_map[name]
             self.convert_map[name] = self._integer_or(method, fallback)
 
@@ -402,6 +434,10 @@ class IntegerConverters:
                 result = method(op, ins, outs)
                 if result is not NotImplemented:
                     return result
+            name = self.get_op_code_str(op)
+            if name in INTEGER_ONLY_INT8_OPS and any(t.qnn_params is not None for t in ins[:1] + outs):
+                # TVM's own converter would apply the float op to the stored integers.
+                raise UnsupportedModelError(f"quantized {name} other than int8 in, int8 out")
             return fallback(op)
 
         return convert
@@ -580,6 +616,23 @@ class IntegerConverters:
 
     def _int_quantize(self, op, ins, outs):
         return self._rescale(ins, outs, None, None)
+
+    def _lut(self, ins, outs, transform):
+        si, zi, so, zo = self._io_quant(ins, outs)
+        table = populate_lut(si, zi, so, zo, transform)
+        return self.bb.call_te(lut_te, self._expr(ins[0]), relax.const(table), primfunc_name_hint="lut_int8")
+
+    def _int_logistic(self, op, ins, outs):
+        return self._lut(ins, outs, lambda x: np.float32(1) / (np.float32(1) + np.exp(-x)))
+
+    def _int_tanh(self, op, ins, outs):
+        return self._lut(ins, outs, np.tanh)
+
+    def _int_gelu(self, op, ins, outs):
+        from tflite.GeluOptions import GeluOptions
+
+        approximate = op.BuiltinOptions() is not None and bool(self._options(op, GeluOptions).Approximate())
+        return self._lut(ins, outs, _gelu(approximate))
 
     def _int_leaky_relu(self, op, ins, outs):
         from tflite.LeakyReluOptions import LeakyReluOptions

@@ -287,6 +287,27 @@ def test_elementwise_rescale(op, out_scale, out_zp, options, tmp_path):
     check_exact(m, [y], tmp_path)
 
 
+@pytest.mark.parametrize("op,in_scale,in_zp,out_scale,out_zp,options", [
+    ("LOGISTIC", 0.05, 3, 1 / 256, -128, {}),     # TFLite's fixed int8 logistic output
+    ("LOGISTIC", 0.12, -30, 1 / 256, -128, {}),
+    ("TANH", 0.03, 0, 1 / 128, 0, {}),            # and tanh's
+    ("TANH", 0.09, 12, 1 / 128, 0, {}),
+    ("GELU", 0.05, 3, 0.03, -20, {"Approximate": False}),
+    ("GELU", 0.1, -10, 0.05, 5, {"Approximate": True}),
+])
+def test_table_ops(op, in_scale, in_zp, out_scale, out_zp, options, tmp_path):
+    """int8 -> int8 functions LiteRT computes through a 256-entry table built in float: aotgen
+    builds the same table at compile time (so no float in the generated code). Every input byte
+    is checked, each sample holding all 256 values in a shuffled order."""
+    m = ModelSpec()
+    x = m.input("x", [2, 256], "int8", in_scale, in_zp)
+    y = m.activation("y", [2, 256], "int8", out_scale, out_zp)
+    m.op(op, [x], [y], "GeluOptions" if options else None, **options)
+    rng = np.random.default_rng(9)
+    every_byte = lambda t: rng.permuted(np.tile(np.arange(-128, 128), (2, 1)), axis=1).astype(np.int8)  # noqa: E731
+    check_exact(m, [y], tmp_path, make_input=every_byte)
+
+
 # ------------------------------------------------------------------------------------ pooling
 
 

@@ -175,7 +175,7 @@ def test_shared_user_workspace(cmsis_compiled, tmp_path):
     libs = [aotgen.compile(MODELS[m], output=tmp_path / m, prefix=m, target=board.cpu, workspace="user").library
             for m in ("hello", "kws")]
     p = generate(libs, board.name, tmp_path / "p")
-    assert f"aotgen_workspace[{max(lib.workspace_bytes for lib in libs)}]" in (p / "src/model_data.c").read_text()
+    assert f"AOTGEN_WORKSPACE_BYTES {max(lib.workspace_bytes for lib in libs)}u" in (p / "src/workspace.c").read_text() + (p / "src/workspace.h").read_text()
     res = qemu.run(board, firmware.build(p).elf, timeout=120)
     assert res.exit_code == 0, res.output
     check_against_reference(project.load_project(p), project.parse_run_output(res.output), ["hello", "kws"])

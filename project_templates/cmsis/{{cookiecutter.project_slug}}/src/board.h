@@ -32,6 +32,7 @@
 /* Cortex-M system registers (Armv7-M / Armv8-M ARM, System Control Space). */
 #define SCB_CPACR REG32(0xE000ED88u)
 #define SCB_VTOR REG32(0xE000ED08u)
+#define SCB_ICSR REG32(0xE000ED04u)
 #define SYST_CSR REG32(0xE000E010u)
 #define SYST_RVR REG32(0xE000E014u)
 #define SYST_CVR REG32(0xE000E018u)

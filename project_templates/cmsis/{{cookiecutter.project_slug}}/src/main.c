@@ -7,14 +7,25 @@
  *   output <prefix> <c_name> <dtype> <n> <v0> <v1> ...   (float32 values as IEEE-754 hex bits)
  *   done failures=<models whose run() did not return 0>
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "console.h"
-#include "model_data.h"
 #include "platform.h"
+#include "workspace.h"
 {%- for m in cookiecutter._aotgen.models %}
 #include "{{ m.prefix }}.h"
+{%- endfor %}
+
+/* The test inputs: numpy.random.default_rng(0), drawn model by model, input by input (integers
+ * uniform over the dtype's range, floats uniform in [-1, 1)); also in test_data/*.npy. */
+{%- for m in cookiecutter._aotgen.models %}
+{%- for t in m.inputs %}
+static const {{ t.c_type }} {{ m.prefix }}_test_{{ t.c_name }}[{{ t.size }}] __attribute__((aligned(16))) = {
+{{ t.init }}
+};
+{%- endfor %}
 {%- endfor %}
 {% for m in cookiecutter._aotgen.models %}
 static int run_{{ m.prefix }}(void) {

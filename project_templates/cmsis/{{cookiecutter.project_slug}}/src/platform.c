@@ -20,12 +20,15 @@ static void counter_init(void) {
 }
 
 static uint64_t counter_ticks(void) {
-    uint32_t hi, lo;
+    uint32_t hi, cvr, pending;
     do {
         hi = systick_wraps;
-        lo = 0x00FFFFFFu - SYST_CVR;
+        cvr = SYST_CVR;
+        pending = SCB_ICSR & (1u << 26); /* PENDSTSET: wrapped, handler not yet run */
     } while (hi != systick_wraps);
-    return ((uint64_t)hi << 24) | lo;
+    /* A pending wrap with a reloaded (high) CVR happened before CVR was read: count it. */
+    if (pending && cvr > 0x007FFFFFu) hi++;
+    return ((uint64_t)hi << 24) | (0x00FFFFFFu - cvr);
 }
 
 uint32_t platform_cycles(void) {

@@ -6,6 +6,7 @@ and writes the raw outputs to stdout, until stdin ends.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import AotgenError
 from .mlf import ModelLibrary
 from .toolchain import run
 from .verify import CheckReport, SampleCheck, compare_output
@@ -102,7 +104,7 @@ class ModelCheck:
     """Everything one host check produced. Random samples come first, then the --inputs files."""
 
     report: CheckReport
-    metadata: dict  # the compiled library's metadata.json (the library itself was temporary)
+    metadata: dict  # the checked library's metadata.json (check_model's library was temporary)
     samples: list[list[np.ndarray]]
     outputs: list[list[np.ndarray]]
     reference: list[list[np.ndarray]]
@@ -118,20 +120,35 @@ def check_model(model: str | Path, input_files: Sequence[str | Path] = (), count
     `compile_options` go to aotgen.compile (backend, workspace, io_in_arena), so the check covers
     the variant that will ship; the target is always the host."""
     from .compiler import compile as compile_model  # late: it imports TVM, which the rest of this module never needs
+
+    say = progress or (lambda _msg: None)
+    with tempfile.TemporaryDirectory(prefix="aotgen-check-") as tmp:
+        lib = compile_model(model, Path(tmp) / "mlf", prefix=prefix, progress=say, **compile_options).library
+        return check_library(lib, input_files, count, seed, atol, rtol, progress, Path(tmp))
+
+
+def check_library(lib: ModelLibrary, input_files: Sequence[str | Path] = (), count: int = 5, seed: int = 0,
+                  atol: float | None = None, rtol: float | None = None,
+                  progress: Callable[[str], None] | None = None, workdir: Path | None = None) -> ModelCheck:
+    """The same check on an already compiled library (folder or tarball): exactly what ships. The
+    reference runs on the model the library keeps in src/."""
     from .reference import run_reference
     from .verify import load_inputs, random_inputs
 
     say = progress or (lambda _msg: None)
-    with tempfile.TemporaryDirectory(prefix="aotgen-check-") as tmp:
-        result = compile_model(model, Path(tmp) / "mlf", prefix=prefix, progress=say, **compile_options)
-        lib = result.library
-        from_files = load_inputs(list(input_files), lib.inputs)
-        samples = random_inputs(lib.inputs, count, seed) + from_files
-        say(f"running the reference interpreter on {len(samples)} samples")
-        reference = run_reference(model, samples)
-        say("building and running the generated C on the host")
-        report, outputs = check_on_host(lib, samples, reference, atol, rtol, workdir=Path(tmp))
-        return ModelCheck(report, lib.metadata, samples, outputs, reference, len(from_files))
+    model = lib.model_file
+    if model is None:
+        raise AotgenError(f"{lib.root} does not contain its source model (src/), so there is no reference to run")
+    from_files = load_inputs(list(input_files), lib.inputs)
+    samples = random_inputs(lib.inputs, count, seed) + from_files
+    say(f"running the reference interpreter on {len(samples)} samples")
+    reference = run_reference(model, samples)
+    say("building and running the generated code on the host")
+    with contextlib.ExitStack() as cleanup:
+        if workdir is None:
+            workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="aotgen-check-")))
+        report, outputs = check_on_host(lib, samples, reference, atol, rtol, workdir=workdir)
+    return ModelCheck(report, lib.metadata, samples, outputs, reference, len(from_files))
 
 
 def save_samples(directory: str | Path, check: ModelCheck) -> None:

@@ -113,3 +113,16 @@ def test_check_host_checks_the_variant_that_ships(options: list[str], shared_mod
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["passed"] and len(report["samples"]) == 3
+
+
+def test_check_host_on_compiled_libraries(shared_models: Path, tmp_path: Path) -> None:
+    """check-host on what `compile` wrote (a C folder, an LLVM tarball) checks those very files."""
+    model = str(model_path("hello_world_int8"))
+    for out, options in ((tmp_path / "c_lib", []), (tmp_path / "llvm_lib.tar", ["--backend", "llvm"])):
+        assert aotgen_cli("compile", model, "-o", str(out), *options, "--json", cwd=tmp_path).returncode == 0
+        proc = aotgen_cli("check-host", str(out), "-n", "3", "--json", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        report = json.loads(proc.stdout)
+        assert report["passed"] and len(report["samples"]) == 3 and report["model"] == "hello_world_int8.tflite"
+    proc = aotgen_cli("check-host", str(tmp_path / "c_lib"), "--workspace", "user", cwd=tmp_path)
+    assert proc.returncode == 1 and "already compiled library" in proc.stderr and "--workspace" in proc.stderr

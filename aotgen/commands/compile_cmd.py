@@ -11,10 +11,10 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .. import compiler
+from .. import compiler, mlf
 from ..cli import cli, emit_json
 from ..errors import AotgenError
-from ..hostcheck import ModelCheck, check_model, save_samples
+from ..hostcheck import ModelCheck, check_library, check_model, save_samples
 from ..targets import CPUS
 from ..ui import console, err_console
 
@@ -85,7 +85,7 @@ def compile_command(model: Path, output: Path | None, prefix: str | None, target
 
 
 @cli.command("check-host")
-@MODEL_ARG
+@click.argument("model", type=click.Path(path_type=Path))
 @click.option("--inputs", "-i", "input_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="A .npy input sample (repeat the option; one file per model input, in input order).")
 @click.option("--count", "-n", type=click.IntRange(min=0), default=5, show_default=True,
@@ -107,14 +107,22 @@ def check_host_command(model: Path, input_files: tuple[str, ...], count: int, se
                        workspace: str, io_in_arena: bool, as_json: bool) -> None:
     """Compile MODEL, run it on this machine and compare with the reference interpreter.
 
+    MODEL may also be a library `aotgen compile` wrote (folder or .tar): it is checked as it is.
     Exits 0 only if every output of every sample is within tolerance.
     """
     if count == 0 and not input_files:
         raise AotgenError("nothing to check: give --count > 0 or --inputs")
     with progress(as_json) as say:
-        check = check_model(model, list(input_files), count=count, seed=seed, atol=atol, rtol=rtol,
-                            prefix=prefix, progress=say, backend=backend, workspace=workspace,
-                            io_in_arena=io_in_arena)
+        if mlf.is_model_library(model) or model.is_dir():
+            given = [opt for opt, used in (("--prefix", prefix is not None), ("--backend", backend != "c"),
+                                           ("--workspace", workspace != "static"), ("--io-in-arena", io_in_arena)) if used]
+            if given:
+                raise AotgenError(f"{model} is an already compiled library: drop {', '.join(given)} (options for compiling)")
+            check = check_library(mlf.load(model), list(input_files), count, seed, atol, rtol, progress=say)
+        else:
+            check = check_model(model, list(input_files), count=count, seed=seed, atol=atol, rtol=rtol,
+                                prefix=prefix, progress=say, backend=backend, workspace=workspace,
+                                io_in_arena=io_in_arena)
     if save_outputs is not None:
         save_samples(save_outputs, check)
     report = check.report

@@ -300,6 +300,76 @@ def _gelu(approximate: bool):
     return tanh_form if approximate else exact
 
 
+# ---- TFLite's int8 HARD_SWISH, emulated in Python integers (16-bit gemmlowp arithmetic)
+
+I16_MIN, I16_MAX = -(1 << 15), (1 << 15) - 1
+
+
+def _srdhm16(a, b):
+    """gemmlowp's SaturatingRoundingDoublingHighMul on int16."""
+    if a == b == I16_MIN:
+        return I16_MAX
+    ab = a * b
+    nudge = (1 << 14) if ab >= 0 else 1 - (1 << 14)
+    v = ab + nudge
+    q = abs(v) // (1 << 15)
+    return ((q if v >= 0 else -q) + 2**15) % 2**16 - 2**15
+
+
+def _sdhm16(a, b):
+    """hard_swish.h SaturatingDoublingHighMul: the same without rounding."""
+    if a == b == I16_MIN:
+        return I16_MAX
+    ab = a * b
+    q = abs(ab) // (1 << 15)
+    return ((q if ab >= 0 else -q) + 2**15) % 2**16 - 2**15
+
+
+def _sat_shl16(v, amount):
+    return max(I16_MIN, min(I16_MAX, v * (1 << amount)))
+
+
+def _rdbpot(x, e):
+    """gemmlowp's RoundingDivideByPOT."""
+    mask = (1 << e) - 1
+    return (x >> e) + ((x & mask) > (mask >> 1) + (x < 0))
+
+
+def _down16(m):
+    """DownScaleInt32ToInt16Multiplier."""
+    if m >= 2**31 - 1 - (1 << 15):
+        return I16_MAX
+    return (m + (1 << 15)) >> 16
+
+
+def hard_swish_table(in_scale, zp_in, out_scale, zp_out) -> np.ndarray:
+    """TFLite's int8 HardSwish (HardSwishPrepare + reference_ops::HardSwish, 16-bit fixed point)
+    evaluated for all 256 input bytes at compile time."""
+    hires = np.float32(np.float32(1.0 / 128.0) * np.float32(in_scale))
+    out_m, out_e = quantize_multiplier(float(np.float32(hires / np.float32(out_scale))))
+    rel_m, rel_e = quantize_multiplier(float(np.float32(hires / np.float32(np.float32(3.0) / np.float32(32768.0)))))
+    if out_e > 0:
+        raise UnsupportedModelError("int8 HARD_SWISH with output scale < input scale / 128 (TFLite refuses it)")
+    out_m16, rel_m16 = _down16(out_m), _down16(rel_m)
+    table = []
+    for q in range(-128, 128):
+        x = q - zp_in
+        hi = x * 128
+        pre = _srdhm16(hi, out_m16)
+        r = hi
+        if rel_e > 0:
+            r = _sat_shl16(r, rel_e - 1)
+        r = _srdhm16(r, rel_m16)
+        if rel_e > 0:
+            r = _sat_shl16(r, 1)
+        if rel_e < 0:
+            r = _rdbpot(r, -rel_e)
+        r = (r + (1 << 15)) >> 1
+        o = _rdbpot(_sdhm16(r, pre), -out_e) + zp_out
+        table.append(max(-128, min(127, o)))
+    return np.array(table, np.int8)
+
+
 def mul_te(a, b, zp1: int, zp2: int, multiplier: int, shift: int, zp_out: int, lo: int, hi: int, out_shape):
     """TFLite's int8 MulElementwise: (a - zp1) * (b - zp2) requantized, offset, clamped."""
     i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
@@ -420,7 +490,8 @@ class IntegerConverters:
                              ("MINIMUM", self._int_minimum), ("RELU", self._int_relu), ("RELU6", self._int_relu6),
                              ("RELU_N1_TO_1", self._int_relu_n1_to_1), ("QUANTIZE", self._int_quantize),
                              ("LEAKY_RELU", self._int_leaky_relu), ("LOGISTIC", self._int_logistic),
-                             ("TANH", self._int_tanh), ("GELU", self._int_gelu)):
+                             ("TANH", self._int_tanh), ("GELU", self._int_gelu),
+                             ("HARD_SWISH", self._int_hard_swish)):
             fallback = self.convert_map[name]
             self.convert_map[name] = self._integer_or(method, fallback)
 
@@ -633,6 +704,11 @@ class IntegerConverters:
 
         approximate = op.BuiltinOptions() is not None and bool(self._options(op, GeluOptions).Approximate())
         return self._lut(ins, outs, _gelu(approximate))
+
+    def _int_hard_swish(self, op, ins, outs):
+        si, zi, so, zo = self._io_quant(ins, outs)
+        return self.bb.call_te(lut_te, self._expr(ins[0]), relax.const(hard_swish_table(si, zi, so, zo)),
+                               primfunc_name_hint="hard_swish_int8")
 
     def _int_leaky_relu(self, op, ins, outs):
         from tflite.LeakyReluOptions import LeakyReluOptions

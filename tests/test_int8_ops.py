@@ -294,11 +294,13 @@ def test_elementwise_rescale(op, out_scale, out_zp, options, tmp_path):
     ("TANH", 0.09, 12, 1 / 128, 0, {}),
     ("GELU", 0.05, 3, 0.03, -20, {"Approximate": False}),
     ("GELU", 0.1, -10, 0.05, 5, {"Approximate": True}),
+    ("HARD_SWISH", 0.05, 3, 0.03, -20, {}),       # TFLite computes it in 16-bit fixed point:
+    ("HARD_SWISH", 0.003, -7, 0.002, 10, {}),     # aotgen tabulates that arithmetic
 ])
 def test_table_ops(op, in_scale, in_zp, out_scale, out_zp, options, tmp_path):
-    """int8 -> int8 functions LiteRT computes through a 256-entry table built in float: aotgen
-    builds the same table at compile time (so no float in the generated code). Every input byte
-    is checked, each sample holding all 256 values in a shuffled order."""
+    """int8 -> int8 functions of one byte: aotgen tabulates them at compile time (LOGISTIC, TANH
+    and GELU as LiteRT builds its float table; HARD_SWISH by its fixed-point arithmetic), so the
+    generated code only indexes a table. Every input byte is checked, in shuffled orders."""
     m = ModelSpec()
     x = m.input("x", [2, 256], "int8", in_scale, in_zp)
     y = m.activation("y", [2, 256], "int8", out_scale, out_zp)

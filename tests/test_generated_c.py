@@ -232,10 +232,12 @@ def test_symbols_prefixed_and_everything_else_static(lib: ModelLibrary, tmp_path
     assert all(name.startswith(p) for name in exported)
     undefined = {name for kind, _, name in syms if kind == "U"}
     assert all(ALLOWED_UNDEFINED.fullmatch(u) for u in undefined), f"unexpected external references {undefined}"
-    # Weights in read-only data; the only writable storage of any size is the arena.
+    # Weights in read-only data, as many bytes as metadata.json says; the only writable storage
+    # of any size is the arena.
+    weights = [(kind, size, name) for kind, size, name in syms if re.fullmatch(rf"{p}_const\w*", name)]
+    assert all(kind in "rR" for kind, _, _ in weights), f"weights not read-only: {weights}"
+    assert sum(size for _, size, _ in weights) == lib.constant_bytes
     for kind, size, name in syms:
-        if re.fullmatch(rf"{p}_const\w*", name):
-            assert kind in "rR", f"{name} is not read-only ({kind})"
         if kind in "bBdD" and size > 16:
             assert not user_workspace(lib), f"--workspace user, yet {name} takes {size} bytes of RAM"
             assert name == f"{p}_workspace" and size == max(lib.workspace_bytes, 1), (kind, size, name)

@@ -30,6 +30,7 @@ def test_compile_default_output_and_summary(shared_models: Path, tmp_path: Path)
     for word in ("hello_world_int8", "operators", "kernels", "constants", "arena", "lower bound"):
         assert word in proc.stdout, proc.stdout
     assert f"{lib.workspace_bytes:,} B" in proc.stdout
+    assert "header build/hello_world_int8/codegen/host/include/hello_world_int8.h" in proc.stdout
     assert "importing" in proc.stderr  # progress goes to stderr
 
 

@@ -82,6 +82,8 @@ def compile_command(model: Path, output: Path | None, prefix: str | None, target
         f"(lower bound {summary['workspace_lower_bound']:,} B), {summary['seconds']:.2f} s",
         highlight=False,
     )
+    if result.path.is_dir():  # a tarball's header has no path until extracted
+        console.print(f"  header {result.library.header}", highlight=False)
 
 
 @cli.command("check-host")

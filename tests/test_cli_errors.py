@@ -45,6 +45,26 @@ def test_unsupported_operator_names_op_and_layer(tmp_path: Path) -> None:
     assert "layer 1" in msg and "celu_1" in msg
 
 
+def test_unsupported_tflite_operator_names_op_and_layer(tmp_path: Path) -> None:
+    import numpy as np
+
+    from tflite_builder import ModelSpec
+
+    m = ModelSpec()
+    x = m.input("x", [1, 8], "float32")
+    r = m.activation("relu_out", [1, 8], "float32")
+    m.op("RELU", [x], [r])
+    update = m.const("update", np.ones((1, 2), np.float32))
+    start = m.const("start", np.zeros(2, np.int32))
+    y = m.activation("dus_out", [1, 8], "float32")
+    m.op("DYNAMIC_UPDATE_SLICE", [r, update, start], [y])
+    model = tmp_path / "dus.tflite"
+    model.write_bytes(m.to_bytes(outputs=[y]))
+    msg = aotgen_fails("compile", str(model), cwd=tmp_path)
+    assert "unsupported operator DYNAMIC_UPDATE_SLICE" in msg
+    assert "layer 1" in msg and "dus_out" in msg
+
+
 def test_dynamic_range_model_refused_with_reason(shared_models: Path, tmp_path: Path) -> None:
     msg = aotgen_fails("compile", str(shared_models / DYNAMIC_RANGE_MODEL), cwd=tmp_path)
     assert "dynamic-range" in msg and "not supported" in msg

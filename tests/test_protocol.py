@@ -169,6 +169,29 @@ def test_host_retries_after_crc_error(device, libs):
     assert np.array_equal(clean.infer(1, libs[1], x)[0][0], outs[0])
 
 
+class NoiseFirst(Transport):
+    """A real transport whose first read is preceded by line noise."""
+
+    def __init__(self, inner: Transport, noise: bytes):
+        super().__init__(inner.port, inner.name)
+        self.noise = noise
+
+    def read(self, n: int, timeout: float) -> bytes:
+        data = super().read(n, timeout)
+        noise, self.noise = self.noise, b""
+        return noise + data
+
+
+@pytest.mark.parametrize("length", [0xFFFF, 1024])
+def test_noise_that_looks_like_a_header_does_not_swallow_frames(device, length):
+    """A sync pair and a bogus length from noise: the host does not wait for bytes that never
+    come, absorbing the real frames behind it (a length no device frame has is dropped at once;
+    a plausible one once it is overdue)."""
+    t0 = time.monotonic()
+    banner = Session(NoiseFirst(device, b"\xa5\x5a\x80\x00" + struct.pack("<H", length))).handshake(4.0)
+    assert len(banner.models) == 2 and time.monotonic() - t0 < 3.0
+
+
 def test_persistent_crc_errors_fail_naming_the_count(device):
     s = ready_session(device)
     s.link.transport = Corrupting(device, 100)

@@ -28,6 +28,11 @@ ERROR_NAMES = {E_BAD_CRC: "BAD_CRC", E_TIMEOUT: "TIMEOUT", E_BAD_LENGTH: "BAD_LE
 FRAMING_ERRORS = {E_BAD_CRC, E_TIMEOUT, E_BAD_LENGTH}
 
 DEFAULT_RETRIES = 3
+# The device streams each frame without pauses: one still incomplete GAP_S + its size at MIN_RATE
+# (bytes/s; 9600 baud is ~960) after its header arrived is line noise, not a frame.
+GAP_S = 0.5
+MIN_RATE = 800
+MAX_FRAME_PAYLOAD = 8192  # the host's limit for device frames; a longer length is noise
 
 
 def crc16(data: bytes) -> int:
@@ -77,6 +82,7 @@ class FrameReader:
     def __init__(self, transport: Transport):
         self.transport = transport
         self.buf = bytearray()
+        self.partial_since: float | None = None
 
     def read_frame(self, timeout: float) -> Frame | None:
         """The next complete frame, or None at the deadline. Raises _CrcMismatch on a damaged
@@ -89,8 +95,24 @@ class FrameReader:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            chunk = self.transport.read(max(1, self._wanted()), min(left, 0.25))
-            self.buf += chunk
+            self.buf += self.transport.read(max(1, self._wanted()), min(left, 0.25))
+            self._drop_stalled()
+
+    def _drop_stalled(self) -> None:
+        """A frame that takes far longer than the line needs to deliver it had a header made of
+        noise (a bogus length would otherwise swallow every real frame behind it): resume the
+        search after its sync byte."""
+        if len(self.buf) < len(SYNC) + HEADER.size or self.buf[:2] != SYNC:
+            self.partial_since = None
+            return
+        now = time.monotonic()
+        if self.partial_since is None:
+            self.partial_since = now
+            return
+        _, _, length = HEADER.unpack_from(self.buf, len(SYNC))
+        if now - self.partial_since > GAP_S + (OVERHEAD + length) / MIN_RATE:
+            del self.buf[:1]
+            self.partial_since = None
 
     def _wanted(self) -> int:
         start = self.buf.find(SYNC)
@@ -100,15 +122,19 @@ class FrameReader:
         return start + OVERHEAD + length - len(self.buf)
 
     def _parse(self) -> Frame | None:
-        start = self.buf.find(SYNC)
-        if start < 0:
-            # Keep a trailing 0xA5: it may be the first half of a sync pair.
-            del self.buf[: max(0, len(self.buf) - 1)]
-            return None
-        del self.buf[:start]
-        if len(self.buf) < len(SYNC) + HEADER.size:
-            return None
-        type_, seq, length = HEADER.unpack_from(self.buf, len(SYNC))
+        while True:
+            start = self.buf.find(SYNC)
+            if start < 0:
+                # Keep a trailing 0xA5: it may be the first half of a sync pair.
+                del self.buf[: max(0, len(self.buf) - 1)]
+                return None
+            del self.buf[:start]
+            if len(self.buf) < len(SYNC) + HEADER.size:
+                return None
+            type_, seq, length = HEADER.unpack_from(self.buf, len(SYNC))
+            if length <= MAX_FRAME_PAYLOAD:
+                break
+            del self.buf[:1]  # a length no device frame has: noise, search on
         end = OVERHEAD + length
         if len(self.buf) < end:
             return None

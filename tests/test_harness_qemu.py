@@ -155,6 +155,19 @@ def test_every_qemu_board_passes_the_int8_models(board_name, tmp_path):
     assert all(len(r.samples) == 3 and all(s.cycles > 0 for s in r.samples) for r in result.reports)
 
 
+@pytest.mark.parametrize("workspace, io_in_arena", [("user", False), ("user", True), ("static", True)])
+def test_shared_arena_and_io_in_arena(tmp_path, workspace, io_in_arena):
+    """--workspace user (one arena, the template's aotgen_workspace) and io_in_arena (tensors
+    written straight into the arena through the library's accessors) through the harness."""
+    board = boards.load_board("mps2_an386")
+    libs = [aotgen.compile(path, output=tmp_path / name, prefix=name, target=board.cpu, workspace=workspace,
+                           io_in_arena=io_in_arena).library for name, path in (("hello", HELLO), ("kws", KWS))]
+    p = generate(libs, board, tmp_path / "project")
+    firmware.build(p)
+    result = test_firmware(p, count=3, seed=2)
+    assert result.passed, result.to_json()
+
+
 # ------------------------------------------------------------------------------ failures
 
 

@@ -223,3 +223,14 @@ def build_llvm_object(kernels: list[LoweredKernel], target: tvm.target.Target, p
     """An ELF relocatable object for the target CPU from TVM's bundled LLVM."""
     mod = tvm.IRModule({k.symbol: k.func for k in kernels})
     tvm.get_global_func("target.build.llvm")(mod, target).write_to_file(path)
+    if str(target.attrs.get("mtriple", "")).startswith("thumb"):
+        _strip_arm_unwind_tables(path)
+
+
+def _strip_arm_unwind_tables(path: str) -> None:
+    """Kernels never unwind, but LLVM's .ARM.exidx entries reference __aeabi_unwind_cpp_pr0, which
+    would link libgcc's unwinder (and need __exidx_* symbols) into the firmware."""
+    from .toolchain import run
+
+    run(["arm-none-eabi-objcopy", "--remove-section=.ARM.exidx*", "--remove-section=.ARM.extab*",
+         "--strip-symbol=__aeabi_unwind_cpp_pr0", path], 60)

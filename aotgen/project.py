@@ -24,6 +24,7 @@ from . import mlf, qemu
 from .boards import TEMPLATES_DIR, Board, template_names
 from .errors import AotgenError
 from .mlf import ModelLibrary
+from .targets import check_object_abi
 from .tensors import TensorInfo
 
 PROJECT_FILE = "aotgen_project.json"
@@ -230,7 +231,7 @@ def _aotgen_version() -> str:
         return "0.0.0+unknown"
 
 
-def _check_models(models: list[ModelLibrary]) -> None:
+def _check_models(models: list[ModelLibrary], board: Board) -> None:
     if not models:
         raise AotgenError("a project needs at least one model")
     seen: set[str] = set()
@@ -243,6 +244,12 @@ def _check_models(models: list[ModelLibrary]) -> None:
         for f in [m.header, *m.sources, *m.objects]:
             if not f.is_file():
                 raise AotgenError(f"{m.root}: model library is incomplete, {f.relative_to(m.root)} is missing")
+        if m.objects:  # machine code: it must be for this board's CPU and float ABI
+            built_for = m.metadata.get("target", {}).get("cpu")
+            if built_for != board.cpu:
+                raise AotgenError(f"model '{m.prefix}' has kernels compiled for {built_for}, but {board.name} is a "
+                                  f"{board.cpu}; recompile it with --target {board.cpu}")
+            check_object_abi(m.objects, board.float_abi, f"model '{m.prefix}' on {board.name}")
 
 
 def _check_output(output: Path, force: bool) -> None:
@@ -277,7 +284,7 @@ def generate_project(
         raise AotgenError(
             f"board {board.name} does not support template '{template}'; it supports: {', '.join(board.templates)}"
         )
-    _check_models(models)
+    _check_models(models, board)
     _check_output(output, force)
 
     inputs = test_inputs(models, seed)

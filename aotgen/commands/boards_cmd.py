@@ -43,7 +43,7 @@ def boards_command(as_json: bool) -> None:
 
 
 def _libraries(models: tuple[str, ...], prefix: str | None, board: boards_mod.Board, tmp: Path,
-               quiet: bool) -> list[mlf.ModelLibrary]:
+               quiet: bool, compile_options: dict | None = None) -> list[mlf.ModelLibrary]:
     """Model Library Format folders/tarballs as they are; model files compiled into `tmp`."""
     if prefix and len(models) > 1:
         raise AotgenError("--prefix applies to a single model; compile several models separately")
@@ -65,7 +65,8 @@ def _libraries(models: tuple[str, ...], prefix: str | None, board: boards_mod.Bo
             raise AotgenError(f"{path}: expected a .tflite or .onnx model or a Model Library Format folder")
         target = board.cpu if board.cpu in CPUS else "host"
         with status(f"compiling {path.name} for {board.cpu}", quiet=quiet):
-            result = aot_compile(path, prefix=prefix, output=tmp / f"model{i}", target=target, force=True)
+            result = aot_compile(path, prefix=prefix, output=tmp / f"model{i}", target=target, force=True,
+                                 **(compile_options or {}))
         libs.append(result.library)
     return libs
 
@@ -77,15 +78,21 @@ def _libraries(models: tuple[str, ...], prefix: str | None, board: boards_mod.Bo
 @click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Project folder to create.")
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--prefix", help="C prefix when compiling a single model file.")
+@click.option("--backend", type=click.Choice(["c", "llvm"]), default="c", show_default=True,
+              help="Kernel code generator for model files (llvm: an object file for the board's CPU).")
+@click.option("--workspace", type=click.Choice(["static", "user"]), default="static", show_default=True,
+              help="Arena owned by each model library (static) or one shared arena from the project (user).")
+@click.option("--io-in-arena", is_flag=True, help="Place model inputs/outputs inside the arena.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def project_command(models: tuple[str, ...], board_name: str, template: str, output: Path, force: bool,
-                    prefix: str | None, as_json: bool) -> None:
+                    prefix: str | None, backend: str, workspace: str, io_in_arena: bool, as_json: bool) -> None:
     """Generate a firmware project for a board from models (.tflite/.onnx) or compiled libraries."""
     board = boards_mod.load_board(board_name)
     if output.exists() and (output.is_file() or any(output.iterdir())) and not force:
         raise AotgenError(f"{output} exists and is not empty; use --force to overwrite it")
     with tempfile.TemporaryDirectory(prefix="aotgen-project-") as tmp:
-        libs = _libraries(models, prefix, board, Path(tmp), as_json)
+        libs = _libraries(models, prefix, board, Path(tmp), as_json,
+                          {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena})
         with status(f"generating {template} project for {board.name}", quiet=as_json):
             path = project.generate_project(libs, board, template, output, force=force)
     if as_json:

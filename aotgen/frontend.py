@@ -117,6 +117,12 @@ def _tflite_converter_class():
                 if list(inspect.signature(func).parameters)[:1] == ["relax_op"]:
                     self.convert_map[name] = lambda op, f=func, r=fn.keywords["relax_op"]: f(r, op)
 
+        def convert_expand_dims(self, op):
+            """TVM 0.27's converter calls relax.op.expand_dims with a stray third argument."""
+            ins = self.get_input_tensors(op)
+            axis = int(np.asarray(self.get_tensor_value(ins[1])).reshape(-1)[0])
+            return relax.op.expand_dims(self.get_tensor_expr(ins[0]), axis)
+
         def _bound(self, fn):
             """Bind each layer's result to a variable: TVM's converters return unbound calls,
             which every consumer would otherwise re-emit, computing the layer twice."""

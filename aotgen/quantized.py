@@ -20,9 +20,11 @@ from .errors import UnsupportedModelError
 
 # int8 operators TVM's importer refuses that only move bytes (TFLite requires, or copies as if,
 # equal input and output quantization): their converters are correct on int8 tensors as they are.
-LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRANSPOSE", "SQUEEZE"})
+LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRANSPOSE", "SQUEEZE", "SPLIT", "SPLIT_V",
+                                  "PACK", "UNPACK", "TILE", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "GATHER",
+                                  "MIRROR_PAD", "REVERSE_V2", "BROADCAST_TO", "EXPAND_DIMS"})
 # int8 operators TVM's importer refuses that IntegerConverters computes itself.
-INTEGER_ONLY_INT8_OPS = frozenset({"GELU"})
+INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR"})
 
 
 def round_half_away(x: float) -> int:
@@ -456,8 +458,8 @@ def mean_params(in_scale: np.float32, out_scale: np.float32, count: int) -> tupl
     return (multiplier << extra) // count, shift - extra
 
 
-def mean_te(x, axes: list[int], keep_dims: bool, multiplier: int, shift: int, zp_in: int, zp_out: int):
-    """int8 MEAN over `axes`: the sum of (x - zp_in), requantized once by (in/out scale)/count."""
+def _reduction(x, axes: list[int], keep_dims: bool, body, name: str):
+    """te.compute of body(element) reduced over `axes` (body gets x at the reduced position)."""
     shape = [int(d) for d in x.shape]
     reduce = {a: te.reduce_axis((0, shape[a]), f"r{a}") for a in axes}
     kept = [a for a in range(len(shape)) if a not in reduce]
@@ -465,11 +467,40 @@ def mean_te(x, axes: list[int], keep_dims: bool, multiplier: int, shift: int, zp
 
     def source_index(idx):
         it = iter(idx) if not keep_dims else None
-        return [reduce[a] if a in reduce else (idx[a] if keep_dims else next(it)) for a in range(len(shape))]
+        return tuple(reduce[a] if a in reduce else (idx[a] if keep_dims else next(it)) for a in range(len(shape)))
 
-    acc = te.compute(out_shape, lambda *idx: te.sum(
-        tirx.Cast("int32", x[tuple(source_index(idx))]) - tirx.const(zp_in, "int32"), axis=list(reduce.values())),
-        name="mean_acc")
+    return te.compute(out_shape, lambda *idx: body(x[source_index(idx)], list(reduce.values())), name=name)
+
+
+def reduce_max_min_te(x, axes: list[int], keep_dims: bool, maximum: bool):
+    """TFLite's int8 REDUCE_MAX / REDUCE_MIN compare the stored values."""
+    op = te.max if maximum else te.min
+    return _reduction(x, axes, keep_dims, lambda v, ax: op(v, axis=ax), "reduce_max" if maximum else "reduce_min")
+
+
+def resize_nearest_indices(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool) -> np.ndarray:
+    """TFLite's GetNearestNeighbor for every output position, in its float32 arithmetic."""
+    if align_corners and out_size > 1:
+        scale = np.float32(in_size - 1) / np.float32(out_size - 1)
+    else:
+        scale = np.float32(in_size) / np.float32(out_size)
+    pos = (np.arange(out_size, dtype=np.float32) + np.float32(0.5 if half_pixel_centers else 0.0)) * scale
+    pos = pos.astype(np.float32)
+    idx = np.sign(pos) * np.floor(np.abs(pos) + np.float32(0.5)) if align_corners else np.floor(pos)
+    idx = np.minimum(idx.astype(np.int64), in_size - 1)
+    return np.maximum(idx, 0).astype(np.int32) if half_pixel_centers else idx.astype(np.int32)
+
+
+def resize_nearest_te(x, rows, cols, out_shape):
+    """NHWC nearest-neighbour resize through per-row and per-column source tables."""
+    return te.compute(out_shape, lambda n, y, x_, c: x[n, rows[y], cols[x_], c], name="resize_nearest")
+
+
+def mean_te(x, axes: list[int], keep_dims: bool, multiplier: int, shift: int, zp_in: int, zp_out: int):
+    """int8 MEAN over `axes`: the sum of (x - zp_in), requantized once by (in/out scale)/count."""
+    acc = _reduction(x, axes, keep_dims, lambda v, ax: te.sum(tirx.Cast("int32", v) - tirx.const(zp_in, "int32"), axis=ax),
+                     "mean_acc")
+    out_shape = [int(d) for d in acc.shape]
 
     def f(*idx):
         v = requantize(acc(*idx), tirx.const(multiplier, "int32"), tirx.const(shift, "int32")) + tirx.const(zp_out, "int32")
@@ -491,7 +522,9 @@ class IntegerConverters:
                              ("RELU_N1_TO_1", self._int_relu_n1_to_1), ("QUANTIZE", self._int_quantize),
                              ("LEAKY_RELU", self._int_leaky_relu), ("LOGISTIC", self._int_logistic),
                              ("TANH", self._int_tanh), ("GELU", self._int_gelu),
-                             ("HARD_SWISH", self._int_hard_swish)):
+                             ("HARD_SWISH", self._int_hard_swish), ("REDUCE_MAX", self._int_reduce_max),
+                             ("REDUCE_MIN", self._int_reduce_min),
+                             ("RESIZE_NEAREST_NEIGHBOR", self._int_resize_nearest)):
             fallback = self.convert_map[name]
             self.convert_map[name] = self._integer_or(method, fallback)
 
@@ -769,14 +802,45 @@ class IntegerConverters:
         lo, hi = activation_range(opts.FusedActivationFunction(), float(so[0]), int(zo[0]), "int8")
         return y if (lo, hi) == (-128, 127) else relax.op.clip(self.bb.emit(y), lo, hi)
 
-    def _int_mean(self, op, ins, outs):
+    def _reduce_axes(self, op, ins):
         from tflite.ReducerOptions import ReducerOptions
 
         if self.has_expr(ins[1].tensor_idx):
+            return None, None
+        rank = len(ins[0].tensor.ShapeAsNumpy())
+        axes = sorted({int(a) % rank for a in np.atleast_1d(self.get_tensor_value(ins[1]))})
+        keep = op.BuiltinOptions() is not None and bool(self._options(op, ReducerOptions).KeepDims())
+        return axes, keep
+
+    def _int_reduce_max(self, op, ins, outs, maximum: bool = True):
+        axes, keep = self._reduce_axes(op, ins)
+        if axes is None:
+            return NotImplemented
+        return self.bb.call_te(lambda x_: reduce_max_min_te(x_, axes, keep, maximum), self._expr(ins[0]),
+                               primfunc_name_hint="reduce_max_int8" if maximum else "reduce_min_int8")
+
+    def _int_reduce_min(self, op, ins, outs):
+        return self._int_reduce_max(op, ins, outs, maximum=False)
+
+    def _int_resize_nearest(self, op, ins, outs):
+        from tflite.ResizeNearestNeighborOptions import ResizeNearestNeighborOptions
+
+        opts = self._options(op, ResizeNearestNeighborOptions)
+        in_shape = [int(d) for d in ins[0].tensor.ShapeAsNumpy()]
+        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
+        if len(in_shape) != 4 or self.has_expr(ins[1].tensor_idx):
+            return NotImplemented
+        align, half = bool(opts.AlignCorners()), bool(opts.HalfPixelCenters())
+        rows = resize_nearest_indices(in_shape[1], out_shape[1], align, half)
+        cols = resize_nearest_indices(in_shape[2], out_shape[2], align, half)
+        return self.bb.call_te(lambda x_, r_, c_: resize_nearest_te(x_, r_, c_, out_shape), self._expr(ins[0]),
+                               relax.const(rows), relax.const(cols), primfunc_name_hint="resize_nearest_int8")
+
+    def _int_mean(self, op, ins, outs):
+        axes, keep = self._reduce_axes(op, ins)
+        if axes is None:
             return NotImplemented
         in_shape = [int(d) for d in ins[0].tensor.ShapeAsNumpy()]
-        axes = sorted({int(a) % len(in_shape) for a in np.atleast_1d(self.get_tensor_value(ins[1]))})
-        keep = op.BuiltinOptions() is not None and bool(self._options(op, ReducerOptions).KeepDims())
         si, zi, so, zo = self._io_quant(ins, outs)
         mult, shift = mean_params(si, so, int(np.prod([in_shape[a] for a in axes])))
         return self.bb.call_te(lambda x_: mean_te(x_, axes, keep, mult, shift, zi, zo), self._expr(ins[0]),

@@ -368,6 +368,33 @@ LAYOUT_CASES = {
     "transpose": lambda: layout_model("TRANSPOSE", [1, 3, 4, 5], [1, 5, 3, 4],
                                       {"perm": np.array([0, 3, 1, 2], np.int32)}, version=2),
     "squeeze": lambda: layout_model("SQUEEZE", [1, 1, 6, 1, 4], [6, 4], None, "SqueezeOptions", SqueezeDims=[0, 1, 3]),
+    "expand_dims": lambda: layout_model("EXPAND_DIMS", [5, 4], [5, 1, 4], {"axis": np.array(1, np.int32)}),
+    "tile": lambda: layout_model("TILE", [2, 3], [4, 9], {"multiples": np.array([2, 3], np.int32)}),
+    "depth_to_space": lambda: layout_model("DEPTH_TO_SPACE", [1, 3, 4, 8], [1, 6, 8, 2], None,
+                                           "DepthToSpaceOptions", BlockSize=2),
+    "space_to_depth": lambda: layout_model("SPACE_TO_DEPTH", [1, 6, 8, 2], [1, 3, 4, 8], None,
+                                           "SpaceToDepthOptions", BlockSize=2),
+    "gather": lambda: layout_model("GATHER", [5, 4], [3, 4], {"indices": np.array([4, 0, 2], np.int32)},
+                                   "GatherOptions", Axis=0),
+    "mirror_pad_reflect": lambda: layout_model("MIRROR_PAD", [1, 4, 4, 2], [1, 6, 5, 2],
+                                               {"paddings": np.array([[0, 0], [1, 1], [0, 1], [0, 0]], np.int32)},
+                                               "MirrorPadOptions", Mode=0),
+    "reverse": lambda: layout_model("REVERSE_V2", [3, 4, 2], [3, 4, 2], {"axis": np.array([1], np.int32)}),
+    "broadcast_to": lambda: layout_model("BROADCAST_TO", [1, 4], [3, 4], {"shape": np.array([3, 4], np.int32)},
+                                         version=2),
+    "reduce_max": lambda: layout_model("REDUCE_MAX", [2, 5, 4], [2, 4], {"axes": np.array([1], np.int32)},
+                                       "ReducerOptions", version=2, KeepDims=False),
+    "reduce_min": lambda: layout_model("REDUCE_MIN", [2, 5, 4], [1, 5, 1], {"axes": np.array([0, 2], np.int32)},
+                                       "ReducerOptions", version=2, KeepDims=True),
+    "resize_nearest": lambda: layout_model("RESIZE_NEAREST_NEIGHBOR", [1, 3, 4, 2], [1, 6, 8, 2],
+                                           {"size": np.array([6, 8], np.int32)}, "ResizeNearestNeighborOptions",
+                                           version=3, AlignCorners=False, HalfPixelCenters=False),
+    "resize_nearest_half_pixel": lambda: layout_model(
+        "RESIZE_NEAREST_NEIGHBOR", [1, 3, 4, 2], [1, 7, 5, 2], {"size": np.array([7, 5], np.int32)},
+        "ResizeNearestNeighborOptions", version=3, AlignCorners=False, HalfPixelCenters=True),
+    "resize_nearest_align_corners": lambda: layout_model(
+        "RESIZE_NEAREST_NEIGHBOR", [1, 5, 3, 2], [1, 9, 7, 2], {"size": np.array([9, 7], np.int32)},
+        "ResizeNearestNeighborOptions", version=3, AlignCorners=True, HalfPixelCenters=False),
 }
 
 
@@ -375,6 +402,34 @@ LAYOUT_CASES = {
 def test_layout_op(case, tmp_path):
     m, y = LAYOUT_CASES[case]()
     check_exact(m, [y], tmp_path)
+
+
+@pytest.mark.parametrize("op,axis,sizes", [("SPLIT", 2, None), ("SPLIT_V", 1, [1, 3])])
+def test_split(op, axis, sizes, tmp_path):
+    m = ModelSpec()
+    x = m.input("x", [1, 4, 6, 3], "int8", 0.02, 9)
+    axis_t = m.const("axis", np.array(axis, np.int32))
+    if op == "SPLIT":
+        ys = [m.activation(f"y{i}", [1, 4, 2, 3], "int8", 0.02, 9) for i in range(3)]
+        m.op(op, [axis_t, x], ys, "SplitOptions", NumSplits=3)
+    else:
+        ys = [m.activation(f"y{i}", [1, n, 6, 3], "int8", 0.02, 9) for i, n in enumerate(sizes)]
+        m.op(op, [x, m.const("sizes", np.array(sizes, np.int32)), axis_t], ys, "SplitVOptions", NumSplits=2)
+    check_exact(m, ys, tmp_path)
+
+
+@pytest.mark.parametrize("op", ["PACK", "UNPACK"])
+def test_pack_unpack(op, tmp_path):
+    m = ModelSpec()
+    if op == "PACK":
+        ins = [m.input(n, [3, 4], "int8", 0.02, 9) for n in "ab"]
+        ys = [m.activation("y", [3, 2, 4], "int8", 0.02, 9)]
+        m.op(op, ins, ys, "PackOptions", ValuesCount=2, Axis=1)
+    else:
+        x = m.input("x", [3, 2, 4], "int8", 0.02, 9)
+        ys = [m.activation(f"y{i}", [3, 4], "int8", 0.02, 9) for i in range(2)]
+        m.op(op, [x], ys, "UnpackOptions", Num=2, Axis=1)
+    check_exact(m, ys, tmp_path)
 
 
 def test_concatenation(tmp_path):

@@ -77,7 +77,7 @@ class ModelSpec:
         return self._add(name, shape, dtype, scale=scale, zero_point=zero_point)
 
     def const(self, name, data: np.ndarray, scale=None, zero_point=None, quantized_dimension=0) -> int:
-        data = np.ascontiguousarray(data)
+        data = np.array(data, order="C")  # not ascontiguousarray: it makes scalars 1-D
         return self._add(name, data.shape, str(data.dtype), data, scale, zero_point, quantized_dimension)
 
     # -- operators

@@ -289,6 +289,17 @@ def test_flash_without_flasher_names_the_apt_package(tmp_path, monkeypatch):
         flash(p)
 
 
+def test_real_board_not_attached_is_a_clear_error(tmp_path):
+    """No --port: the board file's USB id is looked up among this machine's serial ports."""
+    lib = tiny_library(tmp_path / "tiny", HANG_LIB_C)
+    p = generate([lib], boards.load_board("nucleo_f746zg"), tmp_path / "p")
+    proc = subprocess.run([AOTGEN, "test", str(p), "-n", "1", "--model", str(HELLO)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "no serial port with USB id 0483:374b found; is the board connected? Give the port with --port" \
+        in " ".join(proc.stderr.split())
+
+
 def test_flash_refuses_qemu_boards(hello_an500):
     proc = subprocess.run([AOTGEN, "flash", str(hello_an500)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "runs in QEMU, there is nothing to flash" in proc.stderr

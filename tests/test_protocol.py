@@ -251,6 +251,29 @@ def test_bad_request_gets_error_frame(device, type_, payload, code):
     assert len(s.get_output(0, 0, 1)) == 1  # and the device carries on
 
 
+# ------------------------------------------------------------------------------ a serial device
+
+
+def test_round_trip_over_a_pty(harness_exe, libs):
+    """The code path of a board's USB serial port (a tty device: termios, exclusive lock), with the
+    firmware's boot banner sent before the port was opened."""
+    with start_host_harness(harness_exe, max_seconds=TEST_LIMIT_S, pty=True) as h:
+        assert h.url.startswith("/dev/")
+        with open_transport(h.url) as t:
+            s = Session(t, timeout=1.0)
+            s.handshake(5.0)
+            result = check_session(s, libs, [aotgen.verify.random_inputs(lib.inputs, 3, seed=9) for lib in libs])
+            assert result.passed and result.transport == h.url
+
+
+def test_busy_and_missing_ports_are_clear_errors(harness_exe, tmp_path):
+    with start_host_harness(harness_exe, max_seconds=TEST_LIMIT_S, pty=True) as h, open_transport(h.url):
+        with pytest.raises(aotgen.AotgenError, match=rf"serial port {h.url} is busy: another program"):
+            open_transport(h.url)
+    with pytest.raises(aotgen.AotgenError, match=r"serial port /dev/ttyNOSUCH0 does not exist"):
+        open_transport("/dev/ttyNOSUCH0")
+
+
 # ------------------------------------------------------------------------------ wrong peer
 
 

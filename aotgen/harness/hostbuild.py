@@ -10,7 +10,7 @@ import select
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AotgenError
@@ -49,11 +49,7 @@ class HostHarness:
     """A running host harness process; stop() (or the context manager) always ends it."""
 
     proc: subprocess.Popen
-    port: int
-    url: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.url = f"socket://127.0.0.1:{self.port}"
+    url: str  # socket://127.0.0.1:PORT, or a pty's device path
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -70,9 +66,9 @@ class HostHarness:
         self.stop()
 
 
-def start_host_harness(exe: Path, max_seconds: int = 120) -> HostHarness:
-    """Start the host harness on a free port and return once it listens."""
-    proc = subprocess.Popen([str(exe), "0", str(max_seconds)], stdout=subprocess.PIPE,
+def start_host_harness(exe: Path, max_seconds: int = 120, pty: bool = False) -> HostHarness:
+    """Start the host harness on a free TCP port (or a new pty) and return once it listens."""
+    proc = subprocess.Popen([str(exe), "pty" if pty else "0", str(max_seconds)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     # The first stdout line is "port N"; read it with a deadline (the process could die).
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -84,9 +80,10 @@ def start_host_harness(exe: Path, max_seconds: int = 120) -> HostHarness:
             if not ch:
                 break
             line += ch
-    m = re.fullmatch(rb"port (\d+)\n", line)
+    m = re.fullmatch(rb"(port|pty) (\S+)\n", line)
     if not m:
         proc.kill()
         _, err = proc.communicate(timeout=10)
         raise AotgenError(f"host harness {exe} did not start: {err.decode(errors='replace').strip()[-500:]}")
-    return HostHarness(proc, int(m.group(1)))
+    where = m.group(2).decode()
+    return HostHarness(proc, f"socket://127.0.0.1:{where}" if m.group(1) == b"port" else where)

@@ -2,18 +2,25 @@
  * the real device-side C and a generated model table run on the build machine. Used by the
  * protocol tests and for debugging the host side without hardware.
  *
- * Usage: harness_host [port [max_seconds]]. Listens on 127.0.0.1:port (0 = any free port),
- * prints "port N" on stdout, serves one connection like QEMU's `-serial tcp:...,server=on`
- * would, and exits when the host disconnects or after max_seconds (default 120) in any case. */
-#define _POSIX_C_SOURCE 200809L
+ * Usage: harness_host [port|pty [max_seconds]]. With a port: listens on 127.0.0.1:port (0 = any
+ * free port), prints "port N" on stdout and serves one connection like QEMU's
+ * `-serial tcp:...,server=on` would, exiting when the host disconnects. With "pty": creates a
+ * pseudo-terminal, prints "pty /dev/pts/N" and serves it like a board's USB serial port. Exits
+ * after max_seconds (default 120) in any case. */
+#define _XOPEN_SOURCE 600
+#define _DEFAULT_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,14 +38,14 @@ int harness_read_byte(uint32_t timeout_ms) {
     } while (r < 0 && errno == EINTR);
     if (r <= 0) return -1;
     uint8_t c;
-    ssize_t n = recv(g_fd, &c, 1, 0);
+    ssize_t n = read(g_fd, &c, 1);
     if (n <= 0) exit(0); /* the host hung up: this "board" is done */
     return c;
 }
 
 void harness_write(const uint8_t *data, size_t len) {
     while (len) {
-        ssize_t n = send(g_fd, data, len, MSG_NOSIGNAL);
+        ssize_t n = write(g_fd, data, len);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) exit(0);
         data += n;
@@ -53,10 +60,36 @@ uint32_t harness_cycles(void) {
     return (uint32_t)((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
 
+/* A pty whose slave end is raw (binary-clean) and held open, so bytes written before the host
+ * opens it wait in the queue, as on a USB CDC port. */
+static int serve_pty(void) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY);
+    if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0) {
+        perror("harness_host: pty");
+        return 2;
+    }
+    const char *path = ptsname(m);
+    int s = open(path, O_RDWR | O_NOCTTY);
+    struct termios t;
+    if (s < 0 || tcgetattr(s, &t) != 0) {
+        perror("harness_host: pty slave");
+        return 2;
+    }
+    cfmakeraw(&t);
+    tcsetattr(s, TCSANOW, &t);
+    printf("pty %s\n", path);
+    fflush(stdout);
+    g_fd = m;
+    harness_serve(aotgen_models, aotgen_model_count);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    int port = argc > 1 ? atoi(argv[1]) : 0;
     unsigned max_seconds = argc > 2 ? (unsigned)atoi(argv[2]) : 120u;
     alarm(max_seconds); /* never outlive a test run, whatever the host does */
+    signal(SIGPIPE, SIG_IGN); /* a vanished host shows as a write error: exit(0) above */
+    if (argc > 1 && strcmp(argv[1], "pty") == 0) return serve_pty();
+    int port = argc > 1 ? atoi(argv[1]) : 0;
 
     int srv = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;

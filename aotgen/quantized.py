@@ -2,10 +2,19 @@
 
 TVM's TFLite importer turns int8 models into fake-quant float (dequantize -> float op ->
 quantize): 4x the weights, float activations, and results that drift from TFLite's integer
-kernels. These converters replace it for the operators that carry the arithmetic: int8 x int8 ->
-int32 accumulation with int8 weights kept as they are, and TFLite's fixed-point requantization
-(`MultiplyByQuantizedMultiplier`, gemmlowp rounding), reproduced bit for bit by the C helper
-`aotgen_requantize` that emit.py defines in every library that uses it.
+kernels. These converters replace it, each reproducing LiteRT's reference kernel bit for bit
+(tests/test_int8_ops.py checks every one against it):
+
+- arithmetic: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (int8 x int8 -> int32, int8 weights kept
+  as they are), ADD, SUB, MUL, MEAN, AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*, LEAKY_RELU and
+  int8 -> int8 QUANTIZE, with TFLite's fixed-point requantization done by the C helpers of
+  c_helpers.py (`MultiplyByQuantizedMultiplier`, gemmlowp rounding, 32-bit arithmetic only);
+- functions of one byte (LOGISTIC, TANH, GELU, HARD_SWISH): a 256-entry table computed here, at
+  compile time, exactly as TFLite computes it;
+- comparisons and data movement (MAX_POOL_2D, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, CONCATENATION,
+  RESIZE_NEAREST_NEIGHBOR and the layout-only ops of LAYOUT_ONLY_INT8_OPS) on the stored bytes.
+
+Anything else quantized keeps TVM's fake-quant path (float in the generated code).
 """
 
 from __future__ import annotations

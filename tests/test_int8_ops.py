@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import aotgen
+from aotgen.errors import UnsupportedModelError
 from aotgen.hostcheck import build_host_executable
 from aotgen.reference import run_reference
 from tflite_builder import NONE, RELU, RELU6, SAME, VALID, ModelSpec, bias_int32, output_scale_for, \
@@ -529,6 +530,19 @@ def test_softmax_every_difference(in_scale, tmp_path):
         return rng.permuted(rows, axis=1).astype(np.int8)
 
     check_exact(m, [y], tmp_path, make_input=sweep)
+
+
+def test_dynamic_range_layer_refused(tmp_path):
+    """A hybrid layer (float activations, int8 weights) is refused, not computed half in float."""
+    m = ModelSpec()
+    x = m.input("x", [1, 8], "float32")
+    w = m.const("w", symmetric_int8(np.random.default_rng(0), [4, 8]), 0.01, 0)
+    y = m.activation("y", [1, 4], "float32")
+    m.op("FULLY_CONNECTED", [x, w, -1], [y], "FullyConnectedOptions", version=5, FusedActivationFunction=NONE)
+    path = tmp_path / "hybrid.tflite"
+    path.write_bytes(m.to_bytes([y]))
+    with pytest.raises(UnsupportedModelError, match="not supported: dynamic-range quantization"):
+        aotgen.compile(path, tmp_path / "mlf")
 
 
 # ------------------------------------------------------------------------ the builder itself

@@ -245,8 +245,8 @@ def _check_models(models: list[ModelLibrary], board: Board) -> None:
             if not f.is_file():
                 raise AotgenError(f"{m.root}: model library is incomplete, {f.relative_to(m.root)} is missing")
         if m.objects:  # machine code: it must be for this board's CPU and float ABI
-            built_for = m.metadata.get("target", {}).get("cpu")
-            if built_for != board.cpu:
+            built_for = m.metadata.get("target", {}).get("cpu")  # absent in hand-made libraries
+            if built_for is not None and built_for != board.cpu:
                 raise AotgenError(f"model '{m.prefix}' has kernels compiled for {built_for}, but {board.name} is a "
                                   f"{board.cpu}; recompile it with --target {board.cpu}")
             check_object_abi(m.objects, board.float_abi, f"model '{m.prefix}' on {board.name}")

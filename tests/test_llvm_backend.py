@@ -79,3 +79,13 @@ def test_float_abi_mismatch_is_refused_before_linking(compiled):
     lib = compiled("hello_world_int8", "hw", target="cortex-m7")
     with pytest.raises(AotgenError, match="hard-float ABI but the firmware is built for soft-float"):
         check_object_abi(lib.objects, "soft", "model hw")
+
+
+def test_project_refuses_kernels_built_for_another_cpu(compiled, tmp_path):
+    from aotgen.boards import load_board
+    from aotgen.project import generate_project
+
+    lib = compiled("hello_world_int8", "hw", target="cortex-m7")
+    with pytest.raises(AotgenError, match="compiled for cortex-m7, but mps2_an385 is a cortex-m3"):
+        generate_project([lib], load_board("mps2_an385"), "cmsis", tmp_path / "fw")
+    assert not (tmp_path / "fw").exists()

@@ -3,6 +3,7 @@
 Correctness runs on the host (an x86-64 object); the Cortex-M objects are checked for their
 CPU/float-ABI attributes and symbols. Running them on the QEMU boards is the harness's job."""
 
+import functools
 import re
 import subprocess
 
@@ -29,6 +30,7 @@ UNPREFIXED_ALLOWED = re.compile(r"^(expf|logf|sqrtf|tanhf|expm1f|powf|fabsf|roun
 def compiled(tmp_path_factory):
     d = tmp_path_factory.mktemp("llvm")
 
+    @functools.cache  # each library once per module
     def build(name: str, prefix: str, backend: str = "llvm", target: str = "host"):
         return aotgen.compile(model_path(name), output=d / f"{name}_{prefix}_{backend}_{target}", prefix=prefix, backend=backend,
                               target=target).library

@@ -247,6 +247,39 @@ def conv2d_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, dilation, 
     return _epilogue(acc, bias, rq, rq_tensors, zp_out, lo, hi, out_dtype, out_shape, 3)
 
 
+def transpose_conv_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, pads, zp_in: int, zp_out: int,
+                      lo: int, hi: int, out_shape):
+    """TFLite's reference_integer_ops::TransposeConv, as a gather: output (oy, ox) collects input
+    (iy, ix) through tap (ky, kx) when iy * stride - pad + ky == oy. Weights OHWI."""
+    _, in_h, in_w, in_c = (int(d) for d in x.shape)
+    sh, sw = strides
+    pad_top, pad_left = pads
+    kh_n, kw_n = int(w.shape[1]), int(w.shape[2])
+    rkh = te.reduce_axis((0, kh_n), "kh")
+    rkw = te.reduce_axis((0, kw_n), "kw")
+    ric = te.reduce_axis((0, in_c), "ic")
+    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
+
+    def acc_f(n, oy, ox, oc):
+        ty = oy + pad_top - rkh
+        tx = ox + pad_left - rkw
+        iy, ix = tirx.truncdiv(ty, sh), tirx.truncdiv(tx, sw)
+        inside = tirx.all(ty >= 0, tirx.truncmod(ty, sh) == 0, iy < in_h, tx >= 0, tirx.truncmod(tx, sw) == 0, ix < in_w)
+        xv = tirx.if_then_else(inside, tirx.Cast("int32", x[n, iy, ix, ric]) - i32(zp_in), i32(0))
+        return te.sum(xv * tirx.Cast("int32", w[oc, rkh, rkw, ric]), axis=[rkh, rkw, ric])
+
+    acc = te.compute(out_shape, acc_f, name="transpose_conv_acc")
+    return _epilogue(acc, bias, rq, rq_tensors, zp_out, lo, hi, "int8", out_shape, 3)
+
+
+def transpose_conv_pads(padding: int, out_size: int, in_size: int, kernel: int, stride: int) -> int:
+    """TFLite's ComputePaddingHeightWidth as transpose_conv.cc calls it (on the output size)."""
+    from tflite.Padding import Padding
+
+    unused = (out_size + stride - 1) // stride if padding == Padding.SAME else (out_size + stride - kernel) // stride
+    return max(0, (unused - 1) * stride + kernel - out_size) // 2
+
+
 def fully_connected_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, zp_in: int, zp_out: int, lo: int, hi: int, out_dtype: str):
     batch, in_c = (int(d) for d in x.shape)
     out_c = int(w.shape[0])
@@ -533,7 +566,8 @@ class IntegerConverters:
                              ("TANH", self._int_tanh), ("GELU", self._int_gelu),
                              ("HARD_SWISH", self._int_hard_swish), ("REDUCE_MAX", self._int_reduce_max),
                              ("REDUCE_MIN", self._int_reduce_min),
-                             ("RESIZE_NEAREST_NEIGHBOR", self._int_resize_nearest)):
+                             ("RESIZE_NEAREST_NEIGHBOR", self._int_resize_nearest),
+                             ("TRANSPOSE_CONV", self._int_transpose_conv)):
             fallback = self.convert_map[name]
             self.convert_map[name] = self._integer_or(method, fallback)
 
@@ -541,9 +575,12 @@ class IntegerConverters:
         def convert(op):
             ins = self.get_input_tensors(op)
             outs = self.get_output_tensors(op)
-            types = [t.tensor.Type() for t in ins[:1] + outs]
+            # The activation input: the first, but TRANSPOSE_CONV's is its third (after the shape
+            # and the weights).
+            data = ins[2:3] if self.get_op_code_str(op) == "TRANSPOSE_CONV" else ins[:1]
+            types = [t.tensor.Type() for t in data + outs]
             int8 = 9  # tflite.TensorType.INT8
-            if all(t == int8 for t in types) and all(t.qnn_params is not None for t in ins[:1] + outs):
+            if all(t == int8 for t in types) and all(t.qnn_params is not None for t in data + outs):
                 result = method(op, ins, outs)
                 if result is not NotImplemented:
                     return result
@@ -631,6 +668,29 @@ class IntegerConverters:
             x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors),
             primfunc_name_hint="dwconv2d_int8" if depthwise else "conv2d_int8",
         )
+
+    def _int_transpose_conv(self, op, ins, outs):
+        from tflite.TransposeConvOptions import TransposeConvOptions
+
+        opts = self._options(op, TransposeConvOptions)
+        x_t = ins[2]
+        si, zi, so, zo = self._io_quant([x_t], outs)
+        w, ws, _ = self._weights(op, ins[1])
+        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
+        in_shape = [int(d) for d in x_t.tensor.ShapeAsNumpy()]
+        out_c = out_shape[3]
+        kh, kw = int(w.shape[1]), int(w.shape[2])
+        strides = (opts.StrideH(), opts.StrideW())
+        pads = (transpose_conv_pads(opts.Padding(), out_shape[1], in_shape[1], kh, strides[0]),
+                transpose_conv_pads(opts.Padding(), out_shape[2], in_shape[2], kw, strides[1]))
+        lo, hi = activation_range(opts.FusedActivationFunction(), float(so), zo, "int8")
+        bias = self._bias(ins[:1] + ins[1:2] + ins[3:4], out_c)  # the bias is the 4th input here
+        bias, rq = requant_tables(w, 0, bias, *output_requant_params(si, ws, so, out_c))
+        return self.bb.call_te(
+            lambda x_, w_, b_, *r_: transpose_conv_te(x_, w_, b_, r_, rq=rq, strides=strides, pads=pads, zp_in=zi,
+                                                      zp_out=zo, lo=lo, hi=hi, out_shape=out_shape),
+            self._expr(x_t), relax.const(w), relax.const(bias), *map(relax.const, rq.tensors),
+            primfunc_name_hint="transpose_conv_int8")
 
     def _int_fully_connected(self, op, ins, outs):
         from tflite.FullyConnectedOptions import FullyConnectedOptions

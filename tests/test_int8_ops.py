@@ -173,6 +173,35 @@ def test_depthwise_conv_2d(depth_multiplier, padding, stride, activation, per_ch
     check_exact(m, [y], tmp_path)
 
 
+@pytest.mark.parametrize("padding,stride,kernel,in_hw,with_bias,activation", [
+    (SAME, (2, 2), (3, 3), (4, 5), True, NONE),    # 2x upsampling
+    (VALID, (2, 2), (3, 3), (4, 4), True, RELU),
+    (SAME, (1, 1), (3, 3), (5, 5), False, NONE),
+    (VALID, (3, 2), (2, 4), (3, 4), True, RELU6),
+    (SAME, (2, 2), (4, 4), (3, 3), True, NONE),    # even kernel: odd total padding
+])
+def test_transpose_conv(padding, stride, kernel, in_hw, with_bias, activation, tmp_path):
+    rng = np.random.default_rng(sum(kernel) + stride[0])
+    in_c, out_c = 4, 5
+    h, w = in_hw
+    if padding == SAME:
+        oh, ow = h * stride[0], w * stride[1]
+    else:
+        oh, ow = (h - 1) * stride[0] + kernel[0], (w - 1) * stride[1] + kernel[1]
+    s_in = 0.05
+    ws = weight_scales(rng, out_c, True)
+    m = ModelSpec()
+    shape = m.const("output_shape", np.array([1, oh, ow, out_c], np.int32))
+    wt = m.const("w", symmetric_int8(rng, [out_c, *kernel, in_c]), ws, 0)
+    x = m.input("x", [1, h, w, in_c], "int8", s_in, -5)
+    ins = [shape, wt, x] + ([m.const("b", bias_int32(rng, out_c), s_in * ws, 0)] if with_bias else [])
+    taps = max(1, kernel[0] * kernel[1] // (stride[0] * stride[1])) * in_c
+    y = m.activation("y", [1, oh, ow, out_c], "int8", output_scale_for(s_in, ws, taps), 2)
+    m.op("TRANSPOSE_CONV", ins, [y], "TransposeConvOptions", version=4, Padding=padding, StrideH=stride[0],
+         StrideW=stride[1], FusedActivationFunction=activation)
+    check_exact(m, [y], tmp_path)
+
+
 # ---------------------------------------------------------------------------- FULLY_CONNECTED
 
 

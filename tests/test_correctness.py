@@ -80,11 +80,13 @@ def test_models_with_different_prefixes_in_one_executable(model_file, compile_on
     check_program(exe, libs, [model_file(n) for n in LINKED_TOGETHER])
 
 
-def test_user_workspace_models_share_one_buffer(model_file, compile_once, tmp_path: Path) -> None:
+@pytest.mark.parametrize("io_in_arena", [False, True], ids=["io_outside", "io_in_arena"])
+def test_user_workspace_models_share_one_buffer(io_in_arena: bool, model_file, compile_once, tmp_path: Path) -> None:
     """Two --workspace user models, one buffer, runs interleaved A B A B A B: each run must not
-    depend on what the other left in the arena."""
+    depend on what the other left in the arena (with io_in_arena, not even its inputs)."""
     names = ["ad01_int8", "pretrainedResnet"]
-    libs = [compile_once(model_file(n), prefix=f"user_{i}", workspace="user").library for i, n in enumerate(names)]
+    libs = [compile_once(model_file(n), prefix=f"user_{i}", workspace="user", io_in_arena=io_in_arena).library
+            for i, n in enumerate(names)]
     exe = build_program(libs, multi_model_main(libs, shared_workspace=True), tmp_path)
     check_program(exe, libs, [model_file(n) for n in names])
 

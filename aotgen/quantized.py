@@ -6,10 +6,10 @@ kernels. These converters replace it, each reproducing LiteRT's reference kernel
 (tests/test_int8_ops.py checks every one against it):
 
 - arithmetic: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (int8 x int8 -> int32, int8 weights kept
-  as they are), ADD, SUB, MUL, MEAN, AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*, LEAKY_RELU and
-  int8 -> int8 QUANTIZE, with TFLite's fixed-point requantization done by the C helpers of
+  as they are), TRANSPOSE_CONV, ADD, SUB, MUL, MEAN, AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*,
+  LEAKY_RELU, ABS and int8 -> int8 QUANTIZE, with TFLite's fixed-point requantization done by the C helpers of
   c_helpers.py (`MultiplyByQuantizedMultiplier`, gemmlowp rounding, 32-bit arithmetic only);
-- functions of one byte (LOGISTIC, TANH, GELU, HARD_SWISH): a 256-entry table computed here, at
+- functions of one byte (LOGISTIC, TANH, GELU, EXP, HARD_SWISH): a 256-entry table computed here, at
   compile time, exactly as TFLite computes it;
 - comparisons and data movement (MAX_POOL_2D, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, CONCATENATION,
   RESIZE_NEAREST_NEIGHBOR and the layout-only ops of LAYOUT_ONLY_INT8_OPS) on the stored bytes.
@@ -434,13 +434,16 @@ def min_max_te(a, b, maximum: bool, out_shape):
 
 
 def rescale_te(x, zp_in: int, zp_out: int, lo: int, hi: int, identity: tuple[int, int],
-               negative: tuple[int, int] | None = None):
+               negative: tuple[int, int] | None = None, absolute: bool = False):
     """zp_out + requantize(x - zp_in) clamped to [lo, hi]: TFLite's ReluX, Requantize (QUANTIZE
-    int8 -> int8) and, with a second (multiplier, shift) for x < zp_in, QuantizeLeakyRelu."""
+    int8 -> int8), with a second (multiplier, shift) for x < zp_in QuantizeLeakyRelu, and with
+    |x - zp_in| the int8 ABS."""
     i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
 
     def f(*idx):
         d = tirx.Cast("int32", x(*idx)) - i32(zp_in)
+        if absolute:
+            d = tirx.max(d, i32(0) - d)
         v = requantize(d, i32(identity[0]), i32(identity[1]))
         if negative is not None:
             v = tirx.Select(d >= i32(0), v, requantize(d, i32(negative[0]), i32(negative[1])))
@@ -567,7 +570,8 @@ class IntegerConverters:
                              ("HARD_SWISH", self._int_hard_swish), ("REDUCE_MAX", self._int_reduce_max),
                              ("REDUCE_MIN", self._int_reduce_min),
                              ("RESIZE_NEAREST_NEIGHBOR", self._int_resize_nearest),
-                             ("TRANSPOSE_CONV", self._int_transpose_conv)):
+                             ("TRANSPOSE_CONV", self._int_transpose_conv), ("ABS", self._int_abs),
+                             ("EXP", self._int_exp)):
             fallback = self.convert_map[name]
             self.convert_map[name] = self._integer_or(method, fallback)
 
@@ -764,7 +768,8 @@ class IntegerConverters:
     def _int_minimum(self, op, ins, outs):
         return self._int_min_max(op, ins, outs, maximum=False)
 
-    def _rescale(self, ins, outs, lo_real: float | None, hi_real: float | None, negative_factor=None):
+    def _rescale(self, ins, outs, lo_real: float | None, hi_real: float | None, negative_factor=None,
+                 absolute: bool = False):
         """ReluX (activations.cc QuantizedReluX: bounds via roundf(bound / scale) in float),
         Requantize and QuantizeLeakyRelu."""
         si, zi, so, zo = self._io_quant(ins, outs)
@@ -775,7 +780,7 @@ class IntegerConverters:
         negative = None
         if negative_factor is not None:  # leaky_relu.cc: input scale * alpha / output scale in float
             negative = quantize_multiplier(float(si * np.float32(negative_factor) / so))
-        return self.bb.call_te(lambda x_: rescale_te(x_, zi, zo, lo, hi, identity, negative), self._expr(ins[0]),
+        return self.bb.call_te(lambda x_: rescale_te(x_, zi, zo, lo, hi, identity, negative, absolute), self._expr(ins[0]),
                                primfunc_name_hint="rescale_int8")
 
     def _int_relu(self, op, ins, outs):
@@ -786,6 +791,12 @@ class IntegerConverters:
 
     def _int_relu_n1_to_1(self, op, ins, outs):
         return self._rescale(ins, outs, -1.0, 1.0)
+
+    def _int_abs(self, op, ins, outs):
+        return self._rescale(ins, outs, None, None, absolute=True)
+
+    def _int_exp(self, op, ins, outs):
+        return self._lut(ins, outs, np.exp)
 
     def _int_quantize(self, op, ins, outs):
         return self._rescale(ins, outs, None, None)

@@ -308,6 +308,7 @@ def test_maximum_minimum(op, tmp_path):
     ("QUANTIZE", 0.02, 17, {}),          # int8 -> int8 requantization
     ("QUANTIZE", 0.3, -5, {}),           # to a coarser scale
     ("LEAKY_RELU", 0.04, -20, {"Alpha": 0.2}),
+    ("ABS", 0.03, -60, {}),
 ])
 def test_elementwise_rescale(op, out_scale, out_zp, options, tmp_path):
     m = ModelSpec()
@@ -324,12 +325,13 @@ def test_elementwise_rescale(op, out_scale, out_zp, options, tmp_path):
     ("TANH", 0.09, 12, 1 / 128, 0, {}),
     ("GELU", 0.05, 3, 0.03, -20, {"Approximate": False}),
     ("GELU", 0.1, -10, 0.05, 5, {"Approximate": True}),
+    ("EXP", 0.02, 40, 0.04, -128, {}),
     ("HARD_SWISH", 0.05, 3, 0.03, -20, {}),       # TFLite computes it in 16-bit fixed point:
     ("HARD_SWISH", 0.003, -7, 0.002, 10, {}),     # aotgen tabulates that arithmetic
 ])
 def test_table_ops(op, in_scale, in_zp, out_scale, out_zp, options, tmp_path):
-    """int8 -> int8 functions of one byte: aotgen tabulates them at compile time (LOGISTIC, TANH
-    and GELU as LiteRT builds its float table; HARD_SWISH by its fixed-point arithmetic), so the
+    """int8 -> int8 functions of one byte: aotgen tabulates them at compile time (LOGISTIC, TANH,
+    GELU and EXP as LiteRT builds its float table; HARD_SWISH by its fixed-point arithmetic), so the
     generated code only indexes a table. Every input byte is checked, in shuffled orders."""
     m = ModelSpec()
     x = m.input("x", [2, 256], "int8", in_scale, in_zp)

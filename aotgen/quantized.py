@@ -31,7 +31,8 @@ from .errors import UnsupportedModelError
 # equal input and output quantization): their converters are correct on int8 tensors as they are.
 LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRANSPOSE", "SQUEEZE", "SPLIT", "SPLIT_V",
                                   "PACK", "UNPACK", "TILE", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "GATHER",
-                                  "MIRROR_PAD", "REVERSE_V2", "BROADCAST_TO", "EXPAND_DIMS"})
+                                  "MIRROR_PAD", "REVERSE_V2", "BROADCAST_TO", "EXPAND_DIMS", "SPACE_TO_BATCH_ND",
+                                  "BATCH_TO_SPACE_ND"})
 # int8 operators TVM's importer refuses that IntegerConverters computes itself.
 INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR"})
 
@@ -414,6 +415,38 @@ def hard_swish_table(in_scale, zp_in, out_scale, zp_out) -> np.ndarray:
     return np.array(table, np.int8)
 
 
+def space_to_batch_te(x, block, pads, pad_value, out_shape):
+    """TFLite's SpaceToBatchND (NHWC): output batch (shift_h * bw + shift_w) * B + b holds the
+    padded input's pixels at (oy * bh + shift_h, ox * bw + shift_w); padding reads pad_value."""
+    batch, in_h, in_w = (int(d) for d in x.shape[:3])
+    (bh, bw), ((pt, _), (pl, _)) = block, pads
+
+    def f(ob, oy, ox, c):
+        b = tirx.truncmod(ob, batch)
+        shift_w = tirx.truncmod(tirx.truncdiv(ob, batch), bw)
+        shift_h = tirx.truncdiv(tirx.truncdiv(ob, batch), bw)
+        iy = oy * bh + shift_h - pt
+        ix = ox * bw + shift_w - pl
+        inside = tirx.all(iy >= 0, iy < in_h, ix >= 0, ix < in_w)
+        return tirx.if_then_else(inside, x[b, iy, ix, c], tirx.const(pad_value, x.dtype))
+
+    return te.compute(out_shape, f, name="space_to_batch")
+
+
+def batch_to_space_te(x, block, crops, out_shape):
+    """TFLite's BatchToSpaceND (NHWC), the inverse: output (oy, ox) of batch b comes from input
+    batch (shift_h * bw + shift_w) * B_out + b at ((oy + crop_top) / bh, (ox + crop_left) / bw)."""
+    (bh, bw), ((ct, _), (cl, _)) = block, crops
+    out_batch = int(out_shape[0])
+
+    def f(b, oy, ox, c):
+        y, x_ = oy + ct, ox + cl
+        ib = (tirx.truncmod(y, bh) * bw + tirx.truncmod(x_, bw)) * out_batch + b
+        return x[ib, tirx.truncdiv(y, bh), tirx.truncdiv(x_, bw), c]
+
+    return te.compute(out_shape, f, name="batch_to_space")
+
+
 def mul_te(a, b, zp1: int, zp2: int, multiplier: int, shift: int, zp_out: int, lo: int, hi: int, out_shape):
     """TFLite's int8 MulElementwise: (a - zp1) * (b - zp2) requantized, offset, clamped."""
     i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
@@ -672,6 +705,27 @@ class IntegerConverters:
             x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors),
             primfunc_name_hint="dwconv2d_int8" if depthwise else "conv2d_int8",
         )
+
+    # -- layout ops TVM 0.27 lowers to packed runtime calls (no C kernel): any dtype
+    def _block_layout(self, op):
+        ins, outs = self.get_input_tensors(op), self.get_output_tensors(op)
+        if len(ins[0].tensor.ShapeAsNumpy()) != 4 or any(self.has_expr(t.tensor_idx) for t in ins[1:]):
+            raise UnsupportedModelError(f"{self.get_op_code_str(op)} other than 4-D with constant block and paddings")
+        block = [int(v) for v in self.get_tensor_value(ins[1])]
+        pads = [[int(a), int(b)] for a, b in self.get_tensor_value(ins[2]).reshape(2, 2)]
+        return ins, outs, block, pads, [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
+
+    def convert_space_to_batch_nd(self, op):
+        ins, outs, block, pads, out_shape = self._block_layout(op)
+        # Quantized tensors pad with the output zero point (space_to_batch_nd.cc), floats with 0.
+        pad_value = int(_tensor_quant(outs[0])[1][0]) if outs[0].qnn_params is not None else 0
+        return self.bb.call_te(lambda x_: space_to_batch_te(x_, block, pads, pad_value, out_shape),
+                               self._expr(ins[0]), primfunc_name_hint="space_to_batch_nd")
+
+    def convert_batch_to_space_nd(self, op):
+        ins, _, block, crops, out_shape = self._block_layout(op)
+        return self.bb.call_te(lambda x_: batch_to_space_te(x_, block, crops, out_shape), self._expr(ins[0]),
+                               primfunc_name_hint="batch_to_space_nd")
 
     def _int_transpose_conv(self, op, ins, outs):
         from tflite.TransposeConvOptions import TransposeConvOptions

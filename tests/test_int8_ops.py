@@ -464,6 +464,22 @@ def test_pack_unpack(op, tmp_path):
     check_exact(m, ys, tmp_path)
 
 
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+def test_space_to_batch_and_back(dtype, tmp_path):
+    """The pair older TensorFlow exports put around a dilated convolution. TVM 0.27 lowers both
+    to packed runtime calls; aotgen computes them (padding with the output zero point)."""
+    q = {"scale": 0.02, "zero_point": 9} if dtype == "int8" else {}
+    m = ModelSpec()
+    x = m.input("x", [2, 5, 6, 3], dtype, **q)
+    s2b = m.activation("s2b", [8, 4, 4, 3], dtype, **q)
+    m.op("SPACE_TO_BATCH_ND", [x, m.const("block", np.array([2, 2], np.int32)),
+                               m.const("pads", np.array([[1, 2], [0, 2]], np.int32))], [s2b], version=2)
+    y = m.activation("y", [2, 7, 5, 3], dtype, **q)
+    m.op("BATCH_TO_SPACE_ND", [s2b, m.const("block2", np.array([2, 2], np.int32)),
+                               m.const("crops", np.array([[0, 1], [1, 2]], np.int32))], [y], version=2)
+    check_exact(m, [s2b, y], tmp_path, integer_only=dtype == "int8")
+
+
 def test_concatenation(tmp_path):
     m = ModelSpec()
     a = m.input("a", [1, 4, 5, 3], "int8", 0.05, -2)

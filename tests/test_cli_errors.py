@@ -33,6 +33,17 @@ def test_not_a_model(tmp_path: Path) -> None:
     assert "not a TFLite (.tflite) or ONNX (.onnx) model" in msg and "notes.tflite" in msg
 
 
+def test_corrupt_model_files(shared_models: Path, tmp_path: Path) -> None:
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(model_path("kws_ref_model").read_bytes()[:300])
+    msg = aotgen_fails("compile", str(truncated), cwd=tmp_path)
+    assert "truncated.tflite is not a valid TFLite model" in msg
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    msg = aotgen_fails("compile", str(garbage), cwd=tmp_path)
+    assert "garbage.onnx is not a valid ONNX model" in msg
+
+
 def test_missing_model_file(tmp_path: Path) -> None:
     msg = aotgen_fails("compile", str(tmp_path / "absent.onnx"), cwd=tmp_path)
     assert "absent.onnx" in msg and "not found" in msg

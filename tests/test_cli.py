@@ -127,3 +127,15 @@ def test_check_host_on_compiled_libraries(shared_models: Path, tmp_path: Path) -
         assert report["passed"] and len(report["samples"]) == 3 and report["model"] == "hello_world_int8.tflite"
     proc = aotgen_cli("check-host", str(tmp_path / "c_lib"), "--workspace", "user", cwd=tmp_path)
     assert proc.returncode == 1 and "already compiled library" in proc.stderr and "--workspace" in proc.stderr
+
+
+def test_check_host_seed_reproduces_inputs(shared_models: Path, tmp_path: Path) -> None:
+    model = str(model_path("hello_world_float"))
+    runs = {}
+    for name, seed in (("a", "9"), ("b", "9"), ("c", "10")):
+        proc = aotgen_cli("check-host", model, "-n", "2", "--seed", seed, "--save-outputs", str(tmp_path / name),
+                          "--json", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        runs[name] = [np.load(tmp_path / name / f"sample_{i}" / "input_0.npy") for i in range(2)]
+    assert all(np.array_equal(x, y) for x, y in zip(runs["a"], runs["b"]))
+    assert not any(np.array_equal(x, y) for x, y in zip(runs["a"], runs["c"]))

@@ -138,7 +138,8 @@ def check_host_command(model: Path, input_files: tuple[str, ...], count: int, se
         failed = sum(not s.passed for s in report.samples)
         raise AotgenError(f"host check failed: {failed} of {len(report.samples)} samples outside tolerance")
     if not as_json:
-        console.print(f"[bold green]passed[/]: {len(report.samples)} samples match {report.reference}", highlight=False)
+        console.print(f"[bold green]passed[/]: {len(report.samples)} samples match {report.reference} "
+                      f"- max abs error {report.max_abs_error():.3g}", highlight=False)
 
 
 def report_table(check: ModelCheck) -> Table:

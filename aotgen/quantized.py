@@ -36,6 +36,8 @@ LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRA
 # int8 operators TVM's importer refuses that IntegerConverters computes itself.
 INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR"})
 
+# ------------------------------------- TFLite's quantization parameters (its Prepare functions)
+
 
 def round_half_away(x: float) -> int:
     """TfLiteRound / std::round."""
@@ -54,11 +56,6 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     if shift < -31:
         return 0, 0
     return q_fixed, shift
-
-
-def requantize(x, multiplier, shift, single_rounding: bool = False):
-    """c_helpers' aotgen_requantize (or _single): int32 x * multiplier * 2^shift, TFLite-rounded."""
-    return c_helpers.call("int32", "requantize_single" if single_rounding else "requantize", x, multiplier, shift)
 
 
 def activation_range(fn: int, scale: float, zero_point: int, dtype: str) -> tuple[int, int]:
@@ -108,6 +105,55 @@ def output_requant_params(in_scale: np.float32, w_scales: np.ndarray, out_scale:
     return np.array(mults, dtype="int32"), np.array(shifts, dtype="int32")
 
 
+def add_params(s1, zp1, s2, zp2, so, zpo, lo, hi) -> dict:
+    """tflite/kernels/add.cc Prepare for int8, with its float/double promotions."""
+    left_shift = 20
+    twice_max = float(np.float32(2) * max(np.float32(s1), np.float32(s2)))
+    m1, sh1 = quantize_multiplier(float(np.float32(s1)) / twice_max)
+    m2, sh2 = quantize_multiplier(float(np.float32(s2)) / twice_max)
+    mo, sho = quantize_multiplier(twice_max / float(np.float32(1 << left_shift) * np.float32(so)))
+    return {"zp1": zp1, "zp2": zp2, "one_shl": 1 << left_shift, "m1": m1, "s1": sh1, "m2": m2, "s2": sh2,
+            "mo": mo, "so": sho, "zpo": zpo, "lo": lo, "hi": hi}
+
+
+def softmax_params(beta: float, in_scale: np.float32) -> tuple[int, int, int]:
+    """(input_multiplier, input_left_shift, diff_min) of TFLite's int8 SoftmaxPrepare:
+    PreprocessSoftmaxScaling and CalculateInputRadius with 5 integer bits (Q5.26 differences)."""
+    integer_bits = 5
+    real = min(float(np.float32(beta)) * float(in_scale) * (1 << (31 - integer_bits)), float((1 << 31) - 1))
+    multiplier, left_shift = quantize_multiplier(real)  # QuantizeMultiplierGreaterThanOne
+    radius = math.floor(((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << left_shift))
+    return multiplier, left_shift, -radius
+
+
+def mean_params(in_scale: np.float32, out_scale: np.float32, count: int) -> tuple[int, int]:
+    """TFLite's QuantizedMeanOrSum (mean): the in/out scale multiplier with 1/count folded in,
+    `(multiplier << shift) / count` in 64-bit integers, shift = min(floor(log2 count), 32, 31 + shift)."""
+    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    extra = min(count.bit_length() - 1, 32, 31 + shift)
+    return (multiplier << extra) // count, shift - extra
+
+
+def requantize_value(x: int, multiplier: int, shift: int, single_rounding: bool = False) -> int:
+    """Python model of the C helpers (TFLite's MultiplyByQuantizedMultiplier), for constants."""
+    if single_rounding:
+        total = 31 - shift
+        return (x * multiplier + (1 << (total - 1))) >> total
+    x = ((x << max(shift, 0)) + 2**31) % 2**32 - 2**31
+    if x == multiplier == -(2**31):
+        v = 2**31 - 1
+    else:
+        ab = x * multiplier
+        v = (abs(ab) + (1 << 30) - (ab < 0)) >> 31  # SaturatingRoundingDoublingHighMul
+        v = -v if ab < 0 else v
+    right = max(-shift, 0)
+    mask = (1 << right) - 1
+    return (v >> right) + ((v & mask) > (mask >> 1) + (v < 0))
+
+
+# --------------------------------------------------------------------------- constant encodings
+
+
 class ChannelRequant:
     """A layer's per-channel (multiplier, shift), stored as compactly as stays exact, since these
     tables are the flash an int8 model carries beyond its weights:
@@ -140,23 +186,6 @@ class ChannelRequant:
             mult = tirx.bitwise_or(tirx.bitwise_and(word, i32((1 << 30) - 1)), i32(1 << 30))
             return mult, tirx.bitwise_and(tirx.shift_right(word, i32(30)), i32(3)) + i32(self.base)
         return tensors[0][c], tirx.Cast("int32", tensors[1][c])
-
-
-def requantize_value(x: int, multiplier: int, shift: int, single_rounding: bool = False) -> int:
-    """Python model of the C helpers (TFLite's MultiplyByQuantizedMultiplier), for constants."""
-    if single_rounding:
-        total = 31 - shift
-        return (x * multiplier + (1 << (total - 1))) >> total
-    x = ((x << max(shift, 0)) + 2**31) % 2**32 - 2**31
-    if x == multiplier == -(2**31):
-        v = 2**31 - 1
-    else:
-        ab = x * multiplier
-        v = (abs(ab) + (1 << 30) - (ab < 0)) >> 31  # SaturatingRoundingDoublingHighMul
-        v = -v if ab < 0 else v
-    right = max(-shift, 0)
-    mask = (1 << right) - 1
-    return (v >> right) + ((v & mask) > (mask >> 1) + (v < 0))
 
 
 def fold_constant_channels(weights: np.ndarray, channel_axis: int, bias: np.ndarray, mult: np.ndarray,
@@ -198,6 +227,14 @@ def compact_bias(bias: np.ndarray) -> np.ndarray:
     if bias.size and np.all((bias >= -(1 << 15)) & (bias < 1 << 15)):
         return bias.astype(np.int16)
     return bias
+
+
+# ----------------------------------------------------------------------------------- TE kernels
+
+
+def requantize(x, multiplier, shift, single_rounding: bool = False):
+    """c_helpers' aotgen_requantize (or _single): int32 x * multiplier * 2^shift, TFLite-rounded."""
+    return c_helpers.call("int32", "requantize_single" if single_rounding else "requantize", x, multiplier, shift)
 
 
 def _epilogue(acc, bias, rq: ChannelRequant, rq_tensors, zp_out: int, lo: int, hi: int, out_dtype: str, shape,
@@ -248,6 +285,14 @@ def conv2d_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, dilation, 
     return _epilogue(acc, bias, rq, rq_tensors, zp_out, lo, hi, out_dtype, out_shape, 3)
 
 
+def transpose_conv_pads(padding: int, out_size: int, in_size: int, kernel: int, stride: int) -> int:
+    """TFLite's ComputePaddingHeightWidth as transpose_conv.cc calls it (on the output size)."""
+    from tflite.Padding import Padding
+
+    unused = (out_size + stride - 1) // stride if padding == Padding.SAME else (out_size + stride - kernel) // stride
+    return max(0, (unused - 1) * stride + kernel - out_size) // 2
+
+
 def transpose_conv_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, pads, zp_in: int, zp_out: int,
                       lo: int, hi: int, out_shape):
     """TFLite's reference_integer_ops::TransposeConv, as a gather: output (oy, ox) collects input
@@ -271,14 +316,6 @@ def transpose_conv_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, pa
 
     acc = te.compute(out_shape, acc_f, name="transpose_conv_acc")
     return _epilogue(acc, bias, rq, rq_tensors, zp_out, lo, hi, "int8", out_shape, 3)
-
-
-def transpose_conv_pads(padding: int, out_size: int, in_size: int, kernel: int, stride: int) -> int:
-    """TFLite's ComputePaddingHeightWidth as transpose_conv.cc calls it (on the output size)."""
-    from tflite.Padding import Padding
-
-    unused = (out_size + stride - 1) // stride if padding == Padding.SAME else (out_size + stride - kernel) // stride
-    return max(0, (unused - 1) * stride + kernel - out_size) // 2
 
 
 def fully_connected_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, zp_in: int, zp_out: int, lo: int, hi: int, out_dtype: str):
@@ -316,9 +353,155 @@ def add_te(a, b, params: dict, out_dtype: str, out_shape, subtract: bool = False
     return te.compute(out_shape, f, name="sub" if subtract else "add")
 
 
+def mul_te(a, b, zp1: int, zp2: int, multiplier: int, shift: int, zp_out: int, lo: int, hi: int, out_shape):
+    """TFLite's int8 MulElementwise: (a - zp1) * (b - zp2) requantized, offset, clamped."""
+    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
+
+    def f(*idx):
+        prod = (tirx.Cast("int32", _broadcast(a, idx)) - i32(zp1)) * (tirx.Cast("int32", _broadcast(b, idx)) - i32(zp2))
+        v = requantize(prod, i32(multiplier), i32(shift)) + i32(zp_out)
+        return tirx.Cast("int8", tirx.max(tirx.min(v, i32(hi)), i32(lo)))
+
+    return te.compute(out_shape, f, name="mul")
+
+
+def min_max_te(a, b, maximum: bool, out_shape):
+    """TFLite's MAXIMUM / MINIMUM on int8 compare the stored values as they are."""
+    op = tirx.max if maximum else tirx.min
+    return te.compute(out_shape, lambda *idx: op(_broadcast(a, idx), _broadcast(b, idx)),
+                      name="maximum" if maximum else "minimum")
+
+
+def rescale_te(x, zp_in: int, zp_out: int, lo: int, hi: int, identity: tuple[int, int],
+               negative: tuple[int, int] | None = None, absolute: bool = False):
+    """zp_out + requantize(x - zp_in) clamped to [lo, hi]: TFLite's ReluX, Requantize (QUANTIZE
+    int8 -> int8), with a second (multiplier, shift) for x < zp_in QuantizeLeakyRelu, and with
+    |x - zp_in| the int8 ABS."""
+    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
+
+    def f(*idx):
+        d = tirx.Cast("int32", x(*idx)) - i32(zp_in)
+        if absolute:
+            d = tirx.max(d, i32(0) - d)
+        v = requantize(d, i32(identity[0]), i32(identity[1]))
+        if negative is not None:
+            v = tirx.Select(d >= i32(0), v, requantize(d, i32(negative[0]), i32(negative[1])))
+        v = v + i32(zp_out)
+        return tirx.Cast("int8", tirx.max(tirx.min(v, i32(hi)), i32(lo)))
+
+    return te.compute(x.shape, f, name="rescale")
+
+
+def softmax_te(x, multiplier: int, left_shift: int, diff_min: int):
+    """int8 softmax over the last axis, TFLite's reference integer kernel (no float anywhere):
+    row max, exps of the differences summed in Q12.19, each exp times the sum's reciprocal."""
+    shape = list(x.shape)
+    depth = int(shape[-1])
+    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
+    rmax = te.reduce_axis((0, depth), "c")
+    row_max = te.compute(shape[:-1], lambda *i: te.max(x[(*i, rmax)], axis=rmax), name="row_max")
+
+    def exp_at(*idx):
+        diff = tirx.Cast("int32", x[idx]) - tirx.Cast("int32", row_max[idx[:-1]])
+        return c_helpers.call("int32", "softmax_exp", diff, i32(multiplier), i32(left_shift), i32(diff_min))
+
+    rsum = te.reduce_axis((0, depth), "c")
+    # gemmlowp::Rescale<12> of each Q0.31 exp: a rounding shift right by 12.
+    total = te.compute(shape[:-1], lambda *i: te.sum(
+        c_helpers.call("int32", "rdbpot", exp_at(*i, rsum), i32(12)), axis=rsum), name="sum_of_exps")
+    return te.compute(shape, lambda *idx: tirx.Cast(
+        "int8", c_helpers.call("int32", "softmax_out", exp_at(*idx), total[idx[:-1]])), name="softmax")
+
+
+def _reduction(x, axes: list[int], keep_dims: bool, body, name: str):
+    """te.compute of body(element) reduced over `axes` (body gets x at the reduced position)."""
+    shape = [int(d) for d in x.shape]
+    reduce = {a: te.reduce_axis((0, shape[a]), f"r{a}") for a in axes}
+    kept = [a for a in range(len(shape)) if a not in reduce]
+    out_shape = [1 if a in reduce else shape[a] for a in range(len(shape))] if keep_dims else [shape[a] for a in kept]
+
+    def source_index(idx):
+        it = iter(idx) if not keep_dims else None
+        return tuple(reduce[a] if a in reduce else (idx[a] if keep_dims else next(it)) for a in range(len(shape)))
+
+    return te.compute(out_shape, lambda *idx: body(x[source_index(idx)], list(reduce.values())), name=name)
+
+
+def mean_te(x, axes: list[int], keep_dims: bool, multiplier: int, shift: int, zp_in: int, zp_out: int):
+    """int8 MEAN over `axes`: the sum of (x - zp_in), requantized once by (in/out scale)/count."""
+    acc = _reduction(x, axes, keep_dims, lambda v, ax: te.sum(tirx.Cast("int32", v) - tirx.const(zp_in, "int32"), axis=ax),
+                     "mean_acc")
+    out_shape = [int(d) for d in acc.shape]
+
+    def f(*idx):
+        v = requantize(acc(*idx), tirx.const(multiplier, "int32"), tirx.const(shift, "int32")) + tirx.const(zp_out, "int32")
+        return tirx.Cast("int8", tirx.max(tirx.min(v, tirx.const(127, "int32")), tirx.const(-128, "int32")))
+
+    return te.compute(out_shape, f, name="mean")
+
+
+def reduce_max_min_te(x, axes: list[int], keep_dims: bool, maximum: bool):
+    """TFLite's int8 REDUCE_MAX / REDUCE_MIN compare the stored values."""
+    op = te.max if maximum else te.min
+    return _reduction(x, axes, keep_dims, lambda v, ax: op(v, axis=ax), "reduce_max" if maximum else "reduce_min")
+
+
+def resize_nearest_indices(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool) -> np.ndarray:
+    """TFLite's GetNearestNeighbor for every output position, in its float32 arithmetic."""
+    if align_corners and out_size > 1:
+        scale = np.float32(in_size - 1) / np.float32(out_size - 1)
+    else:
+        scale = np.float32(in_size) / np.float32(out_size)
+    pos = (np.arange(out_size, dtype=np.float32) + np.float32(0.5 if half_pixel_centers else 0.0)) * scale
+    pos = pos.astype(np.float32)
+    idx = np.sign(pos) * np.floor(np.abs(pos) + np.float32(0.5)) if align_corners else np.floor(pos)
+    idx = np.minimum(idx.astype(np.int64), in_size - 1)
+    return np.maximum(idx, 0).astype(np.int32) if half_pixel_centers else idx.astype(np.int32)
+
+
+def resize_nearest_te(x, rows, cols, out_shape):
+    """NHWC nearest-neighbour resize through per-row and per-column source tables."""
+    return te.compute(out_shape, lambda n, y, x_, c: x[n, rows[y], cols[x_], c], name="resize_nearest")
+
+
+def space_to_batch_te(x, block, pads, pad_value, out_shape):
+    """TFLite's SpaceToBatchND (NHWC): output batch (shift_h * bw + shift_w) * B + b holds the
+    padded input's pixels at (oy * bh + shift_h, ox * bw + shift_w); padding reads pad_value."""
+    batch, in_h, in_w = (int(d) for d in x.shape[:3])
+    (bh, bw), ((pt, _), (pl, _)) = block, pads
+
+    def f(ob, oy, ox, c):
+        b = tirx.truncmod(ob, batch)
+        shift_w = tirx.truncmod(tirx.truncdiv(ob, batch), bw)
+        shift_h = tirx.truncdiv(tirx.truncdiv(ob, batch), bw)
+        iy = oy * bh + shift_h - pt
+        ix = ox * bw + shift_w - pl
+        inside = tirx.all(iy >= 0, iy < in_h, ix >= 0, ix < in_w)
+        return tirx.if_then_else(inside, x[b, iy, ix, c], tirx.const(pad_value, x.dtype))
+
+    return te.compute(out_shape, f, name="space_to_batch")
+
+
+def batch_to_space_te(x, block, crops, out_shape):
+    """TFLite's BatchToSpaceND (NHWC), the inverse: output (oy, ox) of batch b comes from input
+    batch (shift_h * bw + shift_w) * B_out + b at ((oy + crop_top) / bh, (ox + crop_left) / bw)."""
+    (bh, bw), ((ct, _), (cl, _)) = block, crops
+    out_batch = int(out_shape[0])
+
+    def f(b, oy, ox, c):
+        y, x_ = oy + ct, ox + cl
+        ib = (tirx.truncmod(y, bh) * bw + tirx.truncmod(x_, bw)) * out_batch + b
+        return x[ib, tirx.truncdiv(y, bh), tirx.truncdiv(x_, bw), c]
+
+    return te.compute(out_shape, f, name="batch_to_space")
+
+
 def lut_te(x, table):
     """out = table[x + 128]: an int8 -> int8 function of one byte, tabulated at compile time."""
     return te.compute(x.shape, lambda *i: table[tirx.Cast("int32", x(*i)) + tirx.const(128, "int32")], name="lut")
+
+
+# ---------------------------------- tables of int8 -> int8 functions (computed at compile time)
 
 
 def populate_lut(in_scale: np.float32, zp_in: int, out_scale: np.float32, zp_out: int, transform) -> np.ndarray:
@@ -346,6 +529,7 @@ def _gelu(approximate: bool):
 
 
 # ---- TFLite's int8 HARD_SWISH, emulated in Python integers (16-bit gemmlowp arithmetic)
+
 
 I16_MIN, I16_MAX = -(1 << 15), (1 << 15) - 1
 
@@ -415,198 +599,30 @@ def hard_swish_table(in_scale, zp_in, out_scale, zp_out) -> np.ndarray:
     return np.array(table, np.int8)
 
 
-def space_to_batch_te(x, block, pads, pad_value, out_shape):
-    """TFLite's SpaceToBatchND (NHWC): output batch (shift_h * bw + shift_w) * B + b holds the
-    padded input's pixels at (oy * bh + shift_h, ox * bw + shift_w); padding reads pad_value."""
-    batch, in_h, in_w = (int(d) for d in x.shape[:3])
-    (bh, bw), ((pt, _), (pl, _)) = block, pads
-
-    def f(ob, oy, ox, c):
-        b = tirx.truncmod(ob, batch)
-        shift_w = tirx.truncmod(tirx.truncdiv(ob, batch), bw)
-        shift_h = tirx.truncdiv(tirx.truncdiv(ob, batch), bw)
-        iy = oy * bh + shift_h - pt
-        ix = ox * bw + shift_w - pl
-        inside = tirx.all(iy >= 0, iy < in_h, ix >= 0, ix < in_w)
-        return tirx.if_then_else(inside, x[b, iy, ix, c], tirx.const(pad_value, x.dtype))
-
-    return te.compute(out_shape, f, name="space_to_batch")
-
-
-def batch_to_space_te(x, block, crops, out_shape):
-    """TFLite's BatchToSpaceND (NHWC), the inverse: output (oy, ox) of batch b comes from input
-    batch (shift_h * bw + shift_w) * B_out + b at ((oy + crop_top) / bh, (ox + crop_left) / bw)."""
-    (bh, bw), ((ct, _), (cl, _)) = block, crops
-    out_batch = int(out_shape[0])
-
-    def f(b, oy, ox, c):
-        y, x_ = oy + ct, ox + cl
-        ib = (tirx.truncmod(y, bh) * bw + tirx.truncmod(x_, bw)) * out_batch + b
-        return x[ib, tirx.truncdiv(y, bh), tirx.truncdiv(x_, bw), c]
-
-    return te.compute(out_shape, f, name="batch_to_space")
-
-
-def mul_te(a, b, zp1: int, zp2: int, multiplier: int, shift: int, zp_out: int, lo: int, hi: int, out_shape):
-    """TFLite's int8 MulElementwise: (a - zp1) * (b - zp2) requantized, offset, clamped."""
-    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
-
-    def f(*idx):
-        prod = (tirx.Cast("int32", _broadcast(a, idx)) - i32(zp1)) * (tirx.Cast("int32", _broadcast(b, idx)) - i32(zp2))
-        v = requantize(prod, i32(multiplier), i32(shift)) + i32(zp_out)
-        return tirx.Cast("int8", tirx.max(tirx.min(v, i32(hi)), i32(lo)))
-
-    return te.compute(out_shape, f, name="mul")
-
-
-def min_max_te(a, b, maximum: bool, out_shape):
-    """TFLite's MAXIMUM / MINIMUM on int8 compare the stored values as they are."""
-    op = tirx.max if maximum else tirx.min
-    return te.compute(out_shape, lambda *idx: op(_broadcast(a, idx), _broadcast(b, idx)),
-                      name="maximum" if maximum else "minimum")
-
-
-def rescale_te(x, zp_in: int, zp_out: int, lo: int, hi: int, identity: tuple[int, int],
-               negative: tuple[int, int] | None = None, absolute: bool = False):
-    """zp_out + requantize(x - zp_in) clamped to [lo, hi]: TFLite's ReluX, Requantize (QUANTIZE
-    int8 -> int8), with a second (multiplier, shift) for x < zp_in QuantizeLeakyRelu, and with
-    |x - zp_in| the int8 ABS."""
-    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
-
-    def f(*idx):
-        d = tirx.Cast("int32", x(*idx)) - i32(zp_in)
-        if absolute:
-            d = tirx.max(d, i32(0) - d)
-        v = requantize(d, i32(identity[0]), i32(identity[1]))
-        if negative is not None:
-            v = tirx.Select(d >= i32(0), v, requantize(d, i32(negative[0]), i32(negative[1])))
-        v = v + i32(zp_out)
-        return tirx.Cast("int8", tirx.max(tirx.min(v, i32(hi)), i32(lo)))
-
-    return te.compute(x.shape, f, name="rescale")
-
-
-def add_params(s1, zp1, s2, zp2, so, zpo, lo, hi) -> dict:
-    """tflite/kernels/add.cc Prepare for int8, with its float/double promotions."""
-    left_shift = 20
-    twice_max = float(np.float32(2) * max(np.float32(s1), np.float32(s2)))
-    m1, sh1 = quantize_multiplier(float(np.float32(s1)) / twice_max)
-    m2, sh2 = quantize_multiplier(float(np.float32(s2)) / twice_max)
-    mo, sho = quantize_multiplier(twice_max / float(np.float32(1 << left_shift) * np.float32(so)))
-    return {"zp1": zp1, "zp2": zp2, "one_shl": 1 << left_shift, "m1": m1, "s1": sh1, "m2": m2, "s2": sh2,
-            "mo": mo, "so": sho, "zpo": zpo, "lo": lo, "hi": hi}
-
-
-def softmax_params(beta: float, in_scale: np.float32) -> tuple[int, int, int]:
-    """(input_multiplier, input_left_shift, diff_min) of TFLite's int8 SoftmaxPrepare:
-    PreprocessSoftmaxScaling and CalculateInputRadius with 5 integer bits (Q5.26 differences)."""
-    integer_bits = 5
-    real = min(float(np.float32(beta)) * float(in_scale) * (1 << (31 - integer_bits)), float((1 << 31) - 1))
-    multiplier, left_shift = quantize_multiplier(real)  # QuantizeMultiplierGreaterThanOne
-    radius = math.floor(((1 << integer_bits) - 1) * (1 << (31 - integer_bits)) / (1 << left_shift))
-    return multiplier, left_shift, -radius
-
-
-def softmax_te(x, multiplier: int, left_shift: int, diff_min: int):
-    """int8 softmax over the last axis, TFLite's reference integer kernel (no float anywhere):
-    row max, exps of the differences summed in Q12.19, each exp times the sum's reciprocal."""
-    shape = list(x.shape)
-    depth = int(shape[-1])
-    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
-    rmax = te.reduce_axis((0, depth), "c")
-    row_max = te.compute(shape[:-1], lambda *i: te.max(x[(*i, rmax)], axis=rmax), name="row_max")
-
-    def exp_at(*idx):
-        diff = tirx.Cast("int32", x[idx]) - tirx.Cast("int32", row_max[idx[:-1]])
-        return c_helpers.call("int32", "softmax_exp", diff, i32(multiplier), i32(left_shift), i32(diff_min))
-
-    rsum = te.reduce_axis((0, depth), "c")
-    # gemmlowp::Rescale<12> of each Q0.31 exp: a rounding shift right by 12.
-    total = te.compute(shape[:-1], lambda *i: te.sum(
-        c_helpers.call("int32", "rdbpot", exp_at(*i, rsum), i32(12)), axis=rsum), name="sum_of_exps")
-    return te.compute(shape, lambda *idx: tirx.Cast(
-        "int8", c_helpers.call("int32", "softmax_out", exp_at(*idx), total[idx[:-1]])), name="softmax")
-
-
-def mean_params(in_scale: np.float32, out_scale: np.float32, count: int) -> tuple[int, int]:
-    """TFLite's QuantizedMeanOrSum (mean): the in/out scale multiplier with 1/count folded in,
-    `(multiplier << shift) / count` in 64-bit integers, shift = min(floor(log2 count), 32, 31 + shift)."""
-    multiplier, shift = quantize_multiplier(float(in_scale) / float(out_scale))
-    extra = min(count.bit_length() - 1, 32, 31 + shift)
-    return (multiplier << extra) // count, shift - extra
-
-
-def _reduction(x, axes: list[int], keep_dims: bool, body, name: str):
-    """te.compute of body(element) reduced over `axes` (body gets x at the reduced position)."""
-    shape = [int(d) for d in x.shape]
-    reduce = {a: te.reduce_axis((0, shape[a]), f"r{a}") for a in axes}
-    kept = [a for a in range(len(shape)) if a not in reduce]
-    out_shape = [1 if a in reduce else shape[a] for a in range(len(shape))] if keep_dims else [shape[a] for a in kept]
-
-    def source_index(idx):
-        it = iter(idx) if not keep_dims else None
-        return tuple(reduce[a] if a in reduce else (idx[a] if keep_dims else next(it)) for a in range(len(shape)))
-
-    return te.compute(out_shape, lambda *idx: body(x[source_index(idx)], list(reduce.values())), name=name)
-
-
-def reduce_max_min_te(x, axes: list[int], keep_dims: bool, maximum: bool):
-    """TFLite's int8 REDUCE_MAX / REDUCE_MIN compare the stored values."""
-    op = te.max if maximum else te.min
-    return _reduction(x, axes, keep_dims, lambda v, ax: op(v, axis=ax), "reduce_max" if maximum else "reduce_min")
-
-
-def resize_nearest_indices(in_size: int, out_size: int, align_corners: bool, half_pixel_centers: bool) -> np.ndarray:
-    """TFLite's GetNearestNeighbor for every output position, in its float32 arithmetic."""
-    if align_corners and out_size > 1:
-        scale = np.float32(in_size - 1) / np.float32(out_size - 1)
-    else:
-        scale = np.float32(in_size) / np.float32(out_size)
-    pos = (np.arange(out_size, dtype=np.float32) + np.float32(0.5 if half_pixel_centers else 0.0)) * scale
-    pos = pos.astype(np.float32)
-    idx = np.sign(pos) * np.floor(np.abs(pos) + np.float32(0.5)) if align_corners else np.floor(pos)
-    idx = np.minimum(idx.astype(np.int64), in_size - 1)
-    return np.maximum(idx, 0).astype(np.int32) if half_pixel_centers else idx.astype(np.int32)
-
-
-def resize_nearest_te(x, rows, cols, out_shape):
-    """NHWC nearest-neighbour resize through per-row and per-column source tables."""
-    return te.compute(out_shape, lambda n, y, x_, c: x[n, rows[y], cols[x_], c], name="resize_nearest")
-
-
-def mean_te(x, axes: list[int], keep_dims: bool, multiplier: int, shift: int, zp_in: int, zp_out: int):
-    """int8 MEAN over `axes`: the sum of (x - zp_in), requantized once by (in/out scale)/count."""
-    acc = _reduction(x, axes, keep_dims, lambda v, ax: te.sum(tirx.Cast("int32", v) - tirx.const(zp_in, "int32"), axis=ax),
-                     "mean_acc")
-    out_shape = [int(d) for d in acc.shape]
-
-    def f(*idx):
-        v = requantize(acc(*idx), tirx.const(multiplier, "int32"), tirx.const(shift, "int32")) + tirx.const(zp_out, "int32")
-        return tirx.Cast("int8", tirx.max(tirx.min(v, tirx.const(127, "int32")), tirx.const(-128, "int32")))
-
-    return te.compute(out_shape, f, name="mean")
+# ------------------------------------------------------------------------------- the converters
 
 
 class IntegerConverters:
     """Mixed into TVM's TFLite OperatorConverter (see frontend.py): int8 ops in integers."""
 
+    # TFLite operator -> the method computing it in integers (int8 in, int8 out). A method may
+    # return NotImplemented for a case it does not cover: TVM's converter then takes it.
+    INTEGER_CONVERTERS = {
+        "CONV_2D": "_int_conv2d", "DEPTHWISE_CONV_2D": "_int_depthwise", "TRANSPOSE_CONV": "_int_transpose_conv",
+        "FULLY_CONNECTED": "_int_fully_connected",
+        "ADD": "_int_add", "SUB": "_int_sub", "MUL": "_int_mul", "MAXIMUM": "_int_maximum", "MINIMUM": "_int_minimum",
+        "AVERAGE_POOL_2D": "_int_avg_pool", "MEAN": "_int_mean", "REDUCE_MAX": "_int_reduce_max",
+        "REDUCE_MIN": "_int_reduce_min", "SOFTMAX": "_int_softmax",
+        "RELU": "_int_relu", "RELU6": "_int_relu6", "RELU_N1_TO_1": "_int_relu_n1_to_1", "LEAKY_RELU": "_int_leaky_relu",
+        "ABS": "_int_abs", "QUANTIZE": "_int_quantize",
+        "LOGISTIC": "_int_logistic", "TANH": "_int_tanh", "GELU": "_int_gelu", "EXP": "_int_exp",
+        "HARD_SWISH": "_int_hard_swish",
+        "CONCATENATION": "_int_concat", "RESIZE_NEAREST_NEIGHBOR": "_int_resize_nearest",
+    }
+
     def install_integer_converters(self) -> None:
-        for name, method in (("CONV_2D", self._int_conv2d), ("DEPTHWISE_CONV_2D", self._int_depthwise),
-                             ("FULLY_CONNECTED", self._int_fully_connected), ("ADD", self._int_add),
-                             ("AVERAGE_POOL_2D", self._int_avg_pool), ("SOFTMAX", self._int_softmax),
-                             ("CONCATENATION", self._int_concat), ("MEAN", self._int_mean),
-                             ("SUB", self._int_sub), ("MUL", self._int_mul), ("MAXIMUM", self._int_maximum),
-                             ("MINIMUM", self._int_minimum), ("RELU", self._int_relu), ("RELU6", self._int_relu6),
-                             ("RELU_N1_TO_1", self._int_relu_n1_to_1), ("QUANTIZE", self._int_quantize),
-                             ("LEAKY_RELU", self._int_leaky_relu), ("LOGISTIC", self._int_logistic),
-                             ("TANH", self._int_tanh), ("GELU", self._int_gelu),
-                             ("HARD_SWISH", self._int_hard_swish), ("REDUCE_MAX", self._int_reduce_max),
-                             ("REDUCE_MIN", self._int_reduce_min),
-                             ("RESIZE_NEAREST_NEIGHBOR", self._int_resize_nearest),
-                             ("TRANSPOSE_CONV", self._int_transpose_conv), ("ABS", self._int_abs),
-                             ("EXP", self._int_exp)):
-            fallback = self.convert_map[name]
-            self.convert_map[name] = self._integer_or(method, fallback)
+        for name, method in self.INTEGER_CONVERTERS.items():
+            self.convert_map[name] = self._integer_or(getattr(self, method), self.convert_map[name])
 
     def _integer_or(self, method, fallback):
         def convert(op):

@@ -234,7 +234,7 @@ int harness_poll(uint32_t wait_ms) {
         g_rx[i] = (uint8_t)c;
     }
     uint8_t type = g_rx[0], seq = g_rx[1];
-    uint16_t len = (uint16_t)(g_rx[2] | (g_rx[3] << 8));
+    uint16_t len = (uint16_t)(g_rx[2] | ((unsigned)g_rx[3] << 8));
     if (len > HARNESS_MAX_PAYLOAD) {
         framing_error(seq, HARNESS_E_BAD_LENGTH, type);
         return 1;
@@ -248,7 +248,7 @@ int harness_poll(uint32_t wait_ms) {
         g_rx[4u + i] = (uint8_t)c;
     }
     uint16_t crc = harness_crc16(0xFFFFu, g_rx, 4u + (size_t)len);
-    uint16_t got = (uint16_t)(g_rx[4u + len] | (g_rx[5u + len] << 8));
+    uint16_t got = (uint16_t)(g_rx[4u + len] | ((unsigned)g_rx[5u + len] << 8));
     if (crc != got) {
         framing_error(seq, HARNESS_E_BAD_CRC, type);
         return 1;

@@ -121,7 +121,7 @@ def connect(board: Board, elf: Path, port: str | None) -> Iterator[tuple[Transpo
         if board.usb_vid is None or board.usb_pid is None:
             raise AotgenError(f"board {board.name} has no USB id in its board file; give the serial port with --port")
         port = find_port(board.usb_vid, board.usb_pid)
-    with open_transport(port) as t:
+    with open_transport(port, baudrate=board.console.baud) as t:  # the firmware's console rate
         yield t, None
 
 

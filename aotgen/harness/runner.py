@@ -64,17 +64,20 @@ def check_session(session: Session, libs: list[ModelLibrary], samples: list[Samp
     """Handshake (if not done), check the banner against `libs`, run every sample of every model
     on the device and compare with the reference interpreter."""
     say = progress or (lambda _m: None)
+    if model_files and len(model_files) != len(libs):
+        raise AotgenError(f"give one --model per model in the firmware ({len(libs)}: "
+                          f"{', '.join(lib.prefix for lib in libs)}), got {len(model_files)}")
+    models = [model_file(lib, model_files[k] if model_files else None) for k, lib in enumerate(libs)]
     banner = session.banner or session.handshake()
     indices = match_models(banner, libs)
     reports, outputs = [], []
-    for k, (lib, index, samp) in enumerate(zip(libs, indices, samples)):
+    for lib, model, index, samp in zip(libs, models, indices, samples):
         device_outs, results = [], []
         for i, sample in enumerate(samp):
             say(f"{lib.prefix}: sample {i + 1}/{len(samp)} on the device")
             got, result = session.infer(index, lib, sample)
             device_outs.append(got)
             results.append(result)
-        model = model_file(lib, model_files[k] if model_files else None)
         say(f"running the reference interpreter for {lib.prefix} on {len(samp)} samples")
         reference = run_reference(model, samp)
         report = CheckReport(model=lib.metadata["model"]["file"], reference=reference_name(lib))

@@ -138,7 +138,8 @@ def requantize_value(x: int, multiplier: int, shift: int, single_rounding: bool 
     """Python model of the C helpers (TFLite's MultiplyByQuantizedMultiplier), for constants."""
     if single_rounding:
         total = 31 - shift
-        return (x * multiplier + (1 << (total - 1))) >> total
+        v = (x * multiplier + (1 << (total - 1))) >> total
+        return (v + 2**31) % 2**32 - 2**31  # the int32 cast TFLite applies
     x = ((x << max(shift, 0)) + 2**31) % 2**32 - 2**31
     if x == multiplier == -(2**31):
         v = 2**31 - 1
@@ -191,7 +192,7 @@ class ChannelRequant:
 def fold_constant_channels(weights: np.ndarray, channel_axis: int, bias: np.ndarray, mult: np.ndarray,
                            shift: np.ndarray, single_rounding: bool = False):
     """Channels whose weights are all zero (pruned) or whose multiplier is 0 output a constant,
-    requantize(bias) + zp; give them the live channels' first shift, multiplier 0.5 and the
+    requantize(bias) + zp; give them the live channels' smallest shift, multiplier 0.5 and the
     bias that requantizes to the same constant exactly, so the layer's shifts can pack
     (ChannelRequant "packed"). Returns (bias, mult, shift); the same arrays when nothing folds."""
     zero_w = np.all(np.moveaxis(weights, channel_axis, 0).reshape(weights.shape[channel_axis], -1) == 0, axis=1)
@@ -205,9 +206,8 @@ def fold_constant_channels(weights: np.ndarray, channel_axis: int, bias: np.ndar
     for c in np.flatnonzero(const):
         k = requantize_value(int(bias[c]), int(mult[c]), int(shift[c]), single_rounding) if mult[c] else 0
         b = k << (1 - base)  # requantize(k * 2^(1-base), 2^30, base) == k exactly
-        if not -(2**31) <= b < 2**31:
-            return bias.astype(np.int32), mult, shift
-        bias[c], mult[c], shift[c] = b, 1 << 30, base
+        if -(2**31) <= b < 2**31:  # else the channel keeps its own (exact) parameters
+            bias[c], mult[c], shift[c] = b, 1 << 30, base
     return bias.astype(np.int32), mult, shift
 
 

@@ -245,3 +245,18 @@ static inline int32_t aotgen_softmax_out(int32_t exp_q0_31, int32_t sum_q12_19) 
   return v < -128 ? -128 : (v > 127 ? 127 : v);
 }
 """, needs=("aotgen_clz", "aotgen_one_over_one_plus_x", "aotgen_srdhm", "aotgen_rdbpot"))
+
+# TFLite's AffineQuantize for a float input (a model's float interface): x / scale rounded half
+# away from zero (TfLiteRound; C's nearbyintf would round halves to even), plus the zero point,
+# clamped to int8. |x / scale| >= 4096 saturates anyway; clamping first keeps the cast defined.
+define("aotgen_quantize_f32_int8", """\
+static inline int32_t aotgen_quantize_f32_int8(float x, float scale, int32_t zero_point) {
+  float v = x / scale;
+  float a = v < 0.0f ? -v : v;
+  if (!(a < 4096.0f)) a = 4096.0f;
+  int32_t r = (int32_t)a;
+  if (a - (float)r >= 0.5f) r += 1;
+  int32_t q = (v < 0.0f ? -r : r) + zero_point;
+  return q < -128 ? -128 : (q > 127 ? 127 : q);
+}
+""")

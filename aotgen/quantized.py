@@ -496,6 +496,14 @@ def batch_to_space_te(x, block, crops, out_shape):
     return te.compute(out_shape, f, name="batch_to_space")
 
 
+def quantize_float_te(x, scale: float, zero_point: int):
+    """TFLite's AffineQuantize (float -> int8) by the C helper: TVM's quantize rounds halves to
+    even, TFLite away from zero."""
+    return te.compute(x.shape, lambda *i: tirx.Cast("int8", c_helpers.call(
+        "int32", "quantize_f32_int8", x(*i), tirx.const(scale, "float32"), tirx.const(zero_point, "int32"))),
+        name="quantize")
+
+
 def lut_te(x, table):
     """out = table[x + 128]: an int8 -> int8 function of one byte, tabulated at compile time."""
     return te.compute(x.shape, lambda *i: table[tirx.Cast("int32", x(*i)) + tirx.const(128, "int32")], name="lut")
@@ -623,6 +631,20 @@ class IntegerConverters:
     def install_integer_converters(self) -> None:
         for name, method in self.INTEGER_CONVERTERS.items():
             self.convert_map[name] = self._integer_or(getattr(self, method), self.convert_map[name])
+        self.convert_map["QUANTIZE"] = self._float_quantize_or(self.convert_map["QUANTIZE"])
+
+    def _float_quantize_or(self, other):
+        """QUANTIZE float32 -> int8 (a model's float input) rounded as TFLite rounds."""
+        def convert(op):
+            ins, outs = self.get_input_tensors(op), self.get_output_tensors(op)
+            if ins[0].tensor.Type() == 0 and outs[0].tensor.Type() == 9 and outs[0].qnn_params is not None:
+                s, z, _ = _tensor_quant(outs[0])
+                if s.size == 1:
+                    return self.bb.call_te(lambda x_: quantize_float_te(x_, float(s[0]), int(z[0])),
+                                           self._expr(ins[0]), primfunc_name_hint="quantize")
+            return other(op)
+
+        return convert
 
     def _integer_or(self, method, fallback):
         def convert(op):

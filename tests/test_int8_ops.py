@@ -579,6 +579,31 @@ def test_softmax_every_difference(in_scale, tmp_path):
     check_exact(m, [y], tmp_path, make_input=sweep)
 
 
+def test_float_interface(tmp_path):
+    """An int8 model with float input and output (the TFLite converter's default): QUANTIZE must
+    round halves away from zero as TFLite does (TVM's rounds them to even), DEQUANTIZE follow.
+    Inputs put many values exactly on .5 of the quantization grid."""
+    rng = np.random.default_rng(0)
+    s_in = 0.0213
+    m = ModelSpec()
+    x = m.input("x", [1, 6, 6, 2], "float32")
+    q = m.activation("q", [1, 6, 6, 2], "int8", s_in, -3)
+    m.op("QUANTIZE", [x], [q])
+    ws = weight_scales(rng, 4, True)
+    c = m.activation("c", [1, 6, 6, 4], "int8", output_scale_for(s_in, ws, 18), 2)
+    m.op("CONV_2D", [q, m.const("w", symmetric_int8(rng, [4, 3, 3, 2]), ws, 0),
+                     m.const("b", bias_int32(rng, 4), s_in * ws, 0)], [c], "Conv2DOptions", version=3,
+         Padding=SAME, StrideH=1, StrideW=1, DilationHFactor=1, DilationWFactor=1, FusedActivationFunction=NONE)
+    y = m.activation("y", [1, 6, 6, 4], "float32")
+    m.op("DEQUANTIZE", [c], [y], version=2)
+
+    def on_the_grid(t):  # half the values exactly k + 0.5 steps, the rest nearby; within int8 range
+        v = (rng.integers(-300, 300, t.shape) * 0.5 * np.float32(s_in)).astype(np.float32)
+        return np.where(rng.random(t.shape) < 0.5, v, v + rng.uniform(-1e-3, 1e-3, t.shape)).astype(np.float32)
+
+    check_exact(m, [q, y], tmp_path, make_input=on_the_grid, integer_only=False)
+
+
 def test_dynamic_range_layer_refused(tmp_path):
     """A hybrid layer (float activations, int8 weights) is refused, not computed half in float."""
     m = ModelSpec()

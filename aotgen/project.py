@@ -306,7 +306,7 @@ def generate_project(
         project = _render(TEMPLATES_DIR / template, extra, staging)
         for m in models:
             _copy_library(m, project / "models" / m.prefix)
-        _write_extra_files(project, extra_files or {})
+        _write_extra_files(project, {**_harness_files(models), **(extra_files or {})})
         _write_test_data(project, inputs)
         _write_project_file(project, board, template, models, seed)
         return mlf.publish(project, output, force)
@@ -332,6 +332,14 @@ def _render(template_dir: Path, extra: dict[str, Any], staging: Path) -> Path:
 def _copy_library(m: ModelLibrary, dest: Path) -> None:
     """The whole Model Library Format folder, so mlf.load(dest) works (harness, reference model)."""
     shutil.copytree(m.root, dest)
+
+
+def _harness_files(models: list[ModelLibrary]) -> dict[str, str | Path]:
+    """The serial harness the template's main.c runs: the shared device-side pair and the
+    generated model table (aotgen.harness.install)."""
+    from .harness.install import harness_files
+
+    return harness_files(models)
 
 
 def _write_extra_files(project: Path, files: dict[str, str | Path]) -> None:

@@ -20,7 +20,6 @@ import pytest
 import aotgen
 from aotgen import boards, firmware, project
 from aotgen.errors import AotgenError, ToolNotFoundError
-from aotgen.harness.install import harness_files
 from aotgen.harness.protocol import ProtocolError
 from aotgen.harness.qemu_session import QemuSerial
 from aotgen.harness.runner import test_firmware
@@ -59,7 +58,10 @@ def built_project(models: list[Path], board_name: str, out: Path, prefixes: list
 
 
 def generate(libs: list[aotgen.ModelLibrary], board: boards.Board, out: Path) -> Path:
-    return project.generate_project(libs, board, "cmsis", out, extra_files=harness_files(libs))
+    """A cmsis project: its main.c runs the harness, the generator adds the harness files."""
+    p = project.generate_project(libs, board, "cmsis", out)
+    assert {"aotgen_harness.c", "aotgen_harness.h", "aotgen_models.c"} <= {f.name for f in (p / "src").iterdir()}
+    return p
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +98,18 @@ def test_aotgen_test_hello_on_mps2_an500(hello_an500, tmp_path):
     assert np.abs(got.astype(int) - want.astype(int)).max() <= INT8_ATOL
     assert np.array_equal(np.load(tmp_path / "out/sample_3/input_0.npy"), np.load(io / "input_0.npy"))
     assert not qemu_processes_for(hello_an500 / "build/firmware.elf")
+
+
+def test_project_build_test_from_the_command_line(tmp_path):
+    """The user's loop: aotgen project (compiles the model), aotgen build, aotgen test."""
+    p = tmp_path / "fw"
+    for args in (["project", str(HELLO), "--board", "mps2_an500", "-o", str(p)], ["build", str(p)]):
+        proc = subprocess.run([AOTGEN, *args], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+    assert f"aotgen test {p}" in " ".join(proc.stdout.split())  # what `aotgen build` suggests next
+    proc = subprocess.run([AOTGEN, "test", str(p), "--count", "3"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "passed: 3 samples match ai-edge-litert" in " ".join(proc.stdout.split())
 
 
 def test_aotgen_test_table_says_instructions_not_cycles(hello_an500):

@@ -128,4 +128,4 @@ def build_command(project_dir: Path, timeout: float, as_json: bool) -> None:
     console.print(f"  flash {_usage(result.flash_used, result.flash_limit)}", highlight=False)
     console.print(f"  RAM   {_usage(result.ram_used, result.ram_limit)}", highlight=False)
     if info.data["board"].get("qemu"):
-        console.print(f"run it in QEMU with: make -C {info.root} run", highlight=False)
+        console.print(f"test it in QEMU with: aotgen test {info.root}", highlight=False)

@@ -1,5 +1,6 @@
-"""Put the harness into a generated project: the common file pair, the generated model table
-and the template's harness main.
+"""Put the harness into a generated project: the common file pair and the generated model table.
+aotgen.project.generate_project adds them to every project; the template's main.c calls
+harness_serve().
 
 Templates compile every `src/*.c`; their platform glue (the cmsis template's src/harness_port.c)
 implements the four harness_* platform functions (see docs/harness-protocol.md).
@@ -17,24 +18,7 @@ from .cgen import MODELS_C, models_source
 # The arena the cmsis template defines (src/model_data.c) for --workspace user libraries.
 TEMPLATE_WORKSPACE_SYMBOL = "aotgen_workspace"
 
-CMSIS_MAIN = """\
-/* The test program: aotgen's serial harness. It announces the models on the console UART and
- * then answers the host's requests (set inputs, run, read outputs and the cycle/instruction
- * count) forever: `aotgen test <project>` drives it; the protocol is in aotgen's
- * docs/harness-protocol.md. The model table (src/aotgen_models.c) is generated with the project;
- * src/harness_port.c implements the harness's platform hooks over platform.h. */
-#include "aotgen_harness.h"
-#include "platform.h"
-
-int main(void) {
-    platform_init();
-    harness_serve(aotgen_models, aotgen_model_count);
-    return 0;
-}
-"""
-
-
-def harness_files(libs: list[ModelLibrary], src_dir: str = "src", main: bool = True) -> dict[str, str | Path]:
+def harness_files(libs: list[ModelLibrary], src_dir: str = "src") -> dict[str, str | Path]:
     """Project-relative path -> text or file to copy, for generate_project(extra_files=...)."""
     user_ws = any(lib.metadata.get("options", {}).get("workspace") == "user" for lib in libs)
     files: dict[str, str | Path] = {
@@ -42,15 +26,13 @@ def harness_files(libs: list[ModelLibrary], src_dir: str = "src", main: bool = T
         f"{src_dir}/{HARNESS_H.name}": HARNESS_H,
         f"{src_dir}/{MODELS_C}": models_source(libs, TEMPLATE_WORKSPACE_SYMBOL if user_ws else None),
     }
-    if main:
-        files[f"{src_dir}/main.c"] = CMSIS_MAIN
     return files
 
 
-def install_harness(project_root: Path, libs: list[ModelLibrary], src_dir: str = "src", main: bool = True) -> list[Path]:
+def install_harness(project_root: Path, libs: list[ModelLibrary], src_dir: str = "src") -> list[Path]:
     """Write harness_files() into an existing project folder."""
     written = []
-    for rel, content in harness_files(libs, src_dir, main).items():
+    for rel, content in harness_files(libs, src_dir).items():
         dest = Path(project_root) / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, Path):

@@ -112,6 +112,29 @@ def test_project_build_test_from_the_command_line(tmp_path):
     assert "passed: 3 samples match ai-edge-litert" in " ".join(proc.stdout.split())
 
 
+def test_aotgen_run_the_whole_loop(tmp_path):
+    """aotgen run: compile, project, build, QEMU, test against the reference, in one command."""
+    proc = subprocess.run([AOTGEN, "run", str(HELLO), "--board", "mps2_an500", "--count", "3", "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] and report["count_unit"] == "instructions (QEMU icount)"
+    assert [m["prefix"] for m in report["models"]] == ["hello_world_int8"]
+    assert len(report["models"][0]["samples"]) == 3
+    assert (tmp_path / "build/run/mps2_an500/build/firmware.elf").is_file()  # kept, for `aotgen test` again
+
+
+def test_aotgen_run_on_a_real_board_stops_at_the_flasher(tmp_path):
+    """No board attached: the loop gets as far as flashing, and shows the flasher's own error."""
+    if shutil.which("openocd") is None:
+        pytest.skip("needs openocd")
+    proc = subprocess.run([AOTGEN, "run", str(HELLO), "--board", "nucleo_f746zg"], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "openocd (flashing nucleo_f746zg) failed" in proc.stderr
+    assert (tmp_path / "build/run/nucleo_f746zg/build/firmware.elf").is_file()
+
+
 def test_aotgen_test_table_says_instructions_not_cycles(hello_an500):
     proc = subprocess.run([AOTGEN, "test", str(hello_an500), "-n", "3"], capture_output=True, text=True,
                           timeout=120, env=dict(os.environ, COLUMNS="160"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
@@ -83,13 +84,17 @@ def test_command(project_dir: Path, input_files: tuple[Path, ...], count: int, s
         result = test_firmware(project_dir, count=count, seed=seed, input_files=list(input_files),
                                model_files=list(model_files) or None, port=port, handshake_timeout=timeout,
                                run_timeout=run_timeout, atol=atol, rtol=rtol, progress=say)
-    prefixes = result.prefixes
+    _finish(result, save_outputs, as_json)
+
+
+def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> None:
+    """Save, print (table or JSON) and fail unless every sample passed."""
     if save_outputs is not None:
-        _save(save_outputs, result, prefixes)
+        _save(save_outputs, result, result.prefixes)
     if as_json:
         emit_json(result.to_json())
     else:
-        console.print(_table(result, prefixes))
+        console.print(_table(result, result.prefixes))
         if save_outputs is not None:
             console.print(f"inputs and outputs saved in {save_outputs}", highlight=False)
     if not result.passed:
@@ -113,3 +118,48 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
         emit_json({"tool": res.tool, "command": res.argv, "output": res.output})
     else:
         console.print(f"[bold green]flashed[/] with {res.tool}: {' '.join(res.argv)}", highlight=False)
+
+
+@cli.command("run")
+@click.argument("models", nargs=-1, required=True, metavar="MODEL_OR_MLF...")
+@click.option("--board", "-b", "board_name", required=True, help="Board name (see `aotgen boards`).")
+@click.option("--template", "-t", default="cmsis", show_default=True, help="Project template.")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Project folder, replaced on every run [default: build/run/<board>].")
+@click.option("--prefix", help="C prefix when compiling a single model file.")
+@click.option("--inputs", "-i", "input_files", multiple=True, type=click.Path(dir_okay=False, exists=True,
+              path_type=Path), help="A .npy input sample (repeat; one file per model input, in input order).")
+@click.option("--count", "-n", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Random input samples besides the --inputs files.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--port", "-p", default=None, help="Serial port of a real board [default: found by USB id].")
+@click.option("--atol", type=click.FloatRange(min=0), default=None, help="Max absolute error (integers: LSB).")
+@click.option("--rtol", type=click.FloatRange(min=0), default=None, help="Max relative error (floats).")
+@click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write every sample's inputs and the device's outputs as .npy.")
+@click.option("--json", "as_json", is_flag=True, help="Print the test report as JSON on stdout.")
+def run_command(models: tuple[str, ...], board_name: str, template: str, output: Path | None, prefix: str | None,
+                input_files: tuple[Path, ...], count: int, seed: int, port: str | None, atol: float | None,
+                rtol: float | None, save_outputs: Path | None, as_json: bool) -> None:
+    """The whole loop: compile MODELs for a board, generate and build the project, flash it (real
+    boards) or start QEMU, and test it against the reference interpreter. Exit 0 only on pass."""
+    from .. import boards, firmware, project
+    from .boards_cmd import _libraries
+
+    if count == 0 and not input_files:
+        raise AotgenError("nothing to test: give --count > 0 or --inputs")
+    board = boards.load_board(board_name)
+    output = output or Path("build") / "run" / board.name
+    with tempfile.TemporaryDirectory(prefix="aotgen-run-") as tmp, progress(as_json) as say:
+        say(f"compiling for {board.cpu}")
+        libs = _libraries(models, prefix, board, Path(tmp), True)
+        say(f"generating the {template} project in {output}")
+        project.generate_project(libs, board, template, output, force=True)
+        say(f"building {output}")
+        firmware.build(output)
+        if not board.qemu_runnable:
+            say(f"flashing {board.name}")
+            flash(output, port=port)
+        result = test_firmware(output, count=count, seed=seed, input_files=list(input_files), port=port,
+                               atol=atol, rtol=rtol, progress=say)
+    _finish(result, save_outputs, as_json)

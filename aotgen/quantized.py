@@ -89,17 +89,14 @@ def _per_channel(values: np.ndarray, n: int) -> np.ndarray:
     return np.broadcast_to(values, (n,)) if values.size == 1 else values
 
 
-def output_requant_params(in_scale: np.float32, w_scales: np.ndarray, out_scale: np.float32, channels: int,
-                          float32_product: bool = False):
-    """Per-channel (multiplier, shift) for conv/FC: in_scale * w_scale / out_scale in double.
-
-    TFLite's per-tensor FULLY_CONNECTED (GetQuantizedConvolutionMultipler) multiplies the two
-    input scales in float32 before widening; `float32_product` reproduces that.
-    """
+def output_requant_params(in_scale: np.float32, w_scales: np.ndarray, out_scale: np.float32, channels: int):
+    """Per-channel (multiplier, shift) for conv/FC (PopulateConvolutionQuantizationParams):
+    in_scale * w_scale / out_scale in double, per-tensor weights broadcast to every channel.
+    (GetQuantizedConvolutionMultipler's float32 product serves uint8 only: with it, per-tensor
+    int8 FULLY_CONNECTED is 1 LSB off on near-ties.)"""
     mults, shifts = [], []
     for ws in _per_channel(w_scales, channels):
-        product = float(np.float32(in_scale) * np.float32(ws)) if float32_product else float(in_scale) * float(ws)
-        m, s = quantize_multiplier(product / float(out_scale))
+        m, s = quantize_multiplier(float(in_scale) * float(ws) / float(out_scale))
         mults.append(m)
         shifts.append(s)
     return np.array(mults, dtype="int32"), np.array(shifts, dtype="int32")
@@ -796,7 +793,7 @@ class IntegerConverters:
         w, ws, _ = self._weights(op, ins[1])
         out_c, in_c = int(w.shape[0]), int(w.shape[1])
         bias, rq = requant_tables(w, 0, self._bias(ins, out_c),
-                                  *output_requant_params(si, ws, so, out_c, float32_product=ws.size == 1),
+                                  *output_requant_params(si, ws, so, out_c),
                                   single_rounding=True)
         lo, hi = activation_range(opts.FusedActivationFunction(), float(so), zo, "int8")
         x = self._expr(ins[0])

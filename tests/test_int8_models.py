@@ -186,7 +186,9 @@ def random_network(seed: int):
     return m, [logits, probs]
 
 
-@pytest.mark.parametrize("seed", range(24))
+# Seed 252 (found by a 300-network sweep): a per-tensor FULLY_CONNECTED near a rounding tie,
+# where a float32 product of the scales is 1 LSB off.
+@pytest.mark.parametrize("seed", [*range(24), 252])
 def test_random_int8_network_is_bit_exact(seed, tmp_path):
     """Layers interact (views, copies, residuals, constants folded across layers): random
     networks, both their logits and their softmax, must match LiteRT exactly."""

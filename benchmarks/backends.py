@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""The C and LLVM backends side by side on a QEMU board (mps2_an500, Cortex-M7 by default):
+kernel code size, firmware flash, and instructions per inference counted under QEMU icount,
+beside TFLite Micro's instruction counts measured on the same machine (../shared/notes/anchors.md).
+
+    python benchmarks/backends.py [--board mps2_an500] [--models kws_ref_model,...] [--json]
+
+QEMU counts instructions, not Cortex-M7 cycles: compare rows with each other, not with a datasheet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import aotgen
+from aotgen import firmware
+from aotgen.boards import load_board
+from aotgen.harness.runner import test_firmware
+from aotgen.project import generate_project
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO.parent / "shared" / "models"
+
+# TFLite Micro on mps2-an500, instructions of one Invoke() (reference kernels / CMSIS-NN) and MACs.
+TFLM = {
+    "kws_ref_model": (2_656_768, 43_612_560, 7_642_640),
+    "vww_96_int8": (7_489_664, 101_220_000, 24_025_560),
+    "pretrainedResnet_quant": (12_501_632, 108_685_360, 30_025_960),
+    "ad01_int8": (264_192, 1_948_960, 583_280),
+}
+DEFAULT_MODELS = ["hello_world_int8", "kws_ref_model", "pretrainedResnet_quant", "ad01_int8", "vww_96_int8",
+                  "hello_world_float", "ad01_fp32"]
+
+
+def find_model(name: str) -> Path:
+    for sub in ("mlperf_tiny", "tflite_micro"):
+        p = MODELS / sub / f"{name}.tflite"
+        if p.is_file():
+            return p
+    raise SystemExit(f"no shared model {name} under {MODELS}")
+
+
+def text_bytes(objects: list[Path]) -> int:
+    """Bytes of code (.text*), constants excluded."""
+    total = 0
+    for obj in objects:
+        out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, timeout=60,
+                             check=True).stdout
+        total += sum(int(line.split()[1]) for line in out.splitlines() if line.startswith(".text"))
+    return total
+
+
+def measure(name: str, backend: str, board_name: str, work: Path) -> dict:
+    board = load_board(board_name)
+    lib = aotgen.compile(find_model(name), output=work / f"{name}_{backend}", prefix="m", backend=backend,
+                         target=board.cpu).library
+    project = generate_project([lib], board, "cmsis", work / f"fw_{name}_{backend}")
+    build = firmware.build(project)
+    objs = sorted((project / "build").rglob("m_lib0.o")) + sorted(project.rglob("m_kernels.o"))
+    result = test_firmware(project, count=1, seed=0)
+    sample = result.reports[0].samples[0]
+    return {"model": name, "backend": backend, "passed": result.passed, "kernel_code_bytes": text_bytes(objs),
+            "flash_bytes": build.flash_used, "instructions": sample.cycles, "unit": result.unit}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--board", default="mps2_an500")
+    ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        for name in args.models.split(","):
+            for backend in ("c", "llvm"):
+                rows.append(measure(name, backend, args.board, Path(d)))
+                if not args.json:
+                    print(f"measured {name} ({backend})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"board {args.board}; counts: {rows[0]['unit'] if rows else 'instructions (QEMU icount)'}\n")
+    print("model | backend | ok | kernel code | flash | instructions | MAC/instr | TFLM ref | TFLM+CMSIS-NN")
+    print("--- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---:")
+    for r in rows:
+        macs, ref, cmsis = TFLM.get(r["model"], (None, None, None))
+        ipc = f"{macs / r['instructions']:.3f}" if macs and r["instructions"] else "-"
+        print(f"{r['model']} | {r['backend']} | {'yes' if r['passed'] else 'NO'} | {r['kernel_code_bytes']:,} | "
+              f"{r['flash_bytes']:,} | {r['instructions'] or 0:,} | {ipc} | {f'{ref:,}' if ref else '-'} | "
+              f"{f'{cmsis:,}' if cmsis else '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

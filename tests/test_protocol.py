@@ -8,9 +8,11 @@ plus an alarm that fails a test outright if it ever blocks."""
 from __future__ import annotations
 
 import copy
+import shutil
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -87,6 +89,31 @@ def ready_session(transport: Transport) -> Session:
     s = Session(transport, timeout=1.0)
     s.handshake(5.0)
     return s
+
+
+# ------------------------------------------------------------------------------ portability
+
+COMPILERS = {
+    "host": ["gcc"],
+    "cortex-m0": ["arm-none-eabi-gcc", "-mcpu=cortex-m0", "-mthumb"],
+    "avr (16-bit int)": ["avr-gcc", "-mmcu=atmega2560"],
+    "rv32": ["riscv64-unknown-elf-gcc", "-march=rv32imc", "-mabi=ilp32"],
+}
+
+
+@pytest.mark.parametrize("target", list(COMPILERS))
+def test_device_side_is_warning_free_c99_everywhere(target, tmp_path):
+    """Every template (CMSIS, Zephyr, Arduino) compiles the same file pair: strict C99, no
+    warnings even with -Wconversion, on 32-bit, 16-bit-int and host compilers."""
+    from aotgen.harness import HARNESS_C
+
+    cmd = COMPILERS[target]
+    if shutil.which(cmd[0]) is None:
+        pytest.skip(f"{cmd[0]} not installed")
+    proc = subprocess.run([*cmd, "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Wconversion", "-Wsign-conversion",
+                           "-Werror", "-Os", "-c", str(HARNESS_C), "-o", str(tmp_path / "h.o")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
 
 
 # ------------------------------------------------------------------------------ normal traffic

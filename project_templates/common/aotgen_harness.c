@@ -162,7 +162,7 @@ static void handle(uint8_t type, uint8_t seq, const uint8_t *p, uint16_t len) {
         uint32_t n = (uint32_t)len - 6u;
         const harness_tensor_t *t = tensor_at(seq, type, p, 0, get_u32(p + 2), n);
         if (!t) return;
-        memcpy(tensor_data(t) + get_u32(p + 2), p + 6, n);
+        memcpy(tensor_data(t) + get_u32(p + 2), p + 6, (size_t)n); /* n <= HARNESS_MAX_PAYLOAD */
         tx_begin(HARNESS_ACK, seq, 0);
         tx_end();
         return;
@@ -193,7 +193,7 @@ static void handle(uint8_t type, uint8_t seq, const uint8_t *p, uint16_t len) {
         if (!t) return;
         tx_begin(HARNESS_OUTPUT, seq, (uint16_t)(6u + n));
         tx_bytes(p, 6); /* model, output, offset: echoed */
-        tx_bytes(tensor_data(t) + offset, n);
+        tx_bytes(tensor_data(t) + offset, (size_t)n);
         tx_end();
         return;
     }

@@ -127,7 +127,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     step("emit", "planning memory and writing the library")
     graph = lowered.graph
     plan = plan_memory(graph, io_in_arena=io_in_arena)
-    opts = EmitOptions(prefix=prefix, workspace=workspace, io_in_arena=io_in_arena)
+    opts = EmitOptions(prefix=prefix, workspace=workspace, io_in_arena=io_in_arena,
+                       flash_qualifier=cpu.flash_qualifier)
     header = emit_header(imported.signature, plan, opts)
     library_c = emit_library(functions, helpers_c, graph, plan, imported.signature, opts)
 

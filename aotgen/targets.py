@@ -15,6 +15,7 @@ class Cpu:
     float_abi: str  # "hard" or "soft"
     gcc_flags: tuple[str, ...]
     llvm_mattr: tuple[str, ...] = ()  # to match gcc's -mfpu where LLVM's CPU default differs
+    flash_qualifier: str = ""  # address space weights must live in (AVR: __flash)
 
 
 CPUS = {
@@ -31,6 +32,8 @@ CPUS = {
             ("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16")),
         Cpu("cortex-m55", "thumbv8.1m.main-none-eabihf", "cortex-m55", "hard",
             ("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard")),
+        # 8-bit AVR (Arduino Mega 2560): no FPU, 16-bit int, weights read from flash.
+        Cpu("atmega2560", "avr", "atmega2560", "soft", ("-mmcu=atmega2560",), flash_qualifier="__flash"),
     ]
 }
 

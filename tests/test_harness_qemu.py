@@ -12,6 +12,8 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -298,6 +300,25 @@ def test_interrupt_stops_qemu(hello_an500):
             assert qemu_processes_for(elf)
             raise KeyboardInterrupt
     assert proc.poll() is not None and not qemu_processes_for(elf)
+
+
+def test_qemu_dies_with_a_killed_aotgen(hello_an500):
+    """SIGKILL leaves no `finally` to run: QEMU must still go (Linux parent-death signal)."""
+    elf = hello_an500 / "build/firmware.elf"
+    script = ("import os, sys\nfrom aotgen import boards\nfrom aotgen.harness.qemu_session import QemuSerial\n"
+              f"q = QemuSerial(boards.load_board('mps2_an500'), {str(elf)!r}).__enter__()\n"
+              "print(q.proc.pid, flush=True)\nsys.stdin.read()\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        qemu_pid = int(parent.stdout.readline())
+        assert qemu_processes_for(elf)
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while qemu_processes_for(elf) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not qemu_processes_for(elf), f"QEMU {qemu_pid} outlived its parent"
 
 
 # ------------------------------------------------------------------------------ real boards

@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +24,16 @@ from .. import qemu
 from .transport import Transport, open_transport
 
 START_TIMEOUT_S = 15.0
+
+
+def _die_with_parent() -> None:
+    """In the QEMU child (Linux): be killed if aotgen itself is killed (SIGKILL, a CI timeout),
+    which no `finally` can handle; else QEMU would spin on forever."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -68,7 +79,7 @@ class QemuSerial:
         # stall QEMU.
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=self._stderr, start_new_session=True)
+                                     stderr=self._stderr, start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.start_timeout
         while True:
             if self.proc.poll() is not None:

@@ -264,6 +264,18 @@ def test_firmware_that_never_answers_is_a_handshake_timeout(hello_an500, tmp_pat
     assert not qemu_processes_for(elf)
 
 
+def test_firmware_without_the_harness_that_exits(hello_an500, tmp_path):
+    """E.g. a project generated before the harness: it prints, exits, and QEMU ends."""
+    p = tmp_path / "old"
+    shutil.copytree(hello_an500, p, ignore=shutil.ignore_patterns("build"))
+    (p / "src/main.c").write_text('#include "console.h"\n#include "platform.h"\n'
+                                  'int main(void) { platform_init(); console_puts("hello\\n"); platform_exit(0); }\n')
+    firmware.build(p)
+    with pytest.raises(AotgenError, match=r"the firmware ended before announcing itself .* not a serial-harness "
+                                          r"build.*\nQEMU exited with code 0"):
+        test_firmware(p, count=1)
+
+
 def test_qemu_crash_shows_its_stderr(hello_an500, tmp_path):
     """A file that is not an ELF: QEMU loads it as a raw image, the CPU locks up, QEMU aborts."""
     bogus = tmp_path / "firmware.elf"

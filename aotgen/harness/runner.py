@@ -157,6 +157,11 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
             return check_session(session, libs, samples, model_files, atol, rtol, say)
         except (ProtocolError, LinkClosed) as e:
             crash = q.crashed(wait=1.0 if isinstance(e, LinkClosed) else 0.0) if q else None
+            exited = q is not None and q.proc is not None and (q.proc.returncode or 0) >= 0  # not killed by a signal
+            if crash and exited and session.banner is None:
+                raise AotgenError(f"the firmware ended before announcing itself (no READY banner); it is not a "
+                                  f"serial-harness build: regenerate the project with `aotgen project` and rebuild it"
+                                  f"\n{crash}") from None
             if crash:
                 raise AotgenError(f"{e}\n{crash}") from None
             raise

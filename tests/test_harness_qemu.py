@@ -375,6 +375,26 @@ def test_flash_refuses_qemu_boards(hello_an500):
     assert proc.returncode == 1 and "runs in QEMU, there is nothing to flash" in proc.stderr
 
 
+def test_real_board_path_against_the_host_board(tmp_path):
+    """`aotgen test --port` on a real-board project, with the device side running on this machine
+    behind a pty (aotgen_harness_host.c built from the project's own model copies): the whole
+    real-board path but the flashing, counts reported as cycles."""
+    from aotgen.harness.hostbuild import build_host_harness, start_host_harness
+
+    board = boards.load_board("nucleo_f746zg")
+    libs = [aotgen.compile(HELLO, output=tmp_path / "hello", prefix="hello", target=board.cpu).library,
+            aotgen.compile(KWS, output=tmp_path / "kws", prefix="kws", target=board.cpu).library]
+    p = generate(libs, board, tmp_path / "project")
+    exe = build_host_harness(project.load_project(p).libraries(), tmp_path / "host")
+    with start_host_harness(exe, max_seconds=TEST_LIMIT_S, pty=True) as dev:
+        proc = subprocess.run([AOTGEN, "test", str(p), "--port", dev.url, "-n", "3", "--json"],
+                              capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] and report["transport"] == dev.url and report["count_unit"] == "cycles"
+    assert [m["prefix"] for m in report["models"]] == ["hello", "kws"]
+
+
 @pytest.mark.board
 @pytest.mark.skipif(not os.environ.get("AOTGEN_BOARD"), reason="set AOTGEN_BOARD (and AOTGEN_BOARD_PORT) "
                     "to test on an attached board")

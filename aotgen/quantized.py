@@ -692,8 +692,18 @@ class IntegerConverters:
         return self.get_tensor_expr(tensor)
 
     def _options(self, op, cls):
-        opts = cls()
+        """The op's builtin options as `cls`; an absent table reads as all schema defaults
+        (converters may omit e.g. AddOptions when there is no fused activation)."""
         o = op.BuiltinOptions()
+        if o is None:
+            import flatbuffers
+            import tflite
+
+            b = flatbuffers.Builder(0)
+            getattr(tflite, f"{cls.__name__}Start")(b)
+            b.Finish(getattr(tflite, f"{cls.__name__}End")(b))
+            return cls.GetRootAs(b.Output(), 0)
+        opts = cls()
         opts.Init(o.Bytes, o.Pos)
         return opts
 
@@ -904,7 +914,7 @@ class IntegerConverters:
     def _int_gelu(self, op, ins, outs):
         from tflite.GeluOptions import GeluOptions
 
-        approximate = op.BuiltinOptions() is not None and bool(self._options(op, GeluOptions).Approximate())
+        approximate = bool(self._options(op, GeluOptions).Approximate())
         return self._lut(ins, outs, _gelu(approximate))
 
     def _int_hard_swish(self, op, ins, outs):
@@ -978,7 +988,7 @@ class IntegerConverters:
             return None, None
         rank = len(ins[0].tensor.ShapeAsNumpy())
         axes = sorted({int(a) % rank for a in np.atleast_1d(self.get_tensor_value(ins[1]))})
-        keep = op.BuiltinOptions() is not None and bool(self._options(op, ReducerOptions).KeepDims())
+        keep = bool(self._options(op, ReducerOptions).KeepDims())
         return axes, keep
 
     def _int_reduce_max(self, op, ins, outs, maximum: bool = True):

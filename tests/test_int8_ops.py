@@ -261,6 +261,17 @@ def test_add_broadcasting(shape_a, shape_b, shape_y, tmp_path):
     check_exact(m, [y], tmp_path)
 
 
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
+def test_binary_op_without_options(op, tmp_path):
+    """An absent options table means no fused activation (the schema default)."""
+    m = ModelSpec()
+    a = m.input("a", [2, 9], "int8", 0.05, 3)
+    b = m.input("b", [2, 9], "int8", 0.04, -2)
+    y = m.activation("y", [2, 9], "int8", 0.08, 1)
+    m.op(op, [a, b], [y], version=2)
+    check_exact(m, [y], tmp_path)
+
+
 def test_add_constant_operand(tmp_path):
     m = ModelSpec()
     a = m.input("a", [1, 4, 4, 3], "int8", 0.05, 3)

@@ -188,10 +188,16 @@ class Corrupting(Transport):
 def test_host_retries_after_crc_error(device, libs):
     s = ready_session(device)
     s.link.transport = noisy = Corrupting(device, 1)
+    trace: list[str] = []
+    s.link.trace = trace.append  # the frames, as `aotgen test --trace` shows them
     x = aotgen.verify.random_inputs(libs[1].inputs, 1, seed=3)[0]
     outs, result = s.infer(1, libs[1], x)
     assert result.status == 0 and noisy.count == 0
     assert s.link.stats.retries == 1 and s.link.stats.crc_errors == 1
+    # (A late READY, the answer to a handshake HELLO, may show up too: stale, and skipped.)
+    seq = [t for t in trace if "SET_INPUT" in t][0].split()[3]
+    assert [t for t in trace if "READY" not in t][:3] == [
+        f"-> SET_INPUT seq {seq} len 256", f"<- ERROR seq {seq} len 2 BAD_CRC", f"-> SET_INPUT seq {seq} len 256"]
     clean = ready_session(device)  # same device: the retried run gave the same answer
     assert np.array_equal(clean.infer(1, libs[1], x)[0][0], outs[0])
 

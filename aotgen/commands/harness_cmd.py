@@ -13,7 +13,7 @@ from ..cli import cli, emit_json
 from ..errors import AotgenError
 from ..harness.flash import flash
 from ..harness.runner import FirmwareTest, test_firmware
-from ..ui import console
+from ..ui import console, err_console
 from .compile_cmd import progress
 
 
@@ -69,10 +69,11 @@ def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
               help="Seconds one inference may take.")
 @click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write every sample's inputs and the device's outputs as .npy.")
+@click.option("--trace", is_flag=True, help="Log every protocol frame on stderr (board bring-up).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON on stdout.")
 def test_command(project_dir: Path, input_files: tuple[Path, ...], count: int, seed: int, port: str | None,
                  atol: float | None, rtol: float | None, model_files: tuple[Path, ...], timeout: float,
-                 run_timeout: float, save_outputs: Path | None, as_json: bool) -> None:
+                 run_timeout: float, save_outputs: Path | None, trace: bool, as_json: bool) -> None:
     """Send inputs to the firmware of a built project, read back outputs and counts, and compare
     with the reference interpreter. QEMU boards are started (and stopped) here.
 
@@ -83,8 +84,13 @@ def test_command(project_dir: Path, input_files: tuple[Path, ...], count: int, s
     with progress(as_json) as say:
         result = test_firmware(project_dir, count=count, seed=seed, input_files=list(input_files),
                                model_files=list(model_files) or None, port=port, handshake_timeout=timeout,
-                               run_timeout=run_timeout, atol=atol, rtol=rtol, progress=say)
+                               run_timeout=run_timeout, atol=atol, rtol=rtol, progress=say,
+                               trace=_trace_line if trace else None)
     _finish(result, save_outputs, as_json)
+
+
+def _trace_line(line: str) -> None:
+    err_console.print(f"[dim]frame {line}[/]", highlight=False)
 
 
 def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> None:

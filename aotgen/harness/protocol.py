@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import AotgenError
@@ -166,6 +167,7 @@ class Link:
     timeout: float = 2.0  # for one answer
     retries: int = DEFAULT_RETRIES
     stats: LinkStats = field(default_factory=LinkStats)
+    trace: Callable[[str], None] | None = None  # gets one line per frame sent or received
 
     def __post_init__(self) -> None:
         self.reader = FrameReader(self.transport)
@@ -176,15 +178,31 @@ class Link:
         return self._seq
 
     def send(self, frame: Frame) -> None:
+        self._trace("->", frame)
         self.transport.write(frame.encode())
+
+    def _trace(self, arrow: str, frame: Frame | None, note: str = "") -> None:
+        if self.trace is None:
+            return
+        if frame is None:
+            self.trace(f"{arrow} {note}")
+            return
+        detail = ""
+        if frame.type == ERROR and frame.payload:
+            detail = f" {ERROR_NAMES.get(frame.payload[0], frame.payload[0])}"
+        self.trace(f"{arrow} {type_name(frame.type)} seq {frame.seq} len {len(frame.payload)}{detail}")
 
     def receive(self, timeout: float) -> Frame | None:
         """One frame or None at the deadline; damaged frames are counted and skipped."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                return self.reader.read_frame(max(0.0, deadline - time.monotonic()))
+                f = self.reader.read_frame(max(0.0, deadline - time.monotonic()))
+                if f is not None:
+                    self._trace("<-", f)
+                return f
             except _CrcMismatch:
+                self._trace("<-", None, "damaged frame (CRC)")
                 self.stats.crc_errors += 1
 
     def request(self, type_: int, payload: bytes, expect: int, timeout: float | None = None,
@@ -229,6 +247,7 @@ class Link:
             try:
                 f = self.reader.read_frame(left)
             except _CrcMismatch:
+                self._trace("<-", None, "damaged frame (CRC)")
                 self.stats.crc_errors += 1
                 # Let the rest of the damaged answer arrive and drop it, then ask again.
                 time.sleep(0.05)
@@ -236,7 +255,9 @@ class Link:
                 self.reader.discard()
                 return "crc"
             if f is None:
+                self._trace("<-", None, f"nothing within {timeout:g} s")
                 return "timeout"
+            self._trace("<-", f)
             if f.type == ERROR and len(f.payload) >= 1 and f.payload[0] in FRAMING_ERRORS:
                 # The device could not read our frame (its seq may be garbage): send it again.
                 self.stats.crc_errors += 1

@@ -135,7 +135,8 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
                   timeout: float = 2.0, run_timeout: float = DEFAULT_RUN_TIMEOUT,
                   handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
                   atol: float | None = None, rtol: float | None = None,
-                  progress: Callable[[str], None] | None = None) -> FirmwareTest:
+                  progress: Callable[[str], None] | None = None,
+                  trace: Callable[[str], None] | None = None) -> FirmwareTest:
     """Test running firmware: `target` is a generated project folder, or an ELF with `libraries`
     and `board`. QEMU boards are started here (unless `port` is given) and always stopped."""
     target = Path(target)
@@ -151,7 +152,7 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
     say = progress or (lambda _m: None)
     with connect(board, elf, port) as (transport, q):
         say(f"connected to {transport.name}" + (f" (QEMU {board.qemu.machine})" if q else ""))
-        session = Session(transport, timeout=timeout, run_timeout=run_timeout)
+        session = Session(transport, timeout=timeout, run_timeout=run_timeout, trace=trace)
         try:
             session.handshake(handshake_timeout)
             return check_session(session, libs, samples, model_files, atol, rtol, say)

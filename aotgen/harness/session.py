@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,8 +104,8 @@ class RunResult:
 
 class Session:
     def __init__(self, transport: Transport, timeout: float = 2.0, run_timeout: float = DEFAULT_RUN_TIMEOUT,
-                 retries: int = P.DEFAULT_RETRIES):
-        self.link = Link(transport, timeout=timeout, retries=retries)
+                 retries: int = P.DEFAULT_RETRIES, trace: Callable[[str], None] | None = None):
+        self.link = Link(transport, timeout=timeout, retries=retries, trace=trace)
         self.run_timeout = run_timeout
         self.banner: Banner | None = None
 

@@ -80,11 +80,13 @@ def test_int8_model_constants_within_bound(name, model_file, compile_once):
 # ------------------------------------------------------------- random networks, built from scratch
 
 
-def random_network(seed: int):
+def random_network(seed: int, extended: bool = False):
     """A seeded random int8 network: a stem conv, then blocks of convolutions (strided, dilated,
     depthwise, pointwise, each fused activation), residual ADDs, pools, PAD and CONCATENATION,
-    ending in MEAN, FULLY_CONNECTED and SOFTMAX. Like a calibrating quantizer, it tracks each
-    tensor's spread (std in LSB) and picks output scales that keep values spread (~40 LSB)."""
+    ending in MEAN, FULLY_CONNECTED and SOFTMAX. `extended` adds MobileNetV3-style blocks
+    (squeeze-excite with LOGISTIC and MUL, HARD_SWISH), upsampling (TRANSPOSE_CONV,
+    RESIZE_NEAREST_NEIGHBOR) and per-channel FULLY_CONNECTED. Like a calibrating quantizer, it
+    tracks each tensor's spread (std in LSB) and picks output scales that keep values spread."""
     from tflite_builder import NONE, RELU, RELU6, SAME, VALID, ModelSpec, bias_int32, symmetric_int8, weight_scales
 
     rng = np.random.default_rng(seed)
@@ -134,7 +136,8 @@ def random_network(seed: int):
     acts = [NONE, RELU, RELU6]
     cur = conv(cur, int(rng.integers(4, 9)), 3, 1, SAME, activation=RELU6)
     for _ in range(int(rng.integers(2, 5))):
-        kind = rng.choice(["residual", "strided", "depthwise", "pool", "pad_concat", "dilated"])
+        kinds = ["residual", "strided", "depthwise", "pool", "pad_concat", "dilated"]
+        kind = rng.choice(kinds + (["squeeze_excite", "hard_swish", "upsample"] if extended else []))
         ch = shape[cur][3]
         if kind == "residual":
             a = conv(cur, ch, 3, 1, SAME, activation=acts[rng.integers(0, 3)])
@@ -167,6 +170,39 @@ def random_network(seed: int):
             y = same_quant("cat", [1, ih, iw, 2 * ch], cur)
             m.op("CONCATENATION", [cur, b], [y], "ConcatenationOptions", Axis=3, FusedActivationFunction=NONE)
             cur = y
+        elif kind == "squeeze_excite":
+            _, ih, iw, _ = shape[cur]
+            pooled = act("se_mean", [1, 1, 1, ch], float(scale[cur] * sigma[cur] / np.sqrt(ih * iw) / target), zp[cur])
+            m.op("MEAN", [cur, m.const(f"se_axes{n}", np.array([1, 2], np.int32))], [pooled], "ReducerOptions", KeepDims=True)
+            squeezed = conv(pooled, max(1, ch // 2), 1, 1, VALID, activation=RELU)
+            logits = conv(squeezed, ch, 1, 1, VALID)
+            gate = act("gate", [1, 1, 1, ch], 1.0 / 256, -128, 64.0)
+            m.op("LOGISTIC", [logits], [gate])
+            y = act("se_mul", shape[cur], float(scale[cur]) * 0.6, zp[cur], sigma[cur])
+            m.op("MUL", [cur, gate], [y], "MulOptions", FusedActivationFunction=NONE)
+            cur = y
+        elif kind == "hard_swish":
+            a = conv(cur, ch, 1, 1, VALID)
+            y = act("hswish", shape[a], float(scale[a]) * 0.7, int(rng.integers(-100, -60)))
+            m.op("HARD_SWISH", [a], [y])
+            cur = y
+        elif kind == "upsample" and max(shape[cur][1:3]) <= 8:
+            _, ih, iw, _ = shape[cur]
+            if rng.integers(0, 2):
+                y = same_quant("resize", [1, 2 * ih, 2 * iw, ch], cur)
+                m.op("RESIZE_NEAREST_NEIGHBOR", [cur, m.const(f"size{n}", np.array([2 * ih, 2 * iw], np.int32))], [y],
+                     "ResizeNearestNeighborOptions", version=3, AlignCorners=False, HalfPixelCenters=bool(rng.integers(0, 2)))
+            else:
+                out_c = int(rng.integers(2, 8))
+                ws = weight_scales(rng, out_c, True)
+                s_out = float(scale[cur] * np.mean(ws) * sigma[cur] * 73 * np.sqrt(ch * 9 / 4) / target)
+                y = act("tconv", [1, 2 * ih, 2 * iw, out_c], s_out, int(rng.integers(-20, 20)))
+                m.op("TRANSPOSE_CONV", [m.const(f"oshape{n}", np.array([1, 2 * ih, 2 * iw, out_c], np.int32)),
+                                        m.const(f"tw{n}", symmetric_int8(rng, [out_c, 3, 3, ch]), ws, 0), cur,
+                                        m.const(f"tb{n}", bias_int32(rng, out_c, 3000), scale[cur] * ws, 0)], [y],
+                     "TransposeConvOptions", version=4, Padding=SAME, StrideH=2, StrideW=2,
+                     FusedActivationFunction=acts[rng.integers(0, 2)])
+            cur = y
     _, ih, iw, ch = shape[cur]
     # A mean of N values spreads about 1/sqrt(N) as much: a finer output scale keeps it apart.
     pooled = act("mean", [1, 1, 1, ch], float(scale[cur] * sigma[cur] / np.sqrt(ih * iw) / target), zp[cur])
@@ -174,8 +210,8 @@ def random_network(seed: int):
     flat = same_quant("flat", [1, ch], pooled)
     m.op("RESHAPE", [pooled, m.const(f"shape{n}", np.array([1, ch], np.int32))], [flat], "ReshapeOptions", NewShape=[1, ch])
     classes = int(rng.integers(3, 11))
-    ws = weight_scales(rng, classes, False)
-    s_fc = float(scale[flat] * ws[0] * sigma[flat] * 73 * np.sqrt(ch) / target)
+    ws = weight_scales(rng, classes, extended and bool(rng.integers(0, 2)))
+    s_fc = float(scale[flat] * np.mean(ws) * sigma[flat] * 73 * np.sqrt(ch) / target)
     logits = act("fc", [1, classes], s_fc, int(rng.integers(-10, 10)))
     m.op("FULLY_CONNECTED", [flat, m.const(f"fw{n}", symmetric_int8(rng, [classes, ch]), ws, 0),
                              m.const(f"fb{n}", bias_int32(rng, classes, 3000), scale[flat] * ws, 0)], [logits],
@@ -189,12 +225,13 @@ def random_network(seed: int):
 # Seed 252 (found by a 300-network sweep): a per-tensor FULLY_CONNECTED near a rounding tie,
 # where a float32 product of the scales is 1 LSB off.
 @pytest.mark.parametrize("seed", [*range(24), 252])
-def test_random_int8_network_is_bit_exact(seed, tmp_path):
+@pytest.mark.parametrize("extended", [False, True])
+def test_random_int8_network_is_bit_exact(seed, extended, tmp_path):
     """Layers interact (views, copies, residuals, constants folded across layers): random
     networks, both their logits and their softmax, must match LiteRT exactly."""
     import aotgen
 
-    spec, outputs = random_network(seed)
+    spec, outputs = random_network(seed, extended)
     path = tmp_path / "net.tflite"
     path.write_bytes(spec.to_bytes(outputs))
     lib = aotgen.compile(path, tmp_path / "mlf").library

@@ -109,6 +109,10 @@ def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> N
         raise AotgenError(f"firmware test failed: {failed} of {total} samples outside tolerance")
     if not as_json:
         n = sum(len(r.samples) for r in result.reports)
+        link = result.link
+        if link.retries:  # a noisy line is worth knowing about even when everything passed
+            console.print(f"[yellow]{link.retries} frames resent[/] ({link.crc_errors} damaged, {link.timeouts} "
+                          f"unanswered) in {link.requests} requests", highlight=False)
         console.print(f"[bold green]passed[/]: {n} samples match {result.reports[0].reference}", highlight=False)
 
 

@@ -314,6 +314,27 @@ def test_interrupt_stops_qemu(hello_an500):
     assert proc.poll() is not None and not qemu_processes_for(elf)
 
 
+def test_ctrl_c_on_the_command_line_stops_qemu(tmp_path):
+    """SIGINT to `aotgen test` while the device is busy: exit 130, no traceback, QEMU gone."""
+    lib = tiny_library(tmp_path / "tiny", HANG_LIB_C)
+    p = generate([lib], boards.load_board("mps2_an385"), tmp_path / "p")
+    elf = firmware.build(p).elf
+    proc = subprocess.Popen([AOTGEN, "test", str(p), "-n", "1", "--model", str(HELLO)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not qemu_processes_for(elf) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert qemu_processes_for(elf), "QEMU did not start"
+        time.sleep(1.0)  # the RUN request is out; the model never returns
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and ("interrupted" in err or "aborted" in err) and "Traceback" not in err
+    assert not qemu_processes_for(elf)
+
+
 def test_qemu_dies_with_a_killed_aotgen(hello_an500):
     """SIGKILL leaves no `finally` to run: QEMU must still go (Linux parent-death signal)."""
     elf = hello_an500 / "build/firmware.elf"

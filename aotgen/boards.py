@@ -20,11 +20,16 @@ from .errors import AotgenError
 BUILTIN_BOARDS_DIR = Path(__file__).resolve().parents[1] / "boards"
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "project_templates"
 
-CPUS = {"cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55"}
+CPUS = {"cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "atmega2560"}
+AVR_CPUS = {"atmega2560"}
 FPUS = {"none", "fpv4-sp-d16", "fpv5-sp-d16", "fpv5-d16", "auto"}
 FLOAT_ABIS = {"soft", "softfp", "hard"}
-CONSOLE_DRIVERS = {"cmsdk_uart", "stm32_usart_v1", "stm32_usart_v2", "stm32_lpuart"}
-CYCLE_COUNTERS = {"dwt", "systick_icount"}
+# The cmsis template drives the first four; the others name the console of boards only other
+# templates (Arduino core, Zephyr) support.
+CONSOLE_DRIVERS = {"cmsdk_uart", "stm32_usart_v1", "stm32_usart_v2", "stm32_lpuart",
+                   "avr_usart", "sam_uart", "stellaris_uart", "usb_cdc"}
+CYCLE_COUNTERS = {"dwt", "systick_icount", "avr_timer1"}
+SIMULATORS = {"simavr"}
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
 _UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
 
@@ -71,7 +76,8 @@ class FlashMethod:
     note: str = ""  # shown beside the command (e.g. a one-time setup step)
 
     def argv(self, elf: Path) -> list[str]:
-        paths = {"elf": elf, "bin": elf.with_suffix(".bin"), "hex": elf.with_suffix(".hex")}
+        paths = {"elf": elf, "bin": elf.with_suffix(".bin"), "hex": elf.with_suffix(".hex"),
+                 "port": "{port}"}  # filled in when flashing (aotgen flash --port)
         return [a.format(**paths) for a in self.command]
 
 
@@ -81,6 +87,15 @@ class QemuConfig:
     sysclk_hz: int  # SysTick clock in QEMU's model: ticks -> instructions under -icount shift=0
     cpu: str | None = None
     extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """A cycle-accurate simulator that runs the firmware (simavr for AVR boards)."""
+
+    name: str
+    mcu: str  # the simulator's name for the part
+    clock_hz: int
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,17 @@ class Board:
     usb_pid: int | None = None
     qemu: QemuConfig | None = None
     qemu_twin: str | None = None
+    simulator: SimulatorConfig | None = None
     source: Path | None = None
+
+    @property
+    def is_avr(self) -> bool:
+        return self.cpu in AVR_CPUS
+
+    @property
+    def runnable_here(self) -> str | None:
+        """What runs this board's firmware on this machine: 'qemu', 'simavr' or None."""
+        return "qemu" if self.qemu is not None else (self.simulator.name if self.simulator else None)
 
     @property
     def has_fpu(self) -> bool:
@@ -118,7 +143,9 @@ class Board:
 
     @property
     def gcc_flags(self) -> list[str]:
-        """Code generation flags for arm-none-eabi-gcc (also used when linking)."""
+        """Code generation flags for arm-none-eabi-gcc (avr-gcc for AVR boards; also used when linking)."""
+        if self.is_avr:
+            return [f"-mmcu={self.cpu}"]
         flags = [f"-mcpu={self.cpu}", "-mthumb"]
         if self.fpu == "none":
             flags.append("-mfloat-abi=soft")
@@ -147,6 +174,8 @@ class Board:
             "qemu_runnable": self.qemu_runnable,
             "qemu": {"machine": self.qemu.machine, "sysclk_hz": self.qemu.sysclk_hz} if self.qemu else None,
             "qemu_twin": self.qemu_twin,
+            "simulator": {"name": self.simulator.name, "mcu": self.simulator.mcu,
+                          "clock_hz": self.simulator.clock_hz} if self.simulator else None,
         }
 
 
@@ -329,6 +358,12 @@ class _Reader:
             extra_args=tuple(extra),
         )
 
+    def simulator(self) -> SimulatorConfig | None:
+        if self.get("simulator", None) is None:
+            return None
+        return SimulatorConfig(name=self.str_("simulator.name", choices=SIMULATORS),
+                               mcu=self.str_("simulator.mcu"), clock_hz=self.int_("simulator.clock_hz"))
+
     def board(self) -> Board:
         flash, ram = self.region("memory.flash"), self.region("memory.ram")
         dtcm = self.region("memory.dtcm", required=False)
@@ -359,12 +394,17 @@ class _Reader:
             usb_pid=self.int_("usb.pid") if usb is not None else None,
             qemu=self.qemu(),
             qemu_twin=self.str_("qemu_twin", None),
+            simulator=self.simulator(),
             source=self.path,
         )
         if board.fpu == "none" and board.float_abi != "soft":
             raise self.fail("float_abi", "must be 'soft' when fpu is 'none'")
         if board.cycle_counter == "systick_icount" and board.qemu is None:
             raise self.fail("cycle_counter", "systick_icount only makes sense on a QEMU board")
+        if board.simulator and board.qemu:
+            raise self.fail("simulator", "a board runs in QEMU or in a simulator, not both")
+        if (board.cycle_counter == "avr_timer1") != board.is_avr:
+            raise self.fail("cycle_counter", "avr_timer1 is the counter of AVR boards, and only of them")
         return board
 
 

@@ -17,10 +17,12 @@ from pathlib import Path
 
 from . import toolchain
 from .errors import AotgenError, ToolNotFoundError
+from .boards import load_board
 from .project import ProjectInfo, load_project
 
 GCC = "arm-none-eabi-gcc"
 SIZE = "arm-none-eabi-size"
+AVR_SIZE = "avr-size"
 NEWLIB_APT = "libnewlib-arm-none-eabi"
 DEFAULT_TIMEOUT = 600.0
 _OVERFLOW_RE = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
@@ -54,14 +56,47 @@ def check_toolchain() -> None:
         toolchain.require(tool)
 
 
+# The serial harness's own RAM (aotgen_harness.c): the RX frame (4 + HARNESS_MAX_PAYLOAD + 2),
+# the 64-byte TX buffer and a few words of state.
+HARNESS_RAM_BYTES = 4 + 256 + 2 + 64 + 16
+# AVR: `__flash` data is read with LPM's 16-bit address, so the weights must lie in the first
+# 64 KiB of flash, which they share with the vector table and the core's own progmem tables.
+AVR_FLASH_DATA_LIMIT = 64 * 1024 - 1024
+
+
+def _tensor_bytes(t: dict) -> int:
+    import numpy as np
+
+    n = 1
+    for d in t["shape"]:
+        n *= int(d)
+    return n * np.dtype(t["dtype"]).itemsize
+
+
+def ram_estimate(project: ProjectInfo) -> dict[str, int]:
+    """RAM the firmware needs besides its code's own variables, from the project's metadata:
+    arenas, I/O buffers, the harness's buffers, the stack and the template's runtime."""
+    models = project.data["models"]
+    static = sum(m["workspace_bytes"] for m in models if m["workspace"] != "user")
+    user = max((m["workspace_bytes"] for m in models if m["workspace"] == "user"), default=0)
+    io = sum(_tensor_bytes(t) for m in models if not m.get("io_in_arena") for t in m["inputs"] + m["outputs"])
+    return {"model arenas": static + user, "I/O buffers": io, "harness buffers": HARNESS_RAM_BYTES,
+            "stack": int(project.context.get("stack_bytes", 0) or 0),
+            "runtime": int(project.data.get("build", {}).get("ram_overhead_bytes", 0))}
+
+
 def check_fit_before_link(project: ProjectInfo) -> None:
-    """The models alone must fit: weights in flash, arenas in RAM."""
+    """The models must fit before anything is compiled: weights in flash; arenas, I/O buffers,
+    harness buffers, stack and the template's runtime in RAM."""
     board = project.board_name
     weights = sum(m["constant_bytes"] for m in project.data["models"])
-    static = sum(m["workspace_bytes"] for m in project.data["models"] if m["workspace"] != "user")
-    user = max((m["workspace_bytes"] for m in project.data["models"] if m["workspace"] == "user"), default=0)
     _check("FLASH", "the model weights", weights, project.flash_limit, board)
-    _check("RAM", "the model arenas", static + user, project.ram_limit, board)
+    if load_board(board).is_avr:
+        _check("FLASH", "the model weights (AVR __flash data must lie in the first 64 KiB of flash, "
+               "less 1 KiB for vectors and the core's tables)", weights, AVR_FLASH_DATA_LIMIT, board)
+    parts = ram_estimate(project)
+    detail = " + ".join(f"{k} {v}" for k, v in parts.items() if v)
+    _check("RAM", f"the firmware's data ({detail}, estimated)", sum(parts.values()), project.ram_limit, board)
 
 
 def _check(region: str, what: str, used: int, limit: int, board: str) -> None:
@@ -81,19 +116,52 @@ def build(
 ) -> BuildResult:
     """Run `make` in the project; on_line gets each line of build output as it appears."""
     project = load_project(project_dir)
-    check_toolchain()
     check_fit_before_link(project)
-    jobs = jobs or os.cpu_count() or 1
-    _run_make(project.root, ["make", f"-j{jobs}", "all"], timeout, on_line)
+    if project.build_system == "arduino":
+        from .arduino import build_argv
+
+        _run_make(project.root, build_argv(project), timeout, on_line)
+        toolchain.require(AVR_SIZE if load_board(project.board_name).is_avr else SIZE)
+    elif project.build_system == "west":
+        from .zephyr import build_argv, build_env
+
+        _run_make(project.root, build_argv(project), timeout, on_line, env=build_env())
+        toolchain.require(SIZE)
+    else:
+        check_toolchain()
+        jobs = jobs or os.cpu_count() or 1
+        _run_make(project.root, ["make", f"-j{jobs}", "all"], timeout, on_line)
+    if not project.elf.is_file():
+        raise AotgenError(f"the build finished but {project.elf} is missing")
     result = _sizes(project)
     _check("FLASH", "the firmware", result.flash_used, result.flash_limit, project.board_name)
     _check("RAM", "the firmware", result.ram_used, result.ram_limit, project.board_name)
+    if project.build_system == "arduino":
+        # The Arduino runtime's stack is not in the ELF's sections: keep the reserve free.
+        stack = ram_estimate(project)["stack"]
+        _check("RAM", f"the firmware's data + bss ({result.ram_used}) and the stack reserve ({stack})",
+               result.ram_used + stack, result.ram_limit, project.board_name)
+    if load_board(project.board_name).is_avr:
+        _check_avr_flash_data(project)
     return result
 
 
-def _run_make(cwd: Path, argv: list[str], timeout: float, on_line: Callable[[str], None] | None) -> None:
+def _check_avr_flash_data(project: ProjectInfo) -> None:
+    """`__flash` weights (.progmem, between the vectors and the constructors) must end below
+    64 KiB, or LPM reads wrap around silently."""
+    out = subprocess.run(["avr-nm", str(project.elf)], capture_output=True, text=True, timeout=60).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "__ctors_start":
+            end = int(parts[0], 16)
+            _check("FLASH", "the __flash data (weights) ending", end, 0x10000, project.board_name)
+
+
+def _run_make(cwd: Path, argv: list[str], timeout: float, on_line: Callable[[str], None] | None,
+              env: dict[str, str] | None = None) -> None:
+    """Run the project's build command (make, arduino-cli/-builder, west), streaming its output."""
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+                            stdin=subprocess.DEVNULL, text=True, start_new_session=True, env=env)
     lines: list[str] = []
     timed_out = threading.Event()
 
@@ -145,9 +213,9 @@ def _raise_build_error(cwd: Path, lines: list[str]) -> None:
     raise AotgenError(f"build failed in {cwd}:\n{tail}")
 
 
-def _size(elf: Path, fmt: str) -> str:
+def _size(elf: Path, fmt: str, tool: str = SIZE) -> str:
     try:
-        return subprocess.run([SIZE, fmt, str(elf)], capture_output=True, text=True, timeout=60, check=True).stdout
+        return subprocess.run([tool, fmt, str(elf)], capture_output=True, text=True, timeout=60, check=True).stdout
     except subprocess.CalledProcessError as e:
         raise AotgenError(f"{SIZE} failed on {elf}: {e.stderr.strip()}") from None
     except subprocess.TimeoutExpired:
@@ -158,10 +226,11 @@ def _sizes(project: ProjectInfo) -> BuildResult:
     """Flash = text + data (code, weights, .data's initial values); RAM = data + bss (arenas,
     buffers, stack), from arm-none-eabi-size's Berkeley totals of the allocated sections."""
     elf = project.elf
-    berkeley = _size(elf, "-B").splitlines()[1].split()
+    tool = AVR_SIZE if load_board(project.board_name).is_avr else SIZE
+    berkeley = _size(elf, "-B", tool).splitlines()[1].split()
     text, data, bss = (int(v) for v in berkeley[:3])
     sections: dict[str, tuple[int, int]] = {}
-    for line in _size(elf, "-A").splitlines()[2:]:
+    for line in _size(elf, "-A", tool).splitlines()[2:]:
         parts = line.split()
         if len(parts) == 3 and parts[1].isdigit() and not parts[0].startswith(_NON_ALLOC_PREFIXES):
             sections[parts[0]] = (int(parts[2]), int(parts[1]))

@@ -21,7 +21,8 @@ from cookiecutter.generate import generate_context, generate_files
 from cookiecutter.prompt import prompt_for_config
 
 from . import mlf, qemu
-from .boards import TEMPLATES_DIR, Board, template_names
+from .boards import Board
+from .templates import TemplateSpec, load_template
 from .errors import AotgenError
 from .mlf import ModelLibrary
 from .targets import check_object_abi
@@ -67,8 +68,23 @@ class ProjectInfo:
         return [mlf.load(self.root / "models" / p) for p in self.prefixes]
 
     @property
+    def build_system(self) -> str:
+        """How the project builds: make (cmsis), arduino, west (zephyr)."""
+        return self.data.get("build", {}).get("system", "make")
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """The template's top-level variables as rendered (sketch_name, stack_bytes, ...)."""
+        return self.data.get("context", {})
+
+    @property
+    def template_settings(self) -> dict[str, Any]:
+        """The board file's settings for this template (Arduino FQBN, Zephyr board name)."""
+        return self.data.get("template_settings", {})
+
+    @property
     def elf(self) -> Path:
-        return self.root / "build" / "firmware.elf"
+        return self.root / self.data.get("build", {}).get("elf", "build/firmware.elf")
 
     def test_input(self, prefix: str, c_name: str) -> np.ndarray:
         for m in self.data["models"]:
@@ -260,55 +276,73 @@ def _check_output(output: Path, force: bool) -> None:
 def generate_project(
     models: list[ModelLibrary],
     board: Board,
-    template: str,
+    template: str | Path,
     output: Path,
     force: bool = False,
     context_overrides: dict[str, Any] | None = None,
     seed: int = DEFAULT_SEED,
-    stack_bytes: int = DEFAULT_STACK_BYTES,
+    stack_bytes: int | None = None,
     extra_files: dict[str, str | Path] | None = None,
 ) -> Path:
-    """Render `template` for `board` with `models` into `output`; returns the project folder.
+    """Render `template` (a built-in name or a template folder) for `board` with `models` into
+    `output`; returns the project folder.
 
     context_overrides are merged into the cookiecutter context (top-level keys, and keys of the
-    `_aotgen` dict when given as {"_aotgen": {...}}). extra_files adds or replaces files in the
-    project (relative path -> text, or a Path to copy), e.g. the serial harness's main.c, inside
-    the same all-or-nothing step.
+    `_aotgen` dict when given as {"_aotgen": {...}}); the well-known variables (templates.KNOWN_
+    VARIABLES: stack_bytes, baud_rate, ...) also update the `_aotgen` entries they stand for.
+    extra_files adds or replaces files in the project (relative path -> text, or a Path to copy),
+    e.g. the serial harness's main.c, inside the same all-or-nothing step.
     """
     output = Path(output)
     if output.suffix == ".tar":
         raise AotgenError(f"{output}: a project is a folder, not a tarball")
-    if template not in template_names():
-        raise AotgenError(f"unknown template '{template}'; available: {', '.join(template_names()) or '(none)'}")
-    if template not in board.templates:
+    spec = load_template(template)
+    if spec.board_key and spec.board_key not in board.templates:
         raise AotgenError(
-            f"board {board.name} does not support template '{template}'; it supports: {', '.join(board.templates)}"
+            f"board {board.name} does not support template '{spec.name}'; it supports: {', '.join(board.templates)}"
         )
     _check_models(models, board)
+    if spec.flat_model_sources:
+        for m in models:
+            if m.objects:
+                raise AotgenError(f"model '{m.prefix}' has prebuilt objects (--backend llvm); the {spec.name} template "
+                                  "compiles C sources only: compile it with --backend c")
     _check_output(output, force)
 
+    overrides = dict(context_overrides or {})
+    if stack_bytes is None:
+        stack_bytes = int(overrides.get("stack_bytes", spec.default("stack_bytes", DEFAULT_STACK_BYTES)))
     inputs = test_inputs(models, seed)
     aot_ctx = build_context(models, board, inputs, stack_bytes)
+    aot_ctx["template"] = {"name": spec.name, "settings": dict(board.templates.get(spec.board_key or "", {}))}
     extra: dict[str, Any] = {
         "project_slug": "project",
         "project_name": output.name,
         "board_name": board.name,
+        "stack_bytes": stack_bytes,
+        "baud_rate": board.console.baud,
         "_aotgen": aot_ctx,
     }
-    for k, v in (context_overrides or {}).items():
+    for k, v in overrides.items():
         if k == "_aotgen" and isinstance(v, dict):
             aot_ctx.update(v)
         else:
+            spec.check_variable(k)
             extra[k] = v
+    spec.apply_known_variables(extra, aot_ctx)
 
     staging = mlf.staging_dir(output)
     try:
-        project = _render(TEMPLATES_DIR / template, extra, staging)
+        project, variables = _render(spec.path, extra, staging)
         for m in models:
             _copy_library(m, project / "models" / m.prefix)
-        _write_extra_files(project, {**_harness_files(models), **(extra_files or {})})
+        src_dir = spec.sources_dir.format(**variables)
+        files = _harness_files(models, src_dir)
+        if spec.flat_model_sources:
+            files.update(_flat_model_sources(models, src_dir))
+        _write_extra_files(project, {**files, **(extra_files or {})})
         _write_test_data(project, inputs)
-        _write_project_file(project, board, template, models, seed)
+        _write_project_file(project, board, spec, models, seed, variables)
         return mlf.publish(project, output, force)
     except OSError as e:
         raise AotgenError(f"cannot write the project to {output}: {e}") from None
@@ -316,8 +350,22 @@ def generate_project(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _render(template_dir: Path, extra: dict[str, Any], staging: Path) -> Path:
-    """Run cookiecutter's generator (no prompts, no replay file in the user's home)."""
+def _flat_model_sources(models: list[ModelLibrary], src_dir: str) -> dict[str, Path]:
+    """Each library's header and C sources side by side in `src_dir` (Arduino compiles only the
+    sketch folder and has no include-path setting): their names start with the unique prefix."""
+    files: dict[str, Path] = {}
+    for m in models:
+        for f in [m.header, *m.sources]:
+            rel = f"{src_dir}/{f.name}"
+            if rel in files:
+                raise AotgenError(f"model '{m.prefix}': {f.name} clashes with another model's file in {src_dir}")
+            files[rel] = f
+    return files
+
+
+def _render(template_dir: Path, extra: dict[str, Any], staging: Path) -> tuple[Path, dict[str, Any]]:
+    """Run cookiecutter's generator (no prompts, no replay file in the user's home); returns the
+    project folder and the template's rendered top-level (public) variables."""
     try:
         context = generate_context(context_file=template_dir / "cookiecutter.json", extra_context=extra)
         context["cookiecutter"] = prompt_for_config(context, no_input=True)
@@ -326,7 +374,10 @@ def _render(template_dir: Path, extra: dict[str, Any], staging: Path) -> Path:
         out = generate_files(repo_dir=str(template_dir), context=context, output_dir=str(staging))
     except CookiecutterException as e:
         raise AotgenError(f"template {template_dir.name}: {e}") from None
-    return Path(out)
+    except ValueError as e:  # e.g. an override outside a choice variable's choices
+        raise AotgenError(f"template {template_dir.name}: {e}") from None
+    variables = {k: v for k, v in context["cookiecutter"].items() if not k.startswith("_")}
+    return Path(out), variables
 
 
 def _copy_library(m: ModelLibrary, dest: Path) -> None:
@@ -334,12 +385,12 @@ def _copy_library(m: ModelLibrary, dest: Path) -> None:
     shutil.copytree(m.root, dest)
 
 
-def _harness_files(models: list[ModelLibrary]) -> dict[str, str | Path]:
+def _harness_files(models: list[ModelLibrary], src_dir: str = "src") -> dict[str, str | Path]:
     """The serial harness the template's main.c runs: the shared device-side pair and the
     generated model table (aotgen.harness.install)."""
     from .harness.install import harness_files
 
-    return harness_files(models)
+    return harness_files(models, src_dir)
 
 
 def _write_extra_files(project: Path, files: dict[str, str | Path]) -> None:
@@ -360,11 +411,17 @@ def _write_test_data(project: Path, inputs: dict[tuple[str, str], np.ndarray]) -
         np.save(project / "test_data" / f"{prefix}_{c_name}.npy", arr)
 
 
-def _write_project_file(project: Path, board: Board, template: str, models: list[ModelLibrary], seed: int) -> None:
+def _write_project_file(project: Path, board: Board, spec: TemplateSpec, models: list[ModelLibrary], seed: int,
+                        variables: dict[str, Any]) -> None:
     data = {
         "schema_version": PROJECT_SCHEMA_VERSION,
         "aotgen_version": _aotgen_version(),
-        "template": template,
+        "template": spec.name,
+        "template_dir": str(spec.path) if not spec.builtin else None,
+        "template_settings": dict(board.templates.get(spec.board_key or "", {})),
+        "context": {k: v for k, v in variables.items() if isinstance(v, (str, int, float, bool))},
+        "build": {"system": spec.build, "elf": spec.elf.format(**variables),
+                  "ram_overhead_bytes": spec.ram_overhead_bytes},
         "board": {
             "name": board.name,
             "source": str(board.source) if board.source else None,
@@ -383,6 +440,7 @@ def _write_project_file(project: Path, board: Board, template: str, models: list
                 "workspace": m.metadata.get("options", {}).get("workspace", "static"),
                 "workspace_bytes": m.workspace_bytes,
                 "constant_bytes": m.constant_bytes,
+                "io_in_arena": bool(m.metadata.get("options", {}).get("io_in_arena")),
                 "inputs": [{"c_name": t.c_name, "dtype": t.dtype, "shape": t.shape,
                             "file": f"test_data/{m.prefix}_{t.c_name}.npy"} for t in m.inputs],
                 "outputs": [{"c_name": t.c_name, "dtype": t.dtype, "shape": t.shape} for t in m.outputs],

@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Toolchains the tests and the later pipeline stages run (host gcc, Arm gcc + newlib, QEMU).
-APT_PACKAGES=(gcc make binutils gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm python3 python3-venv)
+# Toolchains the tests and the later pipeline stages run (host gcc, Arm gcc + newlib, QEMU; AVR gcc +
+# avr-libc, Debian's arduino-builder + AVR core, simavr + libsimavr-dev for the simavr bridge).
+APT_PACKAGES=(gcc make binutils gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm python3 python3-venv
+              gcc-avr avr-libc binutils-avr simavr libsimavr-dev arduino-builder arduino-core-avr)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

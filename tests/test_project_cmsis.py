@@ -33,7 +33,8 @@ MODELS = {
     "vww": SHARED / "models/mlperf_tiny/vww_96_int8.tflite",
     "hello_float": SHARED / "models/tflite_micro/hello_world_float.tflite",
 }
-ALL_BOARDS = [b.name for b in boards.list_boards() if b.source and b.source.parent == boards.BUILTIN_BOARDS_DIR]
+ALL_BOARDS = [b.name for b in boards.list_boards()
+              if b.source and b.source.parent == boards.BUILTIN_BOARDS_DIR and "cmsis" in b.templates]
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi"),

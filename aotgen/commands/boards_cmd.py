@@ -34,9 +34,10 @@ def boards_command(as_json: bool) -> None:
     for col in ("board", "CPU", "FPU", "flash", "RAM"):
         table.add_column(col, no_wrap=True)
     table.add_column("templates")
-    table.add_column("QEMU")
+    table.add_column("QEMU / sim")
     for b in all_boards:
-        qemu = "yes" if b.qemu_runnable else (f"twin: {b.qemu_twin}" if b.qemu_twin else "no")
+        qemu = "yes" if b.qemu_runnable else (f"twin: {b.qemu_twin}" if b.qemu_twin else
+                                              (b.simulator.name if b.simulator else "no"))
         table.add_row(b.name, b.cpu, b.fpu, _size(b.flash.size), _size(b.ram.size),
                       ", ".join(b.templates), qemu)
     console.print(table)
@@ -74,7 +75,12 @@ def _libraries(models: tuple[str, ...], prefix: str | None, board: boards_mod.Bo
 @cli.command("project")
 @click.argument("models", nargs=-1, required=True, metavar="MODEL_OR_MLF...")
 @click.option("--board", "-b", "board_name", required=True, help="Board name (see `aotgen boards`).")
-@click.option("--template", "-t", default="cmsis", show_default=True, help="Project template.")
+@click.option("--template", "-t", default=None,
+              help="Built-in project template (see `aotgen templates`) [default: the board's first].")
+@click.option("--template-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Your own cookiecutter template folder instead (context: docs/templates.md).")
+@click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
+              help="Override a template variable (repeatable), e.g. --set stack_bytes=4096 --set opt_flags=-O3.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Project folder to create.")
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--prefix", help="C prefix when compiling a single model file.")
@@ -84,17 +90,29 @@ def _libraries(models: tuple[str, ...], prefix: str | None, board: boards_mod.Bo
               help="Arena owned by each model library (static) or one shared arena from the project (user).")
 @click.option("--io-in-arena", is_flag=True, help="Place model inputs/outputs inside the arena.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def project_command(models: tuple[str, ...], board_name: str, template: str, output: Path, force: bool,
+def project_command(models: tuple[str, ...], board_name: str, template: str | None, template_dir: Path | None,
+                    set_items: tuple[str, ...], output: Path, force: bool,
                     prefix: str | None, backend: str, workspace: str, io_in_arena: bool, as_json: bool) -> None:
     """Generate a firmware project for a board from models (.tflite/.onnx) or compiled libraries."""
+    from ..templates import load_template, parse_set
+
     board = boards_mod.load_board(board_name)
+    if template and template_dir:
+        raise AotgenError("give --template or --template-dir, not both")
+    source: str | Path = template_dir or template or next(iter(board.templates))
+    spec = load_template(source)  # errors (unknown template, bad folder) before compiling anything
+    template = spec.name
+    overrides = parse_set(set_items)
+    for key in overrides:
+        spec.check_variable(key)
     if output.exists() and (output.is_file() or any(output.iterdir())) and not force:
         raise AotgenError(f"{output} exists and is not empty; use --force to overwrite it")
     with tempfile.TemporaryDirectory(prefix="aotgen-project-") as tmp:
         libs = _libraries(models, prefix, board, Path(tmp), as_json,
                           {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena})
         with status(f"generating {template} project for {board.name}", quiet=as_json):
-            path = project.generate_project(libs, board, template, output, force=force)
+            path = project.generate_project(libs, board, template_dir or template, output, force=force,
+                                            context_overrides=overrides)
     if as_json:
         emit_json({"project": str(path), "board": board.name, "template": template,
                    "models": [m.prefix for m in libs]})
@@ -102,6 +120,26 @@ def project_command(models: tuple[str, ...], board_name: str, template: str, out
     console.print(f"[green]project[/] {path} ({board.name}, {template}; models: "
                   f"{', '.join(m.prefix for m in libs)})", highlight=False)
     console.print(f"build it with: aotgen build {path}", highlight=False)
+
+
+@cli.command("templates")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def templates_command(as_json: bool) -> None:
+    """List the built-in project templates, their variables and the boards they support."""
+    from ..templates import list_templates
+
+    specs = list_templates()
+    if as_json:
+        emit_json({"templates": [t.to_json() for t in specs]})
+        return
+    table = Table(box=None, header_style="bold")
+    for col in ("template", "build", "boards", "variables (--set)"):
+        table.add_column(col)
+    for t in specs:
+        table.add_row(t.name, t.build, ", ".join(t.boards()), ", ".join(k for k in t.defaults if k != "project_slug"))
+    console.print(table)
+    console.print("your own: aotgen project ... --template-dir DIR (context variables: docs/templates.md)",
+                  highlight=False)
 
 
 def _usage(used: int, limit: int) -> str:
@@ -129,3 +167,6 @@ def build_command(project_dir: Path, timeout: float, as_json: bool) -> None:
     console.print(f"  RAM   {_usage(result.ram_used, result.ram_limit)}", highlight=False)
     if info.data["board"].get("qemu"):
         console.print(f"test it in QEMU with: aotgen test {info.root}", highlight=False)
+    elif boards_mod.load_board(info.board_name).simulator:
+        sim = boards_mod.load_board(info.board_name).simulator
+        console.print(f"test it in {sim.name} with: aotgen test {info.root}", highlight=False)

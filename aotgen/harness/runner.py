@@ -20,6 +20,7 @@ from ..reference import run_reference
 from ..verify import CheckReport, SampleCheck, compare_output, load_inputs, random_inputs
 from .protocol import LinkStats, ProtocolError
 from .qemu_session import QemuSerial
+from .simavr import SimavrSerial
 from .session import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RUN_TIMEOUT, Session, match_models
 from .transport import LinkClosed, Transport, find_port, open_transport
 
@@ -112,13 +113,18 @@ def make_samples(libs: list[ModelLibrary], count: int, seed: int, input_files: l
 
 
 @contextlib.contextmanager
-def connect(board: Board, elf: Path, port: str | None) -> Iterator[tuple[Transport, QemuSerial | None]]:
-    """A transport to the firmware: --port if given, QEMU for QEMU boards, else the board's USB
-    serial port found by VID/PID."""
+def connect(board: Board, elf: Path, port: str | None) -> Iterator[tuple[Transport, QemuSerial | SimavrSerial | None]]:
+    """A transport to the firmware: --port if given, QEMU for QEMU boards, simavr for simavr
+    boards, else the board's USB serial port found by VID/PID."""
     if port is None and board.qemu_runnable:
         with QemuSerial(board, elf) as q:
             assert q.transport is not None
             yield q.transport, q
+        return
+    if port is None and board.simulator is not None:
+        with SimavrSerial(board, elf) as sim:
+            assert sim.transport is not None
+            yield sim.transport, sim
         return
     if port is None:
         if board.usb_vid is None or board.usb_pid is None:
@@ -151,11 +157,15 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
     samples = samples or make_samples(libs, count, seed, input_files)
     say = progress or (lambda _m: None)
     with connect(board, elf, port) as (transport, q):
-        say(f"connected to {transport.name}" + (f" (QEMU {board.qemu.machine})" if q else ""))
+        where = f"QEMU {board.qemu.machine}" if board.qemu else (board.simulator.name if board.simulator else "")
+        say(f"connected to {transport.name}" + (f" ({where})" if q else ""))
         session = Session(transport, timeout=timeout, run_timeout=run_timeout, trace=trace)
         try:
             session.handshake(handshake_timeout)
-            return check_session(session, libs, samples, model_files, atol, rtol, say)
+            result = check_session(session, libs, samples, model_files, atol, rtol, say)
+            if isinstance(q, SimavrSerial):
+                _simulated_cycles(result)
+            return result
         except (ProtocolError, LinkClosed) as e:
             crash = q.crashed(wait=1.0 if isinstance(e, LinkClosed) else 0.0) if q else None
             exited = q is not None and q.proc is not None and (q.proc.returncode or 0) >= 0  # not killed by a signal
@@ -166,6 +176,16 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
             if crash:
                 raise AotgenError(f"{e}\n{crash}") from None
             raise
+
+
+def _simulated_cycles(result: FirmwareTest) -> None:
+    """Counts from a cycle-accurate simulator: exact core cycles, and labelled as simulated."""
+    from .simavr import UNIT
+
+    result.unit = UNIT
+    for report in result.reports:
+        for sample in report.samples:
+            sample.cycles_unit = UNIT
 
 
 test_firmware.__test__ = False  # not a pytest test, despite the name

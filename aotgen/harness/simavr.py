@@ -1,0 +1,177 @@
+"""AVR firmware in simavr with UART0 on a pseudo-terminal, reached through pyserial.
+
+The bridge (simavr_bridge.c, a small program on libsimavr shipped as source) is compiled on first
+use into the user's cache folder. It loads the ELF, prints the pty's path, feeds host bytes into
+the simulated UART while the UART signals XON, and on exit prints the exact number of simulated
+cycles. Like QEMU it is always stopped on the way out (also on errors and Ctrl-C) and dies with
+aotgen (parent-death signal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from ..boards import Board
+from ..errors import AotgenError, ToolNotFoundError
+from .qemu_session import _die_with_parent
+from .transport import Transport, open_transport
+
+BRIDGE_SOURCE = Path(__file__).resolve().parent / "simavr_bridge.c"
+SIMAVR_INCLUDE = Path("/usr/include/simavr")
+SIMAVR_APT = "libsimavr-dev"
+START_TIMEOUT_S = 10.0
+BUILD_TIMEOUT_S = 120.0
+# What the counts are: exact AVR core cycles, as simulated.
+UNIT = "cycles (simavr)"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "aotgen"
+
+
+def bridge_path() -> Path:
+    """The compiled bridge, built now if missing (named by the source's hash: a changed source
+    rebuilds)."""
+    digest = hashlib.sha256(BRIDGE_SOURCE.read_bytes()).hexdigest()[:12]
+    exe = cache_dir() / f"simavr_bridge-{digest}"
+    if exe.is_file():
+        return exe
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise ToolNotFoundError("gcc", "gcc")
+    if not (SIMAVR_INCLUDE / "sim_avr.h").is_file():
+        raise AotgenError(f"the simavr bridge needs simavr's headers and library ({SIMAVR_INCLUDE}/sim_avr.h is "
+                          f"missing): install the Debian package {SIMAVR_APT}")
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    tmp = exe.with_name(f".{exe.name}.{os.getpid()}")
+    cmd = [gcc, "-O2", f"-I{SIMAVR_INCLUDE}", str(BRIDGE_SOURCE), "-lsimavr", "-lutil", "-o", str(tmp)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise AotgenError(f"building the simavr bridge did not finish within {BUILD_TIMEOUT_S:g} s") from None
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        hint = f" (install {SIMAVR_APT})" if "lsimavr" in proc.stderr or "sim_" in proc.stderr else ""
+        raise AotgenError(f"building the simavr bridge failed{hint}:\n{proc.stderr.strip()[-2000:]}")
+    os.replace(tmp, exe)  # atomic: a concurrent first use sees the old state or the whole file
+    return exe
+
+
+class SimavrSerial:
+    """`with SimavrSerial(board, elf) as s:` s.transport is connected to the firmware's UART0."""
+
+    def __init__(self, board: Board, elf: str | Path, start_timeout: float = START_TIMEOUT_S):
+        if board.simulator is None or board.simulator.name != "simavr":
+            raise AotgenError(f"board {board.name} does not run in simavr")
+        self.board = board
+        self.elf = Path(elf)
+        self.start_timeout = start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.transport: Transport | None = None
+        self.total_cycles: int | None = None  # simulated cycles, known once the bridge has exited
+        self._stderr = None
+        self._out = b""  # the bridge's stdout not yet consumed
+
+    def __enter__(self) -> "SimavrSerial":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> Transport:
+        if not self.elf.is_file():
+            raise AotgenError(f"{self.elf}: no such firmware file; build it first (`aotgen build`)")
+        exe = bridge_path()
+        sim = self.board.simulator
+        assert sim is not None
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([str(exe), sim.mcu, str(sim.clock_hz), str(self.elf)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
+        line = self._read_until("PTY ", self.start_timeout)
+        if not line.startswith("PTY "):
+            code = self.proc.poll()
+            raise AotgenError(f"simavr bridge did not start ({'exit ' + str(code) if code is not None else 'no pty'})"
+                              f"{self.stderr_tail()}")
+        self.transport = open_transport(line[4:].strip(), baudrate=self.board.console.baud)
+        return self.transport
+
+    def _read_until(self, start: str, timeout: float) -> str:
+        """The first line of the bridge's stdout that begins with `start` (simavr's loader prints
+        its own lines first), waiting at most `timeout` s; "" if none came."""
+        assert self.proc is not None and self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while True:
+                while b"\n" in self._out:
+                    line, self._out = self._out.split(b"\n", 1)
+                    text = line.decode(errors="replace")
+                    if text.startswith(start):
+                        return text
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    return ""
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    return ""
+                self._out += chunk
+
+    def crashed(self, wait: float = 1.0) -> str | None:
+        """A description if the simulation has ended (the firmware stopped or crashed), else None."""
+        if self.proc is None:
+            return None
+        try:
+            self.proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            return None
+        tail = self._read_until("EXIT ", 0.5)
+        return f"simavr stopped ({tail.strip() or 'exit ' + str(self.proc.returncode)}){self.stderr_tail()}"
+
+    def stderr_tail(self, lines: int = 12) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        text = self._stderr.read().decode(errors="replace").strip().splitlines()[-lines:]
+        return (":\n" + "\n".join(text)) if text else ""
+
+    def stop(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # the bridge prints its cycle count and exits
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+        tail = self._read_until("EXIT ", 0.5) if self.proc.stdout is not None else ""
+        for word in tail.split():
+            if word.startswith("cycles="):
+                self.total_cycles = int(word[len("cycles="):])
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()

@@ -1,0 +1,186 @@
+"""The arduino template: sketches for the Mega 2560 built with Debian's arduino-builder and tested
+in simavr through the serial harness (exact AVR cycles), the RAM/flash fit check before building,
+and the generate-only boards (Nano 33 BLE, Due, NUCLEO-F746ZG via STM32duino)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from aotgen import boards, firmware, project
+from aotgen.errors import AotgenError
+from aotgen.harness.runner import test_firmware as run_harness_test
+from aotgen.harness.session import Session
+from aotgen.harness.simavr import UNIT, SimavrSerial
+from aotgen_testlib import AOTGEN, MODELS
+
+HELLO = MODELS / "tflite_micro/hello_world_int8.tflite"
+HELLO_FLOAT = MODELS / "tflite_micro/hello_world_float.tflite"
+KWS = MODELS / "mlperf_tiny/kws_ref_model.tflite"
+RESNET = MODELS / "mlperf_tiny/pretrainedResnet_quant.tflite"
+
+needs_avr = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("avr-gcc", "arduino-builder", "simavr"))
+    or not Path("/usr/include/simavr/sim_avr.h").is_file(),
+    reason="needs gcc-avr, avr-libc, arduino-builder, arduino-core-avr, simavr, libsimavr-dev",
+)
+
+
+def aotgen(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([AOTGEN, *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        pytest.fail(f"aotgen {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def mega_hello(tmp_path_factory) -> Path:
+    """hello_world_int8 for the Mega 2560, generated and built once."""
+    out = tmp_path_factory.mktemp("mega") / "fw"
+    aotgen("project", str(HELLO), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out))
+    aotgen("build", str(out))
+    return out
+
+
+@needs_avr
+def test_mega2560_sketch_layout_and_build(mega_hello):
+    info = project.load_project(mega_hello)
+    sketch = mega_hello / "aotgen_firmware"
+    assert (sketch / "aotgen_firmware.ino").is_file()
+    for f in ("harness_port.cpp", "aotgen_harness.c", "aotgen_harness.h", "aotgen_models.c",
+              "hello_world_int8.h", "hello_world_int8_lib0.c"):
+        assert (sketch / "src" / f).is_file(), f
+    assert info.build_system == "arduino" and info.template_settings["fqbn"] == "arduino:avr:mega:cpu=atmega2560"
+    assert info.elf == mega_hello / "build/aotgen_firmware.ino.elf" and info.elf.is_file()
+    # Weights stay in flash: the constants are in .text (progmem), not in .data.
+    syms = subprocess.run(["avr-nm", "-S", str(info.elf)], capture_output=True, text=True, timeout=60).stdout
+    consts = [ln.split() for ln in syms.splitlines() if "hello_world_int8_const" in ln]
+    assert consts and all(parts[2] in "tT" for parts in consts), consts
+    # The __flash data ends far below 64 KiB, and RAM use is small.
+    size = firmware.build(mega_hello)
+    assert size.ram_used < 1024 and size.flash_used < 16 * 1024
+
+
+@needs_avr
+def test_mega2560_hello_world_bit_exact_in_simavr(mega_hello):
+    """`aotgen test` starts the simavr bridge, runs 4 random inputs through the harness, compares
+    with the live LiteRT reference bit-exactly (--atol 0), and reports exact AVR cycles."""
+    t0 = time.monotonic()
+    proc = aotgen("test", str(mega_hello), "-n", "4", "--atol", "0", "--json", timeout=120)
+    report = json.loads(proc.stdout)
+    assert report["passed"] and report["count_unit"] == UNIT == "cycles (simavr)"
+    samples = report["models"][0]["samples"]
+    assert len(samples) == 4
+    for s in samples:
+        assert s["outputs"][0]["max_abs_error"] == 0
+        # Three tiny FC layers on an 8-bit core: tens of thousands of cycles, not zero or garbage.
+        assert 10_000 < s["cycles"] < 500_000, s
+    assert time.monotonic() - t0 < 60
+
+
+@needs_avr
+def test_mega2560_float_model_in_simavr(tmp_path):
+    """The other shared model that fits the Mega: float32 (avr-libc's soft float)."""
+    out = tmp_path / "fw"
+    aotgen("project", str(HELLO_FLOAT), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out))
+    aotgen("build", str(out))
+    report = json.loads(aotgen("test", str(out), "-n", "3", "--json", timeout=120).stdout)
+    assert report["passed"] and report["count_unit"] == UNIT
+
+
+@needs_avr
+def test_simavr_bridge_always_stops_and_counts_cycles(mega_hello):
+    board = boards.load_board("arduino_mega2560")
+    info = project.load_project(mega_hello)
+    with SimavrSerial(board, info.elf) as sim:
+        proc = sim.proc
+        banner = Session(sim.transport).handshake(5.0)
+        assert [m.name for m in banner.models] == ["hello_world_int8"] and not banner.instructions
+        time.sleep(1.0)
+    assert proc.poll() is not None  # stopped
+    # SIGTERM makes the bridge report the exact simulated cycles; 2 s of wall time is millions.
+    assert sim.total_cycles is not None and sim.total_cycles > 1_000_000
+
+
+@needs_avr
+def test_silent_avr_firmware_is_an_error_not_a_hang(mega_hello, tmp_path):
+    """A firmware that never speaks the protocol: a clear error after the handshake timeout."""
+    src = tmp_path / "spin.c"
+    src.write_text("int main(void) { for (;;) { } }\n")
+    elf = tmp_path / "spin.elf"
+    subprocess.run(["avr-gcc", "-mmcu=atmega2560", "-O1", str(src), "-o", str(elf)], check=True, timeout=60)
+    libs = project.load_project(mega_hello).libraries()
+    t0 = time.monotonic()
+    with pytest.raises(AotgenError, match="no firmware answered"):
+        run_harness_test(elf, libs, board=boards.load_board("arduino_mega2560"), count=1, handshake_timeout=2.0)
+    assert time.monotonic() - t0 < 20
+
+
+def test_model_too_big_for_the_mega_is_refused_before_building(tmp_path):
+    """kws_ref_model: a 16,000-byte arena on an 8 KiB part. Refused with the byte count, before
+    any compiler runs (no build folder appears)."""
+    out = tmp_path / "kws"
+    aotgen("project", str(KWS), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out))
+    proc = aotgen("build", str(out), check=False)
+    assert proc.returncode != 0
+    info = project.load_project(out)
+    need = sum(firmware.ram_estimate(info).values())
+    over = need - 8192
+    assert f"need {need} bytes of ram, the board has 8192 ({over} bytes over)" in proc.stderr, proc.stderr
+    assert "model arenas 16000" in proc.stderr
+    assert not (out / "build").exists()
+
+
+def test_weights_beyond_the_avr_flash_window_are_refused(tmp_path):
+    """pretrainedResnet_quant: 79.6 KB of weights fit the 256 KiB flash but not the 64 KiB that
+    __flash data (LPM) can address."""
+    out = tmp_path / "resnet"
+    aotgen("project", str(RESNET), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out))
+    with pytest.raises(firmware.FitError) as e:
+        firmware.build(out)
+    assert e.value.region == "FLASH" and "__flash" in str(e.value) and e.value.over_bytes > 0
+    assert not (out / "build").exists()
+
+
+GENERATE_ONLY = {
+    "arduino_nano33ble": ("arduino:mbed_nano:nano33ble", "cortex-m4"),
+    "arduino_due": ("arduino:sam:arduino_due_x_dbg", "cortex-m3"),
+    "nucleo_f746zg": ("STMicroelectronics:stm32:Nucleo_144:pnum=NUCLEO_F746ZG", "cortex-m7"),
+}
+
+
+@pytest.mark.parametrize("board_name", sorted(GENERATE_ONLY))
+def test_generate_only_boards(board_name, tmp_path):
+    fqbn, cpu = GENERATE_ONLY[board_name]
+    board = boards.load_board(board_name)
+    assert board.cpu == cpu and board.templates["arduino"]["fqbn"] == fqbn
+    out = tmp_path / "fw"
+    aotgen("project", str(HELLO), "--board", board_name, "--template", "arduino", "-o", str(out),
+           "--set", "sketch_name=mysketch")
+    info = project.load_project(out)
+    assert info.template_settings == {"fqbn": fqbn} and info.build_system == "arduino"
+    assert (out / "mysketch/mysketch.ino").is_file() and (out / "mysketch/src/hello_world_int8_lib0.c").is_file()
+    assert f"--fqbn {fqbn}" in (out / "README.md").read_text()
+    assert json.loads((out / "models/hello_world_int8/metadata.json").read_text())["target"]["cpu"] == cpu
+    # The sketch's C (model, harness, model table) compiles for the board's CPU with -Wall -Werror.
+    if shutil.which("arm-none-eabi-gcc"):
+        for c in ("aotgen_harness.c", "aotgen_models.c", "hello_world_int8_lib0.c"):
+            subprocess.run(["arm-none-eabi-gcc", *board.gcc_flags, "-std=gnu11", "-O2", "-Wall", "-Werror", "-c",
+                            str(out / "mysketch/src" / c), "-o", str(tmp_path / (c + ".o"))],
+                           check=True, timeout=60)
+    # Debian ships no core for these boards: without arduino-cli the build says what to install.
+    if not shutil.which("arduino-cli"):
+        proc = aotgen("build", str(out), check=False)
+        assert proc.returncode != 0 and "arduino-cli core install" in proc.stderr, proc.stderr
+
+
+def test_board_without_arduino_refuses_the_template(tmp_path):
+    from aotgen_testlib import MODELS as _  # noqa: F401  (shared models present)
+
+    with pytest.raises(AotgenError, match="does not support template 'arduino'"):
+        project.generate_project([], boards.load_board("mps2_an385"), "arduino", tmp_path / "x")

@@ -259,6 +259,66 @@ def test_length_above_max_payload_is_rejected(device):
     assert link.receive(0.3) is None
 
 
+def mutate(frame: bytes, rng: np.random.Generator) -> bytes:
+    """One kind of line damage: flipped bits, a cut, inserted bytes, a bogus length, noise, or
+    an oversized frame."""
+    b = bytearray(frame)
+    kind = rng.integers(6)
+    if kind == 0:
+        for _ in range(rng.integers(1, 4)):
+            b[rng.integers(len(b))] ^= 1 << int(rng.integers(8))
+    elif kind == 1:
+        b = b[: rng.integers(1, len(b))]
+    elif kind == 2:
+        at = int(rng.integers(len(b)))
+        b[at:at] = rng.integers(0, 256, size=int(rng.integers(1, 8)), dtype=np.uint8).tobytes()
+    elif kind == 3:
+        b[4:6] = struct.pack("<H", int(rng.integers(0, 0x10000)))
+    elif kind == 4:
+        b = bytearray(rng.integers(0, 256, size=int(rng.integers(1, 300)), dtype=np.uint8).tobytes())
+    else:  # an oversized frame that really carries its bytes
+        n = int(rng.integers(257, 1200))
+        b = bytearray(P.encode(b[2], b[3], rng.integers(0, 256, size=n, dtype=np.uint8).tobytes()))
+    return bytes(b)
+
+
+def test_damaged_frames_never_wedge_the_device(libs, tmp_path):
+    """120 randomly damaged requests against the device side built with AddressSanitizer and
+    UBSan: after each, the device still answers a HELLO, and no memory error is ever reported."""
+    exe = build_host_harness(libs, tmp_path, defines={"HARNESS_BYTE_TIMEOUT_MS": 20},
+                             cflags=["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"])
+    rng = np.random.default_rng(2024)
+    valid = [P.encode(P.HELLO, 1), P.encode(P.RUN, 2, b"\x00"), P.encode(P.GET_OUTPUT, 3, struct.pack("<BBIH", 1, 0, 0, 12)),
+             P.encode(P.SET_INPUT, 4, struct.pack("<BBI", 1, 0, 200) + bytes(range(250)))]
+    with start_host_harness(exe, max_seconds=TEST_LIMIT_S) as h, open_transport(h.url) as t:
+        link = Link(t)
+        try:
+            fuzz(t, link, h, rng, valid)
+        except LinkClosed:  # the device died: show why (the sanitizer's report)
+            h.proc.wait(timeout=10)
+            pytest.fail(h.proc.stderr.read().decode()[-3000:])
+        h.proc.terminate()
+        _, err = h.proc.communicate(timeout=10)
+    assert "Sanitizer" not in err.decode() and "runtime error" not in err.decode(), err.decode()[-2000:]
+
+
+def fuzz(t: Transport, link: Link, h, rng: np.random.Generator, valid: list[bytes]) -> None:
+    """Damage a request, then make sure a HELLO is answered (resent if the damage ate it)."""
+    for i in range(120):
+        t.write(mutate(valid[i % len(valid)], rng))
+        seq = 100 + i % 100
+        deadline, answered = time.monotonic() + 3.0, False
+        while not answered and time.monotonic() < deadline:
+            link.send(Frame(P.HELLO, seq, b""))  # again if the last one was eaten by the damage
+            end = time.monotonic() + 0.3
+            while (f := link.receive(max(0.0, end - time.monotonic()))) is not None:
+                if f.type == P.READY and f.seq == seq:
+                    answered = True
+                    break
+        assert answered, f"device silent after damaged frame {i}"
+        assert h.proc.poll() is None, h.proc.stderr.read().decode()[-2000:]  # a sanitizer aborts it
+
+
 # ------------------------------------------------------------------------------ bad requests
 
 

@@ -25,14 +25,15 @@ START_TIMEOUT_S = 10
 
 
 def build_host_harness(libs: list[ModelLibrary], workdir: Path | None = None,
-                       defines: dict[str, int] | None = None) -> Path:
+                       defines: dict[str, int] | None = None, cflags: list[str] | None = None) -> Path:
     """Compile the host harness for `libs`; returns the executable. `defines` override the
-    harness's compile-time settings (e.g. HARNESS_BYTE_TIMEOUT_MS)."""
+    harness's compile-time settings (e.g. HARNESS_BYTE_TIMEOUT_MS); `cflags` are added (e.g.
+    sanitizers)."""
     workdir = Path(workdir or tempfile.mkdtemp(prefix="aotgen-harness-host-"))
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / MODELS_C).write_text(models_source(libs))
     exe = workdir / "harness_host"
-    cmd = ["gcc", *HOST_CFLAGS, "-I", str(COMMON_DIR)]
+    cmd = ["gcc", *HOST_CFLAGS, *(cflags or []), "-I", str(COMMON_DIR)]
     cmd += [f"-D{k}={v}" for k, v in (defines or {}).items()]
     for lib in libs:
         cmd += ["-I", str(lib.include_dir)]

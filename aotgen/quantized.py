@@ -27,12 +27,13 @@ from tvm import relax, te, tirx
 from . import c_helpers
 from .errors import UnsupportedModelError
 
-# int8 operators TVM's importer refuses that only move bytes (TFLite requires, or copies as if,
-# equal input and output quantization): their converters are correct on int8 tensors as they are.
+# int8 operators TVM's importer refuses that only move or compare bytes (TFLite requires, or
+# copies as if, equal input and output quantization; ARG_MAX/MIN compare the stored values):
+# their converters are correct on int8 tensors as they are.
 LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRANSPOSE", "SQUEEZE", "SPLIT", "SPLIT_V",
                                   "PACK", "UNPACK", "TILE", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "GATHER",
                                   "MIRROR_PAD", "REVERSE_V2", "BROADCAST_TO", "EXPAND_DIMS", "SPACE_TO_BATCH_ND",
-                                  "BATCH_TO_SPACE_ND"})
+                                  "BATCH_TO_SPACE_ND", "ARG_MAX", "ARG_MIN"})
 # int8 operators TVM's importer refuses that IntegerConverters computes itself.
 INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR"})
 
@@ -501,6 +502,22 @@ def quantize_float_te(x, scale: float, zero_point: int):
         name="quantize")
 
 
+def arg_max_min_te(x, positions, axis: int, maximum: bool, out_dtype: str):
+    """TFLite's ArgMinMax: the first index of the largest (smallest) value along `axis`, in the
+    output's type: the extreme value, then the smallest position holding it. Positions come from
+    a table (0, 1, ...): computed from the loop variable they would be int64 (call_te's index
+    type), as TVM's own argmax is."""
+    shape = [int(d) for d in x.shape]
+    out_shape = shape[:axis] + shape[axis + 1:]
+    at = lambda idx, r: x[(*idx[:axis], r, *idx[axis:])]  # noqa: E731
+    r1 = te.reduce_axis((0, shape[axis]), "r")
+    extreme = te.compute(out_shape, lambda *i: (te.max if maximum else te.min)(at(i, r1), axis=r1), name="extreme")
+    r2 = te.reduce_axis((0, shape[axis]), "r")
+    first = te.compute(out_shape, lambda *i: te.min(tirx.Select(
+        at(i, r2) == extreme(*i), positions[r2], tirx.const(shape[axis], "int32")), axis=r2), name="first")
+    return te.compute(out_shape, lambda *i: tirx.Cast(out_dtype, first(*i)), name="arg_index")
+
+
 def lut_te(x, table):
     """out = table[x + 128]: an int8 -> int8 function of one byte, tabulated at compile time."""
     return te.compute(x.shape, lambda *i: table[tirx.Cast("int32", x(*i)) + tirx.const(128, "int32")], name="lut")
@@ -629,6 +646,22 @@ class IntegerConverters:
         for name, method in self.INTEGER_CONVERTERS.items():
             self.convert_map[name] = self._integer_or(getattr(self, method), self.convert_map[name])
         self.convert_map["QUANTIZE"] = self._float_quantize_or(self.convert_map["QUANTIZE"])
+        self.convert_map["ARG_MAX"] = lambda op: self._arg_max_min(op, maximum=True)
+        self.convert_map["ARG_MIN"] = lambda op: self._arg_max_min(op, maximum=False)
+
+    def _arg_max_min(self, op, maximum: bool):
+        """Any input type: the stored values compare as the real ones do (scales are positive)."""
+        ins, outs = self.get_input_tensors(op), self.get_output_tensors(op)
+        if self.has_expr(ins[1].tensor_idx):
+            raise UnsupportedModelError(f"{self.get_op_code_str(op)} with an axis computed at run time")
+        rank = len(ins[0].tensor.ShapeAsNumpy())
+        axis = int(np.asarray(self.get_tensor_value(ins[1])).reshape(-1)[0]) % rank
+        out_dtype = self.get_tensor_type_str(outs[0].tensor.Type())
+        if out_dtype not in ("int32", "int16", "int8", "uint8"):
+            raise UnsupportedModelError(f"{self.get_op_code_str(op)} with {out_dtype} indices (int32 expected)")
+        positions = np.arange(int(ins[0].tensor.ShapeAsNumpy()[axis]), dtype=np.int32)
+        return self.bb.call_te(lambda x_, p_: arg_max_min_te(x_, p_, axis, maximum, out_dtype), self._expr(ins[0]),
+                               relax.const(positions), primfunc_name_hint="arg_max" if maximum else "arg_min")
 
     def _float_quantize_or(self, other):
         """QUANTIZE float32 -> int8 (a model's float input) rounded as TFLite rounds."""

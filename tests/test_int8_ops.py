@@ -491,6 +491,23 @@ def test_space_to_batch_and_back(dtype, tmp_path):
     check_exact(m, [s2b, y], tmp_path, integer_only=dtype == "int8")
 
 
+@pytest.mark.parametrize("op", ["ARG_MAX", "ARG_MIN"])
+@pytest.mark.parametrize("dtype", ["int8", "float32"])
+def test_arg_max_min(op, dtype, tmp_path):
+    """The first index of the extreme value (inputs from 6 values: many ties), in int32 code:
+    TVM's own converter computes int64 indices and leaves an int64 model output."""
+    q = {"scale": 0.02, "zero_point": 9} if dtype == "int8" else {}
+    m = ModelSpec()
+    x = m.input("x", [3, 10, 4], dtype, **q)
+    y = m.activation("y", [3, 4], "int32")
+    m.op(op, [x, m.const("axis", np.array(1, np.int32))], [y], "ArgMaxOptions" if op == "ARG_MAX" else "ArgMinOptions",
+         version=2, OutputType=2)
+    rng = np.random.default_rng(0)
+    check_exact(m, [y], tmp_path, make_input=lambda t: rng.integers(-3, 3, t.shape).astype(t.dtype),
+                integer_only=dtype == "int8")
+    assert "int64" not in (tmp_path / "mlf" / "codegen" / "host" / "src" / "model_lib0.c").read_text()
+
+
 def test_concatenation(tmp_path):
     m = ModelSpec()
     a = m.input("a", [1, 4, 5, 3], "int8", 0.05, -2)

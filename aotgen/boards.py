@@ -17,8 +17,9 @@ import yaml
 
 from .errors import AotgenError
 
-BUILTIN_BOARDS_DIR = Path(__file__).resolve().parents[1] / "boards"
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "project_templates"
+# Symlinks to the repository's top-level boards/ and project_templates/, so wheels carry them too.
+BUILTIN_BOARDS_DIR = Path(__file__).resolve().parent / "boards"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "project_templates"
 
 CPUS = {"cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "atmega2560"}
 AVR_CPUS = {"atmega2560"}

@@ -7,7 +7,7 @@ kernels. These converters replace it, each reproducing LiteRT's reference kernel
 
 - arithmetic: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (int8 x int8 -> int32, int8 weights kept
   as they are), TRANSPOSE_CONV, ADD, SUB, MUL, MEAN, AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*,
-  LEAKY_RELU, ABS and int8 -> int8 QUANTIZE, with TFLite's fixed-point requantization done by the C helpers of
+  LEAKY_RELU, PRELU, ABS and int8 -> int8 QUANTIZE, with TFLite's fixed-point requantization done by the C helpers of
   c_helpers.py (`MultiplyByQuantizedMultiplier`, gemmlowp rounding, 32-bit arithmetic only);
 - functions of one byte (LOGISTIC, TANH, GELU, EXP, HARD_SWISH): a 256-entry table computed here, at
   compile time, exactly as TFLite computes it;
@@ -35,7 +35,7 @@ LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRA
                                   "MIRROR_PAD", "REVERSE_V2", "BROADCAST_TO", "EXPAND_DIMS", "SPACE_TO_BATCH_ND",
                                   "BATCH_TO_SPACE_ND", "ARG_MAX", "ARG_MIN"})
 # int8 operators TVM's importer refuses that IntegerConverters computes itself.
-INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR"})
+INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR", "PRELU"})
 
 # ------------------------------------- TFLite's quantization parameters (its Prepare functions)
 
@@ -363,6 +363,21 @@ def mul_te(a, b, zp1: int, zp2: int, multiplier: int, shift: int, zp_out: int, l
     return te.compute(out_shape, f, name="mul")
 
 
+def prelu_te(x, alpha, zp_in: int, zp_alpha: int, zp_out: int, identity: tuple[int, int], negative: tuple[int, int]):
+    """TFLite's int8 PRELU (BroadcastPrelu4DSlow): x - zp_in rescaled as is when >= 0, else times
+    (alpha - zp_alpha) with the second multiplier; offset and clamped to int8."""
+    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
+
+    def f(*idx):
+        d = tirx.Cast("int32", x(*idx)) - i32(zp_in)
+        a = tirx.Cast("int32", _broadcast(alpha, idx)) - i32(zp_alpha)
+        v = tirx.Select(d >= i32(0), requantize(d, i32(identity[0]), i32(identity[1])),
+                        requantize(d * a, i32(negative[0]), i32(negative[1]))) + i32(zp_out)
+        return tirx.Cast("int8", tirx.max(tirx.min(v, i32(127)), i32(-128)))
+
+    return te.compute(x.shape, f, name="prelu")
+
+
 def min_max_te(a, b, maximum: bool, out_shape):
     """TFLite's MAXIMUM / MINIMUM on int8 compare the stored values as they are."""
     op = tirx.max if maximum else tirx.min
@@ -636,7 +651,7 @@ class IntegerConverters:
         "AVERAGE_POOL_2D": "_int_avg_pool", "MEAN": "_int_mean", "REDUCE_MAX": "_int_reduce_max",
         "REDUCE_MIN": "_int_reduce_min", "SOFTMAX": "_int_softmax",
         "RELU": "_int_relu", "RELU6": "_int_relu6", "RELU_N1_TO_1": "_int_relu_n1_to_1", "LEAKY_RELU": "_int_leaky_relu",
-        "ABS": "_int_abs", "QUANTIZE": "_int_quantize",
+        "ABS": "_int_abs", "QUANTIZE": "_int_quantize", "PRELU": "_int_prelu",
         "LOGISTIC": "_int_logistic", "TANH": "_int_tanh", "GELU": "_int_gelu", "EXP": "_int_exp",
         "HARD_SWISH": "_int_hard_swish",
         "CONCATENATION": "_int_concat", "RESIZE_NEAREST_NEIGHBOR": "_int_resize_nearest",
@@ -923,6 +938,17 @@ class IntegerConverters:
 
     def _int_relu_n1_to_1(self, op, ins, outs):
         return self._rescale(ins, outs, -1.0, 1.0)
+
+    def _int_prelu(self, op, ins, outs):
+        if ins[1].qnn_params is None or ins[1].tensor.Type() != 9:
+            return NotImplemented
+        si, zi, so, zo = self._io_quant(ins, outs)
+        sa, za, _ = _tensor_quant(ins[1])
+        # activations.cc PreluPrepare: the scales combined in float, then widened.
+        identity = quantize_multiplier(float(np.float32(si) / np.float32(so)))
+        negative = quantize_multiplier(float(np.float32(si) * np.float32(sa[0]) / np.float32(so)))
+        return self.bb.call_te(lambda x_, a_: prelu_te(x_, a_, zi, int(za[0]), zo, identity, negative),
+                               self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="prelu_int8")
 
     def _int_abs(self, op, ins, outs):
         return self._rescale(ins, outs, None, None, absolute=True)

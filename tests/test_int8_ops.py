@@ -272,6 +272,17 @@ def test_binary_op_without_options(op, tmp_path):
     check_exact(m, [y], tmp_path)
 
 
+@pytest.mark.parametrize("alpha_shape", [[1, 1, 6], [6]])
+def test_prelu(alpha_shape, tmp_path):
+    rng = np.random.default_rng(len(alpha_shape))
+    m = ModelSpec()
+    x = m.input("x", [1, 4, 5, 6], "int8", 0.05, -4)
+    alpha = m.const("alpha", rng.integers(-128, 127, alpha_shape).astype(np.int8), 0.004, -10)
+    y = m.activation("y", [1, 4, 5, 6], "int8", 0.04, -30)
+    m.op("PRELU", [x, alpha], [y])
+    check_exact(m, [y], tmp_path)
+
+
 def test_add_constant_operand(tmp_path):
     m = ModelSpec()
     a = m.input("a", [1, 4, 4, 3], "int8", 0.05, 3)

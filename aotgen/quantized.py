@@ -5,14 +5,17 @@ quantize): 4x the weights, float activations, and results that drift from TFLite
 kernels. These converters replace it, each reproducing LiteRT's reference kernel bit for bit
 (tests/test_int8_ops.py checks every one against it):
 
-- arithmetic: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED (int8 x int8 -> int32, int8 weights kept
-  as they are), TRANSPOSE_CONV, ADD, SUB, MUL, MEAN, AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*,
-  LEAKY_RELU, PRELU, ABS and int8 -> int8 QUANTIZE, with TFLite's fixed-point requantization done by the C helpers of
-  c_helpers.py (`MultiplyByQuantizedMultiplier`, gemmlowp rounding, 32-bit arithmetic only);
-- functions of one byte (LOGISTIC, TANH, GELU, EXP, HARD_SWISH): a 256-entry table computed here, at
-  compile time, exactly as TFLite computes it;
-- comparisons and data movement (MAX_POOL_2D, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, CONCATENATION,
-  RESIZE_NEAREST_NEIGHBOR and the layout-only ops of LAYOUT_ONLY_INT8_OPS) on the stored bytes.
+- arithmetic: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV (int8 x int8 -> int32,
+  int8 weights kept as they are), ADD, SUB, MUL, MEAN, AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*,
+  LEAKY_RELU, PRELU, ABS and int8 -> int8 QUANTIZE, with TFLite's fixed-point requantization done
+  by the C helpers of c_helpers.py (`MultiplyByQuantizedMultiplier`, gemmlowp rounding, 32-bit
+  arithmetic only);
+- functions of one byte (LOGISTIC, TANH, GELU, EXP, HARD_SWISH): a 256-entry table computed here,
+  at compile time, exactly as TFLite computes it;
+- comparisons and data movement (MAX_POOL_2D, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, ARG_MAX/MIN,
+  CONCATENATION, RESIZE_NEAREST_NEIGHBOR and the layout-only ops of LAYOUT_ONLY_INT8_OPS) on the
+  stored bytes;
+- a float interface: QUANTIZE float32 -> int8 rounded as TFLite rounds (DEQUANTIZE is TVM's).
 
 Anything else quantized keeps TVM's fake-quant path (float in the generated code).
 """

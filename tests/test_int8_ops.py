@@ -30,13 +30,13 @@ def uniform_int8(rng: np.random.Generator, shape, lo: int = -128, hi: int = 127)
 
 
 def check_exact(spec: ModelSpec, outputs: list[int], tmp_path: Path, make_input=None, seed: int = 0,
-                integer_only: bool = True) -> list[list[np.ndarray]]:
+                integer_only: bool = True, backend: str = "c") -> list[list[np.ndarray]]:
     """Compile, run on the host, and demand bit-exact equality with LiteRT's reference kernels.
 
     Returns the reference outputs, so a test can check its inputs exercised the operator."""
     path = tmp_path / "model.tflite"
     path.write_bytes(spec.to_bytes(outputs))
-    lib = aotgen.compile(path, tmp_path / "mlf").library
+    lib = aotgen.compile(path, tmp_path / "mlf", backend=backend).library
     rng = np.random.default_rng(seed)
     make_input = make_input or (lambda t: uniform_int8(rng, t.shape) if t.dtype == "int8"
                                 else rng.uniform(-1, 1, t.shape).astype(t.dtype))
@@ -666,6 +666,30 @@ def test_requantize_value_models_the_c_helpers():
         assert requantize_value(x, m, s) == multiply_by_quantized_multiplier(x, m, s), (x, m, s)
         if s <= 7 and 31 - s >= 1:
             assert requantize_value(x, m, s, True) == single_rounding(x, m, s), (x, m, s)
+
+
+def test_llvm_backend_int8_ops(tmp_path):
+    """The integer kernels and their C helpers built by LLVM (helpers external, in the C glue):
+    softmax, a table op, transpose conv, mean and arg max, one model."""
+    rng = np.random.default_rng(8)
+    m = ModelSpec()
+    x = m.input("x", [1, 4, 4, 3], "int8", 0.05, 2)
+    ws = weight_scales(rng, 4, True)
+    t = m.activation("t", [1, 8, 8, 4], "int8", output_scale_for(0.05, ws, 9), -3)
+    m.op("TRANSPOSE_CONV", [m.const("shape", np.array([1, 8, 8, 4], np.int32)),
+                            m.const("w", symmetric_int8(rng, [4, 3, 3, 3]), ws, 0), x,
+                            m.const("b", bias_int32(rng, 4), 0.05 * ws, 0)], [t], "TransposeConvOptions", version=4,
+         Padding=SAME, StrideH=2, StrideW=2, FusedActivationFunction=NONE)
+    h = m.activation("h", [1, 8, 8, 4], "int8", output_scale_for(0.05, ws, 9), -3)
+    m.op("HARD_SWISH", [t], [h])
+    s_mean = output_scale_for(0.05, ws, 9) / 8  # a mean of 64 values spreads ~1/8 as much
+    mean = m.activation("mean", [1, 4], "int8", s_mean, 0)
+    m.op("MEAN", [h, m.const("axes", np.array([1, 2], np.int32))], [mean], "ReducerOptions", version=2, KeepDims=False)
+    probs = m.activation("probs", [1, 4], "int8", 1 / 256, -128)
+    m.op("SOFTMAX", [mean], [probs], "SoftmaxOptions", version=2, Beta=1.0 / (40 * s_mean))
+    arg = m.activation("arg", [1], "int32")
+    m.op("ARG_MAX", [probs, m.const("axis", np.array(1, np.int32))], [arg], "ArgMaxOptions", version=2, OutputType=2)
+    check_exact(m, [probs, arg], tmp_path, backend="llvm")
 
 
 # ------------------------------------------------------------------------ the builder itself

@@ -99,12 +99,12 @@ def _tflite_converter_class():
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self._fix_reductions()
+            self._fix_relax_op_partials()
             self.install_integer_converters()
             for name, fn in self.convert_map.items():
                 self.convert_map[name] = self._bound(fn)
 
-        def _fix_reductions(self):
+        def _fix_relax_op_partials(self):
             """TVM 0.27 maps MEAN, SUM, REDUCE_*, REDUCE_ANY/ALL, LOGICAL_AND/OR to
             partial(f, relax_op=...) where f takes (relax_op, op): the op then collides with the
             keyword ("got multiple values for argument 'relax_op'")."""
@@ -128,10 +128,22 @@ def _tflite_converter_class():
             which every consumer would otherwise re-emit, computing the layer twice."""
 
             def convert(op):
-                ret = fn(op)
+                try:
+                    ret = fn(op)
+                except UnsupportedModelError as e:  # raised by our converters: name the layer
+                    raise UnsupportedModelError(f"{self._describe_layer(op)}: {e}") from None
                 return self.bb.emit(ret) if isinstance(ret, relax.Call) else ret
 
             return convert
+
+        def _describe_layer(self, op) -> str:
+            index = next((i for i in range(self.subgraph.OperatorsLength())
+                          if self.subgraph.Operators(i)._tab.Pos == op._tab.Pos), None)
+            outs = self.get_output_tensors(op)
+            out_name = outs[0].tensor.Name().decode() if outs else ""
+            if len(out_name) > 60:  # converters join fused op names with ';'
+                out_name = out_name.split(";")[0][:57] + "..."
+            return f"layer {index} ({self.get_op_code_str(op)}, output '{out_name}')"
 
         def check_unsupported_ops(self):
             for i in range(self.subgraph.OperatorsLength()):

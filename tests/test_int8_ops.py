@@ -643,6 +643,18 @@ def test_float_interface(tmp_path):
     check_exact(m, [q, y], tmp_path, make_input=on_the_grid, integer_only=False)
 
 
+def test_unsupported_int8_case_names_the_layer(tmp_path):
+    """An int8 SOFTMAX whose output is not quantized as TFLite requires (1/256, -128)."""
+    m = ModelSpec()
+    x = m.input("x", [1, 10], "int8", 0.1, 0)
+    y = m.activation("probabilities", [1, 10], "int8", 1 / 128, 0)
+    m.op("SOFTMAX", [x], [y], "SoftmaxOptions", version=2, Beta=1.0)
+    path = tmp_path / "softmax.tflite"
+    path.write_bytes(m.to_bytes([y]))
+    with pytest.raises(UnsupportedModelError, match=r"layer 0 \(SOFTMAX, output 'probabilities'\): int8 SOFTMAX"):
+        aotgen.compile(path, tmp_path / "mlf")
+
+
 def test_dynamic_range_layer_refused(tmp_path):
     """A hybrid layer (float activations, int8 weights) is refused, not computed half in float."""
     m = ModelSpec()

@@ -95,8 +95,17 @@ def check_fit_before_link(project: ProjectInfo) -> None:
         _check("FLASH", "the model weights (AVR __flash data must lie in the first 64 KiB of flash, "
                "less 1 KiB for vectors and the core's tables)", weights, AVR_FLASH_DATA_LIMIT, board)
     parts = ram_estimate(project)
+    limit, where = project.ram_limit, ""
+    b = load_board(board)
+    if project.build_system == "west" and b.dtcm is not None and b.dtcm.size < b.ram.size:
+        # Zephyr's devicetree keeps the DTCM apart from sram0, where everything goes by default;
+        # only the --workspace user arena moves to the DTCM (when it fits there).
+        limit, where = b.ram.size - b.dtcm.size, " in Zephyr's sram0 (the DTCM is a separate region)"
+        user = max((m["workspace_bytes"] for m in project.data["models"] if m["workspace"] == "user"), default=0)
+        if user and parts["model arenas"] + 1024 <= b.dtcm.size:
+            parts["model arenas"] -= user
     detail = " + ".join(f"{k} {v}" for k, v in parts.items() if v)
-    _check("RAM", f"the firmware's data ({detail}, estimated)", sum(parts.values()), project.ram_limit, board)
+    _check("RAM", f"the firmware's data ({detail}, estimated){where}", sum(parts.values()), limit, board)
 
 
 def _check(region: str, what: str, used: int, limit: int, board: str) -> None:

@@ -170,6 +170,31 @@ def _memory_context(board: Board, models: list[ModelLibrary], stack_bytes: int) 
     }
 
 
+# C library math functions generated kernels may call (float models: softmax, tanh, sigmoid, ...).
+_LIBM = {f + suffix for f in ("exp", "expm1", "log", "log1p", "log2", "log10", "pow", "sqrt", "tanh", "erf", "sin",
+                              "cos", "tan", "atan", "atan2", "floor", "ceil", "round", "nearbyint", "rint", "fmod",
+                              "cbrt", "asin", "acos", "sinh", "cosh", "lround", "trunc") for suffix in ("", "f")}
+_CALL_RE = re.compile(r"\b([a-z][a-z0-9]*)\s*\(")
+_COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+
+
+def libm_calls(models: list[ModelLibrary]) -> list[str]:
+    """libm functions the models' C sources call (comments ignored): a template must link a libm."""
+    found: set[str] = set()
+    for m in models:
+        for src in m.sources:
+            text = _COMMENT_RE.sub("", src.read_text(errors="replace"))
+            found |= {name for name in _CALL_RE.findall(text) if name in _LIBM}
+    return sorted(found)
+
+
+def model_stack_bytes(models: list[ModelLibrary]) -> int:
+    """Stack for the thread that runs the harness and the models: the harness's frames and the
+    kernels' locals (the kernels keep their scratch in the arena) fit in 2 KiB; libm's float
+    routines and printf-free soft-float helpers take up to 1 KiB more."""
+    return 2048 + (1024 if libm_calls(models) else 0)
+
+
 def _workspace_user(m: ModelLibrary) -> bool:
     return m.metadata.get("options", {}).get("workspace") == "user"
 
@@ -220,6 +245,7 @@ def build_context(
         },
         "memory": _memory_context(board, models, stack_bytes),
         "workspace_user_bytes": max((m.workspace_bytes for m in models if _workspace_user(m)), default=0),
+        "needs_libm": libm_calls(models),
         "models": [
             {
                 "prefix": m.prefix,
@@ -312,6 +338,8 @@ def generate_project(
     overrides = dict(context_overrides or {})
     if stack_bytes is None:
         stack_bytes = int(overrides.get("stack_bytes", spec.default("stack_bytes", DEFAULT_STACK_BYTES)))
+        if stack_bytes == 0:  # the template asks aotgen to size it (zephyr)
+            stack_bytes = model_stack_bytes(models)
     inputs = test_inputs(models, seed)
     aot_ctx = build_context(models, board, inputs, stack_bytes)
     aot_ctx["template"] = {"name": spec.name, "settings": dict(board.templates.get(spec.board_key or "", {}))}

@@ -174,7 +174,7 @@ INT8_MODELS = {
     "ad01": MODELS / "mlperf_tiny/ad01_int8.tflite",
 }
 QEMU_BOARDS = [b.name for b in boards.list_boards()
-               if b.qemu_runnable and b.source and b.source.parent == boards.BUILTIN_BOARDS_DIR]
+               if b.qemu_runnable and "cmsis" in b.templates and b.source and b.source.parent == boards.BUILTIN_BOARDS_DIR]
 
 
 @pytest.mark.parametrize("board_name", QEMU_BOARDS)

@@ -41,6 +41,14 @@ def flash(project_dir: str | Path, port: str | None = None, tool: str | None = N
     """Flash with `tool`, or the first of the board file's flashers that is installed."""
     project = load_project(project_dir)
     board = load_board(project.board_name)
+    if project.build_system == "west":  # Zephyr projects flash with the board's runner
+        from ..zephyr import flash_argv
+
+        if not project.elf.is_file():
+            raise AotgenError(f"{project.elf}: no firmware yet; build it with `aotgen build {project.root}`")
+        argv = flash_argv(project)
+        proc = run(argv, timeout, cwd=project.root, what=f"west flash ({board.name})")
+        return FlashResult("west", argv, (proc.stdout + proc.stderr).decode(errors="replace"))
     if board.qemu_runnable and not board.flash_methods:
         raise AotgenError(f"board {board.name} runs in QEMU, there is nothing to flash: `aotgen test {project.root}` "
                           "starts it")

@@ -64,7 +64,8 @@ def build_argv(project: ProjectInfo) -> list[str]:
     """`west build -b <zephyr board> -d <project>/build <project>` (+ picolibc for gnuarmemb)."""
     zephyr_base()
     west = require_west()
-    argv = [west, "build", "-b", board_name(project), "-d", str(project.root / "build"), str(project.root)]
+    root = project.root.resolve()  # west runs in the project folder: absolute paths
+    argv = [west, "build", "-b", board_name(project), "-d", str(root / "build"), str(root)]
     cmake_args = []
     if "CONFIG_PICOLIBC=y" in (project.root / "prj.conf").read_text():
         # Debian's picolibc-arm-none-eabi: gnuarmemb does not detect it by itself.
@@ -73,4 +74,4 @@ def build_argv(project: ProjectInfo) -> list[str]:
 
 
 def flash_argv(project: ProjectInfo) -> list[str]:
-    return [require_west(), "flash", "-d", str(project.root / "build")]
+    return [require_west(), "flash", "-d", str(project.root.resolve() / "build")]

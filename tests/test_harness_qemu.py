@@ -126,6 +126,19 @@ def test_aotgen_run_the_whole_loop(tmp_path):
     assert (tmp_path / "build/run/mps2_an500/build/firmware.elf").is_file()  # kept, for `aotgen test` again
 
 
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("avr-gcc", "arduino-builder", "simavr"))
+                    or not Path("/usr/include/simavr/sim_avr.h").is_file(),
+                    reason="needs gcc-avr, arduino-builder, arduino-core-avr, simavr, libsimavr-dev")
+def test_aotgen_run_on_a_simulated_board_uses_its_template(tmp_path):
+    """arduino_mega2560: the board's own template (arduino), no flashing, the harness in simavr."""
+    proc = subprocess.run([AOTGEN, "run", str(HELLO), "--board", "arduino_mega2560", "--count", "3", "--json"],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["passed"] and len(report["models"][0]["samples"]) == 3
+    assert json.loads((tmp_path / "build/run/arduino_mega2560/aotgen_project.json").read_text())["template"] == "arduino"
+
+
 def test_aotgen_run_on_a_real_board_stops_at_the_flasher(tmp_path):
     """No board attached: the loop gets as far as flashing, and shows the flasher's own error."""
     if shutil.which("openocd") is None:

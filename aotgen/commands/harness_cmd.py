@@ -133,7 +133,7 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
 @cli.command("run")
 @click.argument("models", nargs=-1, required=True, metavar="MODEL_OR_MLF...")
 @click.option("--board", "-b", "board_name", required=True, help="Board name (see `aotgen boards`).")
-@click.option("--template", "-t", default="cmsis", show_default=True, help="Project template.")
+@click.option("--template", "-t", default=None, help="Project template [default: the board's first].")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Project folder, replaced on every run [default: build/run/<board>].")
 @click.option("--prefix", help="C prefix when compiling a single model file.")
@@ -148,7 +148,7 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
 @click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write every sample's inputs and the device's outputs as .npy.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test report as JSON on stdout.")
-def run_command(models: tuple[str, ...], board_name: str, template: str, output: Path | None, prefix: str | None,
+def run_command(models: tuple[str, ...], board_name: str, template: str | None, output: Path | None, prefix: str | None,
                 input_files: tuple[Path, ...], count: int, seed: int, port: str | None, atol: float | None,
                 rtol: float | None, save_outputs: Path | None, as_json: bool) -> None:
     """The whole loop: compile MODELs for a board, generate and build the project, flash it (real
@@ -159,6 +159,7 @@ def run_command(models: tuple[str, ...], board_name: str, template: str, output:
     if count == 0 and not input_files:
         raise AotgenError("nothing to test: give --count > 0 or --inputs")
     board = boards.load_board(board_name)
+    template = template or next(iter(board.templates))
     output = output or Path("build") / "run" / board.name
     with tempfile.TemporaryDirectory(prefix="aotgen-run-") as tmp, progress(as_json) as say:
         say(f"compiling for {board.cpu}")
@@ -167,7 +168,7 @@ def run_command(models: tuple[str, ...], board_name: str, template: str, output:
         project.generate_project(libs, board, template, output, force=True)
         say(f"building {output}")
         firmware.build(output)
-        if not board.qemu_runnable:
+        if not board.qemu_runnable and board.simulator is None:  # emulated boards are started by the test
             say(f"flashing {board.name}")
             flash(output, port=port)
         result = test_firmware(output, count=count, seed=seed, input_files=list(input_files), port=port,

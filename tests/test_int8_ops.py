@@ -163,6 +163,27 @@ def test_conv_2d_requantization_encodings(case, tmp_path):
     check_exact(m, [y], tmp_path)
 
 
+@pytest.mark.parametrize("op", ["CONV_2D", "FULLY_CONNECTED"])
+def test_requantization_multiplier_above_one(op, tmp_path):
+    """Output scale below input scale x weight scale: the requantization shifts left (shift > 0)
+    before the fixed-point multiply (double rounding for conv, single for FC)."""
+    rng = np.random.default_rng(4)
+    s_in, ws = 0.05, np.array([0.04, 0.03, 0.05], np.float32)
+    m = ModelSpec()
+    shape = [1, 3, 3, 1] if op == "CONV_2D" else [2, 1]
+    x = m.input("x", shape, "int8", s_in, 0)
+    w = m.const("w", rng.integers(-4, 5, [3, 1, 1, 1] if op == "CONV_2D" else [3, 1]).astype(np.int8), ws, 0)
+    b = m.const("b", rng.integers(-20, 20, 3).astype(np.int32), s_in * ws, 0)
+    out_shape = [1, 3, 3, 3] if op == "CONV_2D" else [2, 3]
+    y = m.activation("y", out_shape, "int8", float(s_in * ws.max() / 2.7), 1)  # multipliers 1.6 .. 2.7
+    if op == "CONV_2D":
+        m.op(op, [x, w, b], [y], "Conv2DOptions", version=3, Padding=VALID, StrideH=1, StrideW=1, DilationHFactor=1,
+             DilationWFactor=1, FusedActivationFunction=NONE)
+    else:
+        m.op(op, [x, w, b], [y], "FullyConnectedOptions", version=5, FusedActivationFunction=NONE)
+    check_exact(m, [y], tmp_path, make_input=lambda t: rng.integers(-12, 13, t.shape).astype(np.int8))
+
+
 @pytest.mark.parametrize("depth_multiplier", [1, 2])
 @pytest.mark.parametrize("padding,stride,activation,per_channel",
                          [(SAME, (1, 1), NONE, True), (VALID, (2, 2), RELU6, True), (SAME, (2, 1), RELU, False)])

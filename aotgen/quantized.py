@@ -5,7 +5,7 @@ quantize): 4x the weights, float activations, and results that drift from TFLite
 kernels. These converters replace it, each reproducing LiteRT's reference kernel bit for bit
 (tests/test_int8_ops.py checks every one against it):
 
-- arithmetic: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV (int8 x int8 -> int32,
+- arithmetic: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV, BATCH_MATMUL (int8 x int8 -> int32,
   int8 weights kept as they are), ADD, SUB, MUL, MEAN, AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*,
   LEAKY_RELU, PRELU, ABS and int8 -> int8 QUANTIZE, with TFLite's fixed-point requantization done
   by the C helpers of c_helpers.py (`MultiplyByQuantizedMultiplier`, gemmlowp rounding, 32-bit
@@ -38,7 +38,7 @@ LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRA
                                   "MIRROR_PAD", "REVERSE_V2", "BROADCAST_TO", "EXPAND_DIMS", "SPACE_TO_BATCH_ND",
                                   "BATCH_TO_SPACE_ND", "ARG_MAX", "ARG_MIN"})
 # int8 operators TVM's importer refuses that IntegerConverters computes itself.
-INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR", "PRELU"})
+INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR", "PRELU", "BATCH_MATMUL"})
 
 # ------------------------------------- TFLite's quantization parameters (its Prepare functions)
 
@@ -331,6 +331,34 @@ def fully_connected_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, zp_in: int
     )
     # LiteRT's reference FULLY_CONNECTED rounds once (measured: double rounding is off by 1 LSB).
     return _epilogue(acc, bias, rq, rq_tensors, zp_out, lo, hi, out_dtype, (batch, out_c), 1, single_rounding=True)
+
+
+def batch_matmul_te(lhs, rhs, *, adj_x: bool, adj_y: bool, zp_l: int, zp_r: int, multiplier: int, shift: int,
+                    zp_out: int, out_shape):
+    """TFLite's int8 BatchMatMul: (lhs - zp_l) x (rhs - zp_r) summed over K in int32, requantized,
+    offset, clamped; batch dimensions broadcast (right-aligned)."""
+    i32 = lambda v: tirx.const(v, "int32")  # noqa: E731
+    depth = int(lhs.shape[-2] if adj_x else lhs.shape[-1])
+    rk = te.reduce_axis((0, depth), "k")
+
+    def batch_index(t, b):
+        shape = [int(d) for d in t.shape[:-2]]
+        lead = len(b) - len(shape)
+        return [0 if d == 1 else b[lead + k] for k, d in enumerate(shape)]
+
+    def acc_f(*idx):
+        b, i, j = idx[:-2], idx[-2], idx[-1]
+        lv = lhs[(*batch_index(lhs, b), rk, i)] if adj_x else lhs[(*batch_index(lhs, b), i, rk)]
+        rv = rhs[(*batch_index(rhs, b), j, rk)] if adj_y else rhs[(*batch_index(rhs, b), rk, j)]
+        return te.sum((tirx.Cast("int32", lv) - i32(zp_l)) * (tirx.Cast("int32", rv) - i32(zp_r)), axis=rk)
+
+    acc = te.compute(out_shape, acc_f, name="batch_matmul_acc")
+
+    def f(*idx):
+        v = requantize(acc(*idx), i32(multiplier), i32(shift)) + i32(zp_out)
+        return tirx.Cast("int8", tirx.max(tirx.min(v, i32(127)), i32(-128)))
+
+    return te.compute(out_shape, f, name="batch_matmul")
 
 
 def _broadcast(t, idx):
@@ -649,7 +677,7 @@ class IntegerConverters:
     # return NotImplemented for a case it does not cover: TVM's converter then takes it.
     INTEGER_CONVERTERS = {
         "CONV_2D": "_int_conv2d", "DEPTHWISE_CONV_2D": "_int_depthwise", "TRANSPOSE_CONV": "_int_transpose_conv",
-        "FULLY_CONNECTED": "_int_fully_connected",
+        "FULLY_CONNECTED": "_int_fully_connected", "BATCH_MATMUL": "_int_batch_matmul",
         "ADD": "_int_add", "SUB": "_int_sub", "MUL": "_int_mul", "MAXIMUM": "_int_maximum", "MINIMUM": "_int_minimum",
         "AVERAGE_POOL_2D": "_int_avg_pool", "MEAN": "_int_mean", "REDUCE_MAX": "_int_reduce_max",
         "REDUCE_MIN": "_int_reduce_min", "SOFTMAX": "_int_softmax",
@@ -869,6 +897,25 @@ class IntegerConverters:
         )
         out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
         return y if out_shape == flat[:1] + [out_c] else relax.op.reshape(y, out_shape)
+
+    def _int_batch_matmul(self, op, ins, outs):
+        from tflite.BatchMatMulOptions import BatchMatMulOptions
+
+        if ins[1].qnn_params is None or ins[1].tensor.Type() != 9:
+            return NotImplemented
+        opts = self._options(op, BatchMatMulOptions)
+        sl, zl, so, zo = self._io_quant(ins, outs)
+        sr, zr, _ = _tensor_quant(ins[1])
+        if sr.size != 1:
+            raise UnsupportedModelError("int8 BATCH_MATMUL with per-channel quantization")
+        # batch_matmul.cc: GetQuantizedConvolutionMultipler, the two scales multiplied in float.
+        mult, shift = quantize_multiplier(float(np.float32(sl) * np.float32(sr[0])) / float(so))
+        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
+        adj_x, adj_y = bool(opts.AdjX()), bool(opts.AdjY())
+        return self.bb.call_te(
+            lambda a_, b_: batch_matmul_te(a_, b_, adj_x=adj_x, adj_y=adj_y, zp_l=zl, zp_r=int(zr[0]), multiplier=mult,
+                                           shift=shift, zp_out=zo, out_shape=out_shape),
+            self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="batch_matmul_int8")
 
     def _int_add(self, op, ins, outs, subtract: bool = False):
         from tflite.AddOptions import AddOptions

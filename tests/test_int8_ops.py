@@ -223,6 +223,25 @@ def test_transpose_conv(padding, stride, kernel, in_hw, with_bias, activation, t
     check_exact(m, [y], tmp_path)
 
 
+@pytest.mark.parametrize("lhs_shape,rhs_shape,adj_x,adj_y,out_shape,const_rhs", [
+    ([2, 5, 8], [2, 8, 6], False, False, [2, 5, 6], False),
+    ([2, 8, 5], [6, 8], True, True, [2, 5, 6], True),       # transposed operands, a constant rhs
+    ([3, 1, 4, 7], [1, 2, 7, 5], False, False, [3, 2, 4, 5], False),  # broadcast batch
+])
+def test_batch_matmul(lhs_shape, rhs_shape, adj_x, adj_y, out_shape, const_rhs, tmp_path):
+    """Attention's matrix products (int8 transformers): both operands quantized per tensor."""
+    rng = np.random.default_rng(len(lhs_shape) + adj_x)
+    s_l, s_r = 0.05, 0.03
+    depth = lhs_shape[-2] if adj_x else lhs_shape[-1]
+    m = ModelSpec()
+    a = m.input("a", lhs_shape, "int8", s_l, 5)
+    b = (m.const("b", rng.integers(-127, 128, rhs_shape).astype(np.int8), s_r, -3) if const_rhs
+         else m.input("b", rhs_shape, "int8", s_r, -3))
+    y = m.activation("y", out_shape, "int8", output_scale_for(s_l, np.array([s_r]), depth), 2)
+    m.op("BATCH_MATMUL", [a, b], [y], "BatchMatMulOptions", version=4, AdjX=adj_x, AdjY=adj_y)
+    check_exact(m, [y], tmp_path)
+
+
 # ---------------------------------------------------------------------------- FULLY_CONNECTED
 
 

@@ -68,3 +68,15 @@ def build_argv(project: ProjectInfo) -> list[str]:
             f"-prefs=compiler.cpp.extra_flags={DECIMAL_DIG_FIX} {opt}".rstrip(),
             *([f"-prefs=compiler.c.extra_flags={opt}"] if opt else []),
             str(sketch.resolve())]
+
+
+def upload_argv(project: ProjectInfo, port: str | None) -> list[str]:
+    """`arduino-cli upload` of the built sketch (the board's own uploader: bossac, avrdude, ...)."""
+    if not shutil.which(ARDUINO_CLI):
+        raise AotgenError(f"uploading to {project.board_name} needs arduino-cli with its core "
+                          f"(`arduino-cli core install {':'.join(fqbn(project).split(':')[:2])}`)")
+    if port is None:
+        raise AotgenError("arduino-cli upload needs the board's serial port: give it with --port")
+    sketch = sketch_path(project)
+    return [ARDUINO_CLI, "upload", "-p", port, "--fqbn", fqbn(project), "--input-dir",
+            str(project.root.resolve() / "build"), str(sketch.parent.resolve())]

@@ -49,6 +49,14 @@ def flash(project_dir: str | Path, port: str | None = None, tool: str | None = N
         argv = flash_argv(project)
         proc = run(argv, timeout, cwd=project.root, what=f"west flash ({board.name})")
         return FlashResult("west", argv, (proc.stdout + proc.stderr).decode(errors="replace"))
+    if project.build_system == "arduino" and (tool == "arduino-cli" or not board.flash_methods):
+        from ..arduino import upload_argv
+
+        if not project.elf.is_file():
+            raise AotgenError(f"{project.elf}: no firmware yet; build it with `aotgen build {project.root}`")
+        argv = upload_argv(project, port)
+        proc = run(argv, timeout, cwd=project.root, what=f"arduino-cli upload ({board.name})")
+        return FlashResult("arduino-cli", argv, (proc.stdout + proc.stderr).decode(errors="replace"))
     if board.qemu_runnable and not board.flash_methods:
         raise AotgenError(f"board {board.name} runs in QEMU, there is nothing to flash: `aotgen test {project.root}` "
                           "starts it")

@@ -6,7 +6,7 @@ kernels. These converters replace it, each reproducing LiteRT's reference kernel
 (tests/test_int8_ops.py checks every one against it):
 
 - arithmetic: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV, BATCH_MATMUL (int8 x int8 -> int32,
-  int8 weights kept as they are), ADD, SUB, MUL, MEAN, AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*,
+  int8 weights kept as they are), ADD, SUB, MUL, SQUARED_DIFFERENCE, MEAN, AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*,
   LEAKY_RELU, PRELU, ABS and int8 -> int8 QUANTIZE, with TFLite's fixed-point requantization done
   by the C helpers of c_helpers.py (`MultiplyByQuantizedMultiplier`, gemmlowp rounding, 32-bit
   arithmetic only);
@@ -115,6 +115,18 @@ def add_params(s1, zp1, s2, zp2, so, zpo, lo, hi) -> dict:
     mo, sho = quantize_multiplier(twice_max / float(np.float32(1 << left_shift) * np.float32(so)))
     return {"zp1": zp1, "zp2": zp2, "one_shl": 1 << left_shift, "m1": m1, "s1": sh1, "m2": m2, "s2": sh2,
             "mo": mo, "so": sho, "zpo": zpo, "lo": lo, "hi": hi}
+
+
+def squared_difference_params(s1, zp1, s2, zp2, so, zpo) -> dict:
+    """squared_difference.cc Prepare for int8: left shift 7, inputs over twice the larger scale,
+    the output multiplier over the square of that base."""
+    left_shift = 7
+    twice_max = 2.0 * float(max(np.float32(s1), np.float32(s2)))
+    m1, sh1 = quantize_multiplier(float(np.float32(s1)) / twice_max)
+    m2, sh2 = quantize_multiplier(float(np.float32(s2)) / twice_max)
+    mo, sho = quantize_multiplier(twice_max * twice_max / ((1 << (left_shift * 2)) * float(np.float32(so))))
+    return {"zp1": zp1, "zp2": zp2, "one_shl": 1 << left_shift, "m1": m1, "s1": sh1, "m2": m2, "s2": sh2,
+            "mo": mo, "so": sho, "zpo": zpo}
 
 
 def softmax_params(beta: float, in_scale: np.float32) -> tuple[int, int, int]:
@@ -380,6 +392,21 @@ def add_te(a, b, params: dict, out_dtype: str, out_shape, subtract: bool = False
         return tirx.Cast(out_dtype, tirx.max(tirx.min(v, p["hi"]), p["lo"]))
 
     return te.compute(out_shape, f, name="sub" if subtract else "add")
+
+
+def squared_difference_te(a, b, params: dict, out_shape):
+    """TFLite's int8 SquaredDifference: both inputs shifted left 7 and rescaled to a common base,
+    the difference squared in int32, requantized, offset, clamped."""
+    p = {k: tirx.const(v, "int32") for k, v in params.items()}
+
+    def f(*idx):
+        sa = requantize((tirx.Cast("int32", _broadcast(a, idx)) - p["zp1"]) * p["one_shl"], p["m1"], p["s1"])
+        sb = requantize((tirx.Cast("int32", _broadcast(b, idx)) - p["zp2"]) * p["one_shl"], p["m2"], p["s2"])
+        d = sa - sb
+        v = requantize(d * d, p["mo"], p["so"]) + p["zpo"]
+        return tirx.Cast("int8", tirx.max(tirx.min(v, tirx.const(127, "int32")), tirx.const(-128, "int32")))
+
+    return te.compute(out_shape, f, name="squared_difference")
 
 
 def mul_te(a, b, zp1: int, zp2: int, multiplier: int, shift: int, zp_out: int, lo: int, hi: int, out_shape):
@@ -678,7 +705,7 @@ class IntegerConverters:
     INTEGER_CONVERTERS = {
         "CONV_2D": "_int_conv2d", "DEPTHWISE_CONV_2D": "_int_depthwise", "TRANSPOSE_CONV": "_int_transpose_conv",
         "FULLY_CONNECTED": "_int_fully_connected", "BATCH_MATMUL": "_int_batch_matmul",
-        "ADD": "_int_add", "SUB": "_int_sub", "MUL": "_int_mul", "MAXIMUM": "_int_maximum", "MINIMUM": "_int_minimum",
+        "ADD": "_int_add", "SUB": "_int_sub", "MUL": "_int_mul", "SQUARED_DIFFERENCE": "_int_squared_difference", "MAXIMUM": "_int_maximum", "MINIMUM": "_int_minimum",
         "AVERAGE_POOL_2D": "_int_avg_pool", "MEAN": "_int_mean", "REDUCE_MAX": "_int_reduce_max",
         "REDUCE_MIN": "_int_reduce_min", "SOFTMAX": "_int_softmax",
         "RELU": "_int_relu", "RELU6": "_int_relu6", "RELU_N1_TO_1": "_int_relu_n1_to_1", "LEAKY_RELU": "_int_leaky_relu",
@@ -932,6 +959,17 @@ class IntegerConverters:
         params = add_params(s1[0], int(z1[0]), s2[0], int(z2[0]), so[0], int(zo[0]), lo, hi)
         return self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8", out_shape, subtract),
                                self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="sub_int8" if subtract else "add_int8")
+
+    def _int_squared_difference(self, op, ins, outs):
+        if ins[1].qnn_params is None or ins[1].tensor.Type() != ins[0].tensor.Type():
+            return NotImplemented
+        s1, z1, _ = _tensor_quant(ins[0])
+        s2, z2, _ = _tensor_quant(ins[1])
+        so, zo, _ = _tensor_quant(outs[0])
+        params = squared_difference_params(s1[0], int(z1[0]), s2[0], int(z2[0]), so[0], int(zo[0]))
+        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
+        return self.bb.call_te(lambda a_, b_: squared_difference_te(a_, b_, params, out_shape), self._expr(ins[0]),
+                               self._expr(ins[1]), primfunc_name_hint="squared_difference_int8")
 
     def _int_sub(self, op, ins, outs):
         return self._int_add(op, ins, outs, subtract=True)

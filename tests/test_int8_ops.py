@@ -342,6 +342,18 @@ def test_sub(shape_b, activation, tmp_path):
     check_exact(m, [y], tmp_path)
 
 
+@pytest.mark.parametrize("shape_b,scale_b", [([2, 3, 8], 0.04), ([2, 3, 1], 0.09)])
+def test_squared_difference(shape_b, scale_b, tmp_path):
+    """The variance step of an int8 LayerNorm (x - mean)^2."""
+    m = ModelSpec()
+    a = m.input("a", [2, 3, 8], "int8", 0.05, 3)
+    b = m.input("b", shape_b, "int8", scale_b, -6)
+    y = m.activation("y", [2, 3, 8], "int8", 0.15, -128)
+    m.op("SQUARED_DIFFERENCE", [a, b], [y])
+    rng = np.random.default_rng(len(shape_b))
+    check_exact(m, [y], tmp_path, make_input=lambda t: uniform_int8(rng, t.shape, -60, 60))
+
+
 @pytest.mark.parametrize("shape_b,activation", [([2, 3, 8], NONE), ([8], RELU6), ([2, 1, 8], RELU)])
 def test_mul(shape_b, activation, tmp_path):
     m = ModelSpec()

@@ -5,7 +5,6 @@ Layout and header API: docs/model-library-format.md.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tarfile
 import tempfile
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AotgenError
+from .jsonfile import read_versioned
 from .tensors import TensorInfo
 
 SCHEMA_VERSION = 1
@@ -75,18 +75,8 @@ def load(path: str | Path) -> ModelLibrary:
         with tarfile.open(path) as tar:
             tar.extractall(dest, filter="data")
         path = dest
-    meta_file = path / "metadata.json"
-    if not meta_file.is_file():
-        raise AotgenError(f"{path} is not a Model Library Format folder or tarball (no metadata.json)")
-    try:
-        metadata = json.loads(meta_file.read_text())
-    except json.JSONDecodeError as e:
-        raise AotgenError(f"{meta_file}: invalid JSON ({e})") from None
-    if metadata.get("schema_version") != SCHEMA_VERSION:
-        raise AotgenError(
-            f"{meta_file}: schema_version {metadata.get('schema_version')!r}, "
-            f"this aotgen reads {SCHEMA_VERSION}; recompile the model"
-        )
+    metadata = read_versioned(path / "metadata.json", SCHEMA_VERSION,
+                              f"{path} is not a Model Library Format folder or tarball (no metadata.json)")
     return ModelLibrary(root=path, metadata=metadata)
 
 

@@ -24,6 +24,7 @@ from . import mlf, qemu
 from .boards import Board
 from .templates import TemplateSpec, load_template
 from .errors import AotgenError
+from .jsonfile import read_versioned
 from .mlf import ModelLibrary
 from .targets import check_object_abi
 from .tensors import TensorInfo
@@ -97,15 +98,8 @@ class ProjectInfo:
 
 def load_project(path: str | Path) -> ProjectInfo:
     root = Path(path)
-    f = root / PROJECT_FILE
-    if not f.is_file():
-        raise AotgenError(f"{root} is not an aotgen project (no {PROJECT_FILE}); create one with `aotgen project`")
-    try:
-        data = json.loads(f.read_text())
-    except json.JSONDecodeError as e:
-        raise AotgenError(f"{f}: invalid JSON ({e})") from None
-    if data.get("schema_version") != PROJECT_SCHEMA_VERSION:
-        raise AotgenError(f"{f}: schema_version {data.get('schema_version')!r}, expected {PROJECT_SCHEMA_VERSION}")
+    data = read_versioned(root / PROJECT_FILE, PROJECT_SCHEMA_VERSION,
+                          f"{root} is not an aotgen project (no {PROJECT_FILE}); create one with `aotgen project`")
     return ProjectInfo(root=root, data=data)
 
 

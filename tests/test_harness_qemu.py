@@ -88,6 +88,7 @@ def test_aotgen_test_hello_on_mps2_an500(hello_an500, tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["passed"] and report["count_unit"] == "instructions (QEMU icount)"
+    assert report["board"] == "mps2_an500" and report["firmware"] == str(hello_an500 / "build/firmware.elf")
     (model,) = report["models"]
     assert model["prefix"] == "hello_world_int8" and len(model["samples"]) == 4
     for s in model["samples"]:

@@ -113,7 +113,8 @@ def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> N
         if link.retries:  # a noisy line is worth knowing about even when everything passed
             console.print(f"[yellow]{link.retries} frames resent[/] ({link.crc_errors} damaged, {link.timeouts} "
                           f"unanswered) in {link.requests} requests", highlight=False)
-        console.print(f"[bold green]passed[/]: {n} samples match {result.reports[0].reference}", highlight=False)
+        console.print(f"[bold green]passed[/]: {n} sample{'s' if n != 1 else ''} match{'' if n != 1 else 'es'} "
+                      f"{result.reports[0].reference}", highlight=False)
 
 
 @cli.command("flash")

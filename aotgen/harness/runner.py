@@ -38,13 +38,16 @@ class FirmwareTest:
     unit: str
     transport: str
     link: LinkStats = field(default_factory=LinkStats)
+    board: str | None = None
+    firmware: str | None = None
 
     @property
     def passed(self) -> bool:
         return bool(self.reports) and all(r.passed for r in self.reports)
 
     def to_json(self) -> dict:
-        return {"passed": self.passed, "transport": self.transport, "count_unit": self.unit,
+        return {"passed": self.passed, "board": self.board, "firmware": self.firmware,
+                "transport": self.transport, "count_unit": self.unit,
                 "link": vars(self.link),
                 "models": [dict(prefix=p, **r.to_json()) for p, r in zip(self.prefixes, self.reports)]}
 
@@ -163,6 +166,7 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
         try:
             session.handshake(handshake_timeout)
             result = check_session(session, libs, samples, model_files, atol, rtol, say)
+            result.board, result.firmware = board.name, str(elf)
             if isinstance(q, SimavrSerial):
                 _simulated_cycles(result)
             return result

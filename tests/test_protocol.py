@@ -25,7 +25,7 @@ from aotgen.harness import protocol as P
 from aotgen.harness.hostbuild import build_host_harness, start_host_harness
 from aotgen.harness.protocol import DeviceError, Frame, Link, ProtocolError
 from aotgen.harness.runner import check_session
-from aotgen.harness.session import Session, match_models
+from aotgen.harness.session import Session, match_models, parse_banner
 from aotgen.harness.transport import LinkClosed, Transport, open_transport
 from aotgen.mlf import ModelLibrary
 
@@ -397,6 +397,20 @@ def test_banner_for_another_model_is_a_clear_mismatch(device, libs):
                                             r"outputs \[10\] B\)"):
         match_models(banner, [other])
     assert match_models(banner, list(reversed(libs))) == [1, 0]
+
+
+def test_banner_of_another_protocol_version_is_a_clear_error(device):
+    """The device's real READY, as a future firmware (protocol v2) would send it."""
+    link = synced_link(device)
+    link.send(Frame(P.HELLO, 9, b""))
+    while (f := raw_frame(link)).seq != 9:
+        pass
+    assert parse_banner(f.payload).version == 1
+    with pytest.raises(ProtocolError, match=r"firmware speaks harness protocol v2, this aotgen speaks v1: "
+                                            r"regenerate and rebuild the project"):
+        parse_banner(b"\x02" + f.payload[1:])
+    with pytest.raises(ProtocolError, match=r"malformed READY banner"):
+        parse_banner(f.payload[:-3])
 
 
 def test_device_gone_mid_session_is_an_error_not_a_hang(harness_exe):

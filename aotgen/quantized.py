@@ -5,13 +5,13 @@ quantize): 4x the weights, float activations, and results that drift from TFLite
 kernels. These converters replace it, each reproducing LiteRT's reference kernel bit for bit
 (tests/test_int8_ops.py checks every one against it):
 
-- arithmetic: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV, BATCH_MATMUL (int8 x int8 -> int32,
-  int8 weights kept as they are), ADD, SUB, MUL, SQUARED_DIFFERENCE, MEAN, AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*,
-  LEAKY_RELU, PRELU, ABS and int8 -> int8 QUANTIZE, with TFLite's fixed-point requantization done
-  by the C helpers of c_helpers.py (`MultiplyByQuantizedMultiplier`, gemmlowp rounding, 32-bit
-  arithmetic only);
-- functions of one byte (LOGISTIC, TANH, GELU, EXP, HARD_SWISH): a 256-entry table computed here,
-  at compile time, exactly as TFLite computes it;
+- arithmetic: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, TRANSPOSE_CONV, BATCH_MATMUL (int8 x
+  int8 -> int32, int8 weights kept as they are), ADD, SUB, MUL, SQUARED_DIFFERENCE, MEAN,
+  AVERAGE_POOL_2D (lower.py), SOFTMAX, RELU*, LEAKY_RELU, PRELU, ABS and int8 -> int8 QUANTIZE,
+  with TFLite's fixed-point requantization done by the C helpers of c_helpers.py
+  (`MultiplyByQuantizedMultiplier`, gemmlowp rounding, 32-bit arithmetic only);
+- functions of one byte (LOGISTIC, TANH, GELU, EXP, LOG, RSQRT, HARD_SWISH): a 256-entry table
+  computed here, at compile time, exactly as TFLite computes it;
 - comparisons and data movement (MAX_POOL_2D, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, ARG_MAX/MIN,
   CONCATENATION, RESIZE_NEAREST_NEIGHBOR and the layout-only ops of LAYOUT_ONLY_INT8_OPS) on the
   stored bytes;
@@ -600,15 +600,21 @@ def lut_te(x, table):
 
 
 def populate_lut(in_scale: np.float32, zp_in: int, out_scale: np.float32, zp_out: int, transform) -> np.ndarray:
-    """TFLite's LUTPopulate<int8_t> in float32, as its int8 LOGISTIC, TANH and GELU kernels
-    build their table: dequantize, transform, multiply by 1/out_scale, TfLiteRound, offset, clamp.
-    The table is computed here, at compile time; the generated code only indexes it."""
+    """TFLite's LUTPopulate<int8_t> in float32, as its int8 LOGISTIC, TANH, GELU, EXP, LOG and RSQRT
+    kernels build their table: dequantize, transform, multiply by 1/out_scale, TfLiteRound, add the
+    zero point, cast, clamp. The table is computed here, at compile time; the generated code only
+    indexes it."""
     q = np.arange(-128, 128, dtype=np.int32)
-    with np.errstate(over="ignore"):
+    with np.errstate(all="ignore"):
         x = (np.float32(in_scale) * (q - zp_in).astype(np.float32)).astype(np.float32)
         y = np.asarray(transform(x), dtype=np.float32) * np.float32(np.float32(1) / np.float32(out_scale))
-    rounded = np.sign(y) * np.floor(np.abs(y) + np.float32(0.5))
-    return np.clip(rounded.astype(np.int64) + zp_out, -128, 127).astype(np.int8)
+        rounded = (np.sign(y) * np.floor(np.abs(y) + np.float32(0.5))).astype(np.float32)
+        total = (rounded + np.float32(zp_out)).astype(np.float32)
+    # static_cast<int32_t> of NaN, inf or out-of-range floats gives INT32_MIN on the reference's
+    # x86 build (cvttss2si): such entries clamp to -128 (log of 0, exp overflow).
+    valid = np.isfinite(total) & (np.abs(total) < 2.0**31)
+    cast = np.where(valid, total, -(2.0**31)).astype(np.int64)
+    return np.clip(cast, -128, 127).astype(np.int8)
 
 
 def _gelu(approximate: bool):
@@ -710,7 +716,8 @@ class IntegerConverters:
         "REDUCE_MIN": "_int_reduce_min", "SOFTMAX": "_int_softmax",
         "RELU": "_int_relu", "RELU6": "_int_relu6", "RELU_N1_TO_1": "_int_relu_n1_to_1", "LEAKY_RELU": "_int_leaky_relu",
         "ABS": "_int_abs", "QUANTIZE": "_int_quantize", "PRELU": "_int_prelu",
-        "LOGISTIC": "_int_logistic", "TANH": "_int_tanh", "GELU": "_int_gelu", "EXP": "_int_exp",
+        "LOGISTIC": "_int_logistic", "TANH": "_int_tanh", "GELU": "_int_gelu", "EXP": "_int_exp", "LOG": "_int_log",
+        "RSQRT": "_int_rsqrt",
         "HARD_SWISH": "_int_hard_swish",
         "CONCATENATION": "_int_concat", "RESIZE_NEAREST_NEIGHBOR": "_int_resize_nearest",
     }
@@ -1043,6 +1050,17 @@ class IntegerConverters:
 
     def _int_exp(self, op, ins, outs):
         return self._lut(ins, outs, np.exp)
+
+    def _int_log(self, op, ins, outs):
+        return self._lut(ins, outs, np.log)  # log of 0 or below: -128, as on LiteRT (x86)
+
+    def _int_rsqrt(self, op, ins, outs):
+        """The float table, except that an input at the zero point (0.0) gives 127, as LiteRT's
+        kernel does. TFLite fails at run time on negative inputs; their entries here are -128."""
+        si, zi, so, zo = self._io_quant(ins, outs)
+        table = populate_lut(si, zi, so, zo, lambda x: np.float32(1) / np.sqrt(x))
+        table[zi + 128] = 127
+        return self.bb.call_te(lut_te, self._expr(ins[0]), relax.const(table), primfunc_name_hint="rsqrt_int8")
 
     def _int_quantize(self, op, ins, outs):
         return self._rescale(ins, outs, None, None)

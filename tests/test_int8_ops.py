@@ -400,12 +400,13 @@ def test_elementwise_rescale(op, out_scale, out_zp, options, tmp_path):
     ("GELU", 0.05, 3, 0.03, -20, {"Approximate": False}),
     ("GELU", 0.1, -10, 0.05, 5, {"Approximate": True}),
     ("EXP", 0.02, 40, 0.04, -128, {}),
+    ("LOG", 0.05, -60, 0.04, 10, {}),             # inputs at or below zero included
     ("HARD_SWISH", 0.05, 3, 0.03, -20, {}),       # TFLite computes it in 16-bit fixed point:
     ("HARD_SWISH", 0.003, -7, 0.002, 10, {}),     # aotgen tabulates that arithmetic
 ])
 def test_table_ops(op, in_scale, in_zp, out_scale, out_zp, options, tmp_path):
     """int8 -> int8 functions of one byte: aotgen tabulates them at compile time (LOGISTIC, TANH,
-    GELU and EXP as LiteRT builds its float table; HARD_SWISH by its fixed-point arithmetic), so the
+    GELU, EXP and LOG as LiteRT builds its float table; HARD_SWISH by its fixed-point arithmetic), so the
     generated code only indexes a table. Every input byte is checked, in shuffled orders."""
     m = ModelSpec()
     x = m.input("x", [2, 256], "int8", in_scale, in_zp)
@@ -414,6 +415,19 @@ def test_table_ops(op, in_scale, in_zp, out_scale, out_zp, options, tmp_path):
     rng = np.random.default_rng(9)
     every_byte = lambda t: rng.permuted(np.tile(np.arange(-128, 128), (2, 1)), axis=1).astype(np.int8)  # noqa: E731
     check_exact(m, [y], tmp_path, make_input=every_byte)
+
+
+@pytest.mark.parametrize("zero_point", [-128, -40])
+def test_rsqrt(zero_point, tmp_path):
+    """1/sqrt(x) for every input byte at or above the zero point (TFLite fails at run time on
+    negative values), 0.0 included: LiteRT gives 127 there."""
+    m = ModelSpec()
+    x = m.input("x", [2, 128], "int8", 0.02, zero_point)
+    y = m.activation("y", [2, 128], "int8", 0.03, -100)
+    m.op("RSQRT", [x], [y])
+    rng = np.random.default_rng(3)
+    valid = np.arange(zero_point, 128)
+    check_exact(m, [y], tmp_path, make_input=lambda t: rng.choice(valid, t.shape).astype(np.int8))
 
 
 # ------------------------------------------------------------------------------------ pooling

@@ -170,9 +170,14 @@ def test_instruction_counts_are_deterministic(hello_an500):
     assert all(abs(a - b) <= tick for a, b in zip(*runs)), runs
 
 
-def test_two_models_in_one_firmware(tmp_path):
+@pytest.fixture(scope="module")
+def hello_kws_an385(tmp_path_factory) -> Path:
+    return built_project([HELLO, KWS], "mps2_an385", tmp_path_factory.mktemp("hello_kws"), prefixes=["hello", "kws"])
+
+
+def test_two_models_in_one_firmware(hello_kws_an385):
     """hello and KWS (a 490-byte input: several chunks) in one firmware on a Cortex-M3."""
-    p = built_project([HELLO, KWS], "mps2_an385", tmp_path, prefixes=["hello", "kws"])
+    p = hello_kws_an385
     result = test_firmware(p, count=3, seed=1)
     assert result.passed, result.to_json()
     assert result.prefixes == ["hello", "kws"]
@@ -219,6 +224,23 @@ def test_shared_arena_and_io_in_arena(tmp_path, workspace, io_in_arena):
     firmware.build(p)
     result = test_firmware(p, count=3, seed=2)
     assert result.passed, result.to_json()
+
+
+def test_input_files_per_model(hello_kws_an385, tmp_path):
+    """--inputs PREFIX=FILE.npy feeds the published inputs to each model of a two-model firmware."""
+    io = MODELS / "tflite_micro/io/hello_world_int8", MODELS / "mlperf_tiny/io/kws_ref_model"
+    proc = subprocess.run([AOTGEN, "test", str(hello_kws_an385), "-n", "0", "--json", "--save-outputs", str(tmp_path),
+                           "--inputs", f"kws={io[1] / 'input_0.npy'}", "--inputs", f"hello={io[0] / 'input_0.npy'}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [len(m["samples"]) for m in json.loads(proc.stdout)["models"]] == [1, 1]
+    for prefix, d in zip(("hello", "kws"), io):
+        got, want = np.load(tmp_path / prefix / "sample_0/output_0.npy"), np.load(d / "output_0_litert_ref.npy")
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= INT8_ATOL
+    proc = subprocess.run([AOTGEN, "test", str(hello_kws_an385), "--inputs", str(io[0] / "input_0.npy")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "give each input as PREFIX=FILE.npy, e.g. hello=" in " ".join(proc.stderr.split())
 
 
 # ------------------------------------------------------------------------------ failures

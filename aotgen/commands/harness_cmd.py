@@ -49,8 +49,9 @@ def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
 
 @cli.command("test")
 @click.argument("project_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--inputs", "-i", "input_files", multiple=True, type=click.Path(dir_okay=False, exists=True,
-              path_type=Path), help="A .npy input sample (repeat; one file per model input, in input order).")
+@click.option("--inputs", "-i", "input_files", multiple=True, metavar="[PREFIX=]FILE.npy",
+              help="An input sample (repeat; one file per model input, in input order; PREFIX= names the "
+                   "model when the firmware has several).")
 @click.option("--count", "-n", type=click.IntRange(min=0), default=3, show_default=True,
               help="Random input samples (seeded, over each input's range) besides the --inputs files.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
@@ -71,7 +72,7 @@ def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
               help="Write every sample's inputs and the device's outputs as .npy.")
 @click.option("--trace", is_flag=True, help="Log every protocol frame on stderr (board bring-up).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON on stdout.")
-def test_command(project_dir: Path, input_files: tuple[Path, ...], count: int, seed: int, port: str | None,
+def test_command(project_dir: Path, input_files: tuple[str, ...], count: int, seed: int, port: str | None,
                  atol: float | None, rtol: float | None, model_files: tuple[Path, ...], timeout: float,
                  run_timeout: float, save_outputs: Path | None, trace: bool, as_json: bool) -> None:
     """Send inputs to the firmware of a built project, read back outputs and counts, and compare
@@ -138,8 +139,8 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Project folder, replaced on every run [default: build/run/<board>].")
 @click.option("--prefix", help="C prefix when compiling a single model file.")
-@click.option("--inputs", "-i", "input_files", multiple=True, type=click.Path(dir_okay=False, exists=True,
-              path_type=Path), help="A .npy input sample (repeat; one file per model input, in input order).")
+@click.option("--inputs", "-i", "input_files", multiple=True, metavar="[PREFIX=]FILE.npy",
+              help="An input sample (repeat; one file per model input; PREFIX= names the model when there are several).")
 @click.option("--count", "-n", type=click.IntRange(min=0), default=3, show_default=True,
               help="Random input samples besides the --inputs files.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
@@ -150,7 +151,7 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
               help="Write every sample's inputs and the device's outputs as .npy.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test report as JSON on stdout.")
 def run_command(models: tuple[str, ...], board_name: str, template: str | None, output: Path | None, prefix: str | None,
-                input_files: tuple[Path, ...], count: int, seed: int, port: str | None, atol: float | None,
+                input_files: tuple[str, ...], count: int, seed: int, port: str | None, atol: float | None,
                 rtol: float | None, save_outputs: Path | None, as_json: bool) -> None:
     """The whole loop: compile MODELs for a board, generate and build the project, flash it (real
     boards) or start QEMU, and test it against the reference interpreter. Exit 0 only on pass."""

@@ -101,15 +101,24 @@ def project_libraries(project_dir: str | Path) -> tuple[Board, Path, list[ModelL
     return load_board(project.board_name), project.elf, libs
 
 
-def make_samples(libs: list[ModelLibrary], count: int, seed: int, input_files: list[Path] | None = None) -> list[Samples]:
-    """Seeded random samples plus the .npy files (single-model firmware only), per model."""
-    if input_files and len(libs) != 1:
-        raise AotgenError("--inputs applies to a firmware with one model; this one has "
-                          f"{len(libs)} ({', '.join(lib.prefix for lib in libs)})")
-    out = []
-    for k, lib in enumerate(libs):
-        files = load_inputs(list(input_files or []), lib.inputs)
-        out.append(random_inputs(lib.inputs, count, seed + k) + files)
+def make_samples(libs: list[ModelLibrary], count: int, seed: int,
+                 input_files: list[str | Path] | None = None) -> list[Samples]:
+    """Seeded random samples plus .npy files, per model. With several models in the firmware each
+    file is given as PREFIX=FILE.npy (for one model the prefix may be left out)."""
+    prefixes = [lib.prefix for lib in libs]
+    files: dict[str, list[str]] = {p: [] for p in prefixes}
+    for item in map(str, input_files or []):
+        prefix, sep, path = item.partition("=")
+        if not sep:
+            if len(libs) != 1:
+                raise AotgenError(f"this firmware has {len(libs)} models ({', '.join(prefixes)}): give each input "
+                                  f"as PREFIX=FILE.npy, e.g. {prefixes[0]}={item}")
+            prefix, path = prefixes[0], item
+        if prefix not in files:
+            raise AotgenError(f"--inputs {item}: no model '{prefix}' in this firmware ({', '.join(prefixes)})")
+        files[prefix].append(path)
+    out = [random_inputs(lib.inputs, count, seed + k) + load_inputs(files[lib.prefix], lib.inputs)
+           for k, lib in enumerate(libs)]
     if not any(out):
         raise AotgenError("no samples to run: give --count above 0 or --inputs")
     return out
@@ -139,7 +148,7 @@ def connect(board: Board, elf: Path, port: str | None) -> Iterator[tuple[Transpo
 
 def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = None,
                   samples: list[Samples] | None = None, *, board: Board | None = None,
-                  count: int = 3, seed: int = 0, input_files: list[Path] | None = None,
+                  count: int = 3, seed: int = 0, input_files: list[str | Path] | None = None,
                   model_files: list[Path] | None = None, port: str | None = None,
                   timeout: float = 2.0, run_timeout: float = DEFAULT_RUN_TIMEOUT,
                   handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,

@@ -359,6 +359,17 @@ def test_round_trip_over_a_pty(harness_exe, libs):
             assert result.passed and result.transport == h.url
 
 
+def test_quiet_period_before_the_first_hello(harness_exe):
+    """Real ports: nothing is sent for `quiet` seconds (a freshly reset board's bootloader must not
+    get our bytes); the banner still comes, from a HELLO afterwards if the boot one was missed."""
+    with start_host_harness(harness_exe, max_seconds=TEST_LIMIT_S, pty=True) as h, open_transport(h.url) as t:
+        sent: list[float] = []
+        s = Session(t, trace=lambda line: sent.append(time.monotonic()) if line.startswith("->") else None)
+        t0 = time.monotonic()
+        s.handshake(5.0, quiet=1.0)
+        assert all(when - t0 >= 1.0 for when in sent)
+
+
 def test_busy_and_missing_ports_are_clear_errors(harness_exe, tmp_path):
     with start_host_harness(harness_exe, max_seconds=TEST_LIMIT_S, pty=True) as h, open_transport(h.url):
         with pytest.raises(aotgen.AotgenError, match=rf"serial port {h.url} is busy: another program"):

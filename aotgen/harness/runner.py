@@ -21,7 +21,7 @@ from ..verify import CheckReport, SampleCheck, compare_output, load_inputs, rand
 from .protocol import LinkStats, ProtocolError
 from .qemu_session import QemuSerial
 from .simavr import SimavrSerial
-from .session import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RUN_TIMEOUT, Session, match_models
+from .session import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_RUN_TIMEOUT, REAL_PORT_QUIET_S, Session, match_models
 from .transport import LinkClosed, Transport, find_port, open_transport
 
 Samples = list[list[np.ndarray]]  # per sample, one array per model input
@@ -173,7 +173,9 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
         say(f"connected to {transport.name}" + (f" ({where})" if q else ""))
         session = Session(transport, timeout=timeout, run_timeout=run_timeout, trace=trace)
         try:
-            session.handshake(handshake_timeout)
+            # Emulators start the firmware only once we are connected; a real board may just have
+            # been reset by the port opening, and its bootloader should not get our HELLOs.
+            session.handshake(handshake_timeout, quiet=0.0 if q else REAL_PORT_QUIET_S)
             result = check_session(session, libs, samples, model_files, atol, rtol, say)
             result.board, result.firmware = board.name, str(elf)
             if isinstance(q, SimavrSerial):

@@ -15,6 +15,8 @@ from .protocol import Frame, Link, ProtocolError
 from .transport import Transport
 
 HELLO_INTERVAL_S = 0.5
+# Real ports: listen this long before the first HELLO (bootloaders after an auto-reset wait ~1 s).
+REAL_PORT_QUIET_S = 1.5
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 DEFAULT_RUN_TIMEOUT = 120.0
 UNIT_INSTRUCTIONS = "instructions (QEMU icount)"
@@ -113,11 +115,13 @@ class Session:
     def transport(self) -> Transport:
         return self.link.transport
 
-    def handshake(self, timeout: float = DEFAULT_HANDSHAKE_TIMEOUT) -> Banner:
+    def handshake(self, timeout: float = DEFAULT_HANDSHAKE_TIMEOUT, quiet: float = 0.0) -> Banner:
         """Wait for READY: the one sent at boot, or the answer to a HELLO (sent every 0.5 s, for a
-        board that booted before the port was opened)."""
+        board that booted before the port was opened). `quiet`: seconds to only listen first, so
+        a board that resets when its port opens (Arduino auto-reset) is not sent bytes while its
+        bootloader runs."""
         deadline = time.monotonic() + timeout
-        next_hello = time.monotonic()
+        next_hello = time.monotonic() + quiet
         while True:
             now = time.monotonic()
             if now >= deadline:

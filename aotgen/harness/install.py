@@ -8,7 +8,6 @@ implements the four harness_* platform functions (see docs/harness-protocol.md).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from ..mlf import ModelLibrary
@@ -27,17 +26,3 @@ def harness_files(libs: list[ModelLibrary], src_dir: str = "src") -> dict[str, s
         f"{src_dir}/{MODELS_C}": models_source(libs, TEMPLATE_WORKSPACE_SYMBOL if user_ws else None),
     }
     return files
-
-
-def install_harness(project_root: Path, libs: list[ModelLibrary], src_dir: str = "src") -> list[Path]:
-    """Write harness_files() into an existing project folder."""
-    written = []
-    for rel, content in harness_files(libs, src_dir).items():
-        dest = Path(project_root) / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, Path):
-            shutil.copy2(content, dest)
-        else:
-            dest.write_text(content)
-        written.append(dest)
-    return written

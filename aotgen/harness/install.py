@@ -14,15 +14,15 @@ from ..mlf import ModelLibrary
 from . import HARNESS_C, HARNESS_H
 from .cgen import MODELS_C, models_source
 
-# The arena the cmsis template defines (src/model_data.c) for --workspace user libraries.
+# The arena templates define (the cmsis template's src/workspace.c) for --workspace user libraries.
 TEMPLATE_WORKSPACE_SYMBOL = "aotgen_workspace"
+
 
 def harness_files(libs: list[ModelLibrary], src_dir: str = "src") -> dict[str, str | Path]:
     """Project-relative path -> text or file to copy, for generate_project(extra_files=...)."""
     user_ws = any(lib.metadata.get("options", {}).get("workspace") == "user" for lib in libs)
-    files: dict[str, str | Path] = {
+    return {
         f"{src_dir}/{HARNESS_C.name}": HARNESS_C,
         f"{src_dir}/{HARNESS_H.name}": HARNESS_H,
         f"{src_dir}/{MODELS_C}": models_source(libs, TEMPLATE_WORKSPACE_SYMBOL if user_ws else None),
     }
-    return files

@@ -12,7 +12,7 @@ kernels. These converters replace it, each reproducing LiteRT's reference kernel
   (`MultiplyByQuantizedMultiplier`, gemmlowp rounding, 32-bit arithmetic only);
 - functions of one byte (LOGISTIC, TANH, GELU, EXP, LOG, RSQRT, HARD_SWISH): a 256-entry table
   computed here, at compile time, exactly as TFLite computes it;
-- comparisons and data movement (MAX_POOL_2D, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, ARG_MAX/MIN,
+- comparisons and data movement (NEG, MAX_POOL_2D, MAXIMUM, MINIMUM, REDUCE_MAX/MIN, ARG_MAX/MIN,
   CONCATENATION, RESIZE_NEAREST_NEIGHBOR and the layout-only ops of LAYOUT_ONLY_INT8_OPS) on the
   stored bytes;
 - a float interface: QUANTIZE float32 -> int8 rounded as TFLite rounds (DEQUANTIZE is TVM's).
@@ -715,7 +715,7 @@ class IntegerConverters:
         "AVERAGE_POOL_2D": "_int_avg_pool", "MEAN": "_int_mean", "REDUCE_MAX": "_int_reduce_max",
         "REDUCE_MIN": "_int_reduce_min", "SOFTMAX": "_int_softmax",
         "RELU": "_int_relu", "RELU6": "_int_relu6", "RELU_N1_TO_1": "_int_relu_n1_to_1", "LEAKY_RELU": "_int_leaky_relu",
-        "ABS": "_int_abs", "QUANTIZE": "_int_quantize", "PRELU": "_int_prelu",
+        "ABS": "_int_abs", "NEG": "_int_neg", "QUANTIZE": "_int_quantize", "PRELU": "_int_prelu",
         "LOGISTIC": "_int_logistic", "TANH": "_int_tanh", "GELU": "_int_gelu", "EXP": "_int_exp", "LOG": "_int_log",
         "RSQRT": "_int_rsqrt",
         "HARD_SWISH": "_int_hard_swish",
@@ -1044,6 +1044,13 @@ class IntegerConverters:
         negative = quantize_multiplier(float(np.float32(si) * np.float32(sa[0]) / np.float32(so)))
         return self.bb.call_te(lambda x_, a_: prelu_te(x_, a_, zi, int(za[0]), zo, identity, negative),
                                self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="prelu_int8")
+
+    def _int_neg(self, op, ins, outs):
+        """LiteRT negates the stored int8 values (-(-128) wraps to -128), whatever the
+        quantization: the converter gives the output the negated zero point."""
+        return self.bb.call_te(lambda x_: te.compute(x_.shape, lambda *i: tirx.Cast(
+            "int8", tirx.const(0, "int32") - tirx.Cast("int32", x_(*i))), name="neg"), self._expr(ins[0]),
+            primfunc_name_hint="neg_int8")
 
     def _int_abs(self, op, ins, outs):
         return self._rescale(ins, outs, None, None, absolute=True)

@@ -417,6 +417,17 @@ def test_table_ops(op, in_scale, in_zp, out_scale, out_zp, options, tmp_path):
     check_exact(m, [y], tmp_path, make_input=every_byte)
 
 
+def test_neg(tmp_path):
+    """Every input byte; the output zero point is the negated input one, as the converter writes."""
+    m = ModelSpec()
+    x = m.input("x", [2, 256], "int8", 0.05, 7)
+    y = m.activation("y", [2, 256], "int8", 0.05, -7)
+    m.op("NEG", [x], [y])
+    rng = np.random.default_rng(1)
+    check_exact(m, [y], tmp_path, make_input=lambda t: rng.permuted(np.tile(np.arange(-128, 128), (2, 1)),
+                                                                    axis=1).astype(np.int8))
+
+
 @pytest.mark.parametrize("zero_point", [-128, -40])
 def test_rsqrt(zero_point, tmp_path):
     """1/sqrt(x) for every input byte at or above the zero point (TFLite fails at run time on

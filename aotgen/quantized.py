@@ -284,10 +284,15 @@ def conv2d_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, dilation, 
         return inside, tirx.if_then_else(inside, tirx.Cast("int32", x[n, ih, iw, ic]) - zp, tirx.const(0, "int32"))
 
     if depth_multiplier is None:
-        ric = te.reduce_axis((0, in_c), "ic")
+        # Grouped convolution when the filter sees fewer channels than the input has
+        # (reference_integer_ops::ConvPerChannel: groups = input depth / filter depth).
+        filter_c = int(w.shape[3])
+        per_group = int(out_shape[3]) // (in_c // filter_c)
+        ric = te.reduce_axis((0, filter_c), "ic")
 
         def acc_f(n, oh, ow, oc):
-            _, xv = tap(n, oh, ow, ric, rkh, rkw)
+            ic = ric if filter_c == in_c else (oc // per_group) * filter_c + ric
+            _, xv = tap(n, oh, ow, ic, rkh, rkw)
             return te.sum(xv * tirx.Cast("int32", w[oc, rkh, rkw, ric]), axis=[rkh, rkw, ric])
     else:
         def acc_f(n, oh, ow, oc):
@@ -853,8 +858,8 @@ class IntegerConverters:
             pl, _ = get_pad_value(in_shape[2], dilation[1] * (kw - 1) + 1, strides[1])
             pads = (pt, pl)
         dm = opts.DepthMultiplier() if depthwise else None
-        if not depthwise and int(w.shape[3]) != in_shape[3]:
-            raise UnsupportedModelError("grouped int8 CONV_2D")
+        if not depthwise and (in_shape[3] % int(w.shape[3]) or out_c % (in_shape[3] // int(w.shape[3]))):
+            raise UnsupportedModelError("int8 CONV_2D whose filter depth does not divide the input channels into groups")
         x = self._expr(ins[0])
         return self.bb.call_te(
             lambda x_, w_, b_, *r_: conv2d_te(

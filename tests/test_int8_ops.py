@@ -137,6 +137,20 @@ def test_conv_2d_pointwise_and_5x5(tmp_path):
     check_exact(m, [y], mkdir(tmp_path / "5x4"))
 
 
+def test_grouped_conv_2d(tmp_path):
+    """Filter depth 2 on 6 input channels: 3 groups of 4 output channels."""
+    rng = np.random.default_rng(6)
+    s_in = 0.05
+    ws = weight_scales(rng, 12, True)
+    m = ModelSpec()
+    x = m.input("x", [1, 6, 6, 6], "int8", s_in, -2)
+    y = m.activation("y", [1, 6, 6, 12], "int8", output_scale_for(s_in, ws, 18), 3)
+    m.op("CONV_2D", [x, m.const("w", symmetric_int8(rng, [12, 3, 3, 2]), ws, 0),
+                     m.const("b", bias_int32(rng, 12), s_in * ws, 0)], [y], "Conv2DOptions", version=6,
+         Padding=SAME, StrideH=1, StrideW=1, DilationHFactor=1, DilationWFactor=1, FusedActivationFunction=NONE)
+    check_exact(m, [y], tmp_path)
+
+
 # How aotgen stores a layer's bias and requantization tables (aotgen.quantized.requant_tables):
 # each encoding must stay exact. Pruned channels (all-zero weights) are folded to constants.
 ENCODING_CASES = {

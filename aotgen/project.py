@@ -28,6 +28,7 @@ from .jsonfile import read_versioned
 from .mlf import ModelLibrary
 from .targets import check_object_abi
 from .tensors import TensorInfo
+from .verify import random_inputs
 
 PROJECT_FILE = "aotgen_project.json"
 PROJECT_SCHEMA_VERSION = 1
@@ -104,24 +105,11 @@ def load_project(path: str | Path) -> ProjectInfo:
 
 
 def test_inputs(models: list[ModelLibrary], seed: int = DEFAULT_SEED) -> dict[tuple[str, str], np.ndarray]:
-    """The embedded test inputs: one generator seeded `seed`, drawn model by model, input by input.
-
-    Integers are uniform over the dtype's whole range; float inputs uniform in [-1, 1).
-    """
-    rng = np.random.default_rng(seed)
+    """The embedded test inputs: model k gets verify.random_inputs(..., seed + k), the same rule
+    (and distribution) `aotgen test` and `check-host` use."""
     out: dict[tuple[str, str], np.ndarray] = {}
-    for m in models:
-        for t in m.inputs:
-            shape = tuple(t.shape) or (1,)
-            if t.dtype == "bool":
-                arr = rng.integers(0, 1, size=shape, endpoint=True).astype(np.bool_)
-            elif np.issubdtype(np.dtype(t.dtype), np.integer):
-                info = np.iinfo(t.dtype)
-                arr = rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=t.dtype)
-            elif t.dtype == "float32":
-                arr = rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)
-            else:
-                raise AotgenError(f"model '{m.prefix}': input '{t.name}' has dtype {t.dtype}, which the test program cannot embed")
+    for k, m in enumerate(models):
+        for t, arr in zip(m.inputs, random_inputs(m.inputs, 1, seed + k)[0]):
             out[(m.prefix, t.c_name)] = arr
     return out
 
@@ -479,25 +467,3 @@ class ModelRun:
     count: int
     unit: str
     outputs: dict[str, np.ndarray]
-
-
-def parse_run_output(text: str) -> dict[str, ModelRun]:
-    """Parse what the placeholder main.c prints (format documented at the top of main.c)."""
-    runs: dict[str, ModelRun] = {}
-    for line in text.splitlines():
-        parts = line.strip().split(" ")
-        if parts[0] == "model" and len(parts) >= 5:
-            fields = dict(p.split("=", 1) for p in parts[2:4])
-            unit = line.split(" unit=", 1)[1].strip()
-            runs[parts[1]] = ModelRun(int(fields["status"]), int(fields["count"]), unit, {})
-        elif parts[0] == "output" and len(parts) >= 5 and parts[1] in runs:
-            prefix, c_name, dtype, n = parts[1], parts[2], parts[3], int(parts[4])
-            vals = parts[5:]
-            if len(vals) != n:
-                raise AotgenError(f"firmware output for {prefix}.{c_name} is truncated ({len(vals)} of {n} values)")
-            if dtype == "float32":
-                arr = np.array([int(v, 16) for v in vals], dtype=np.uint32).view(np.float32)
-            else:
-                arr = np.array([int(v) for v in vals]).astype(dtype)
-            runs[prefix].outputs[c_name] = arr
-    return runs

@@ -1,6 +1,7 @@
 """Every int8 shared model in integers (issue 3): bit-exact (0 LSB) against ai-edge-litert's
 reference kernels (BUILTIN_REF, run live) on seeded random inputs and the shared saved pair; the
-generated C free of float arithmetic; constants within 1.05x the model's weight bytes."""
+generated C free of float arithmetic; constants within 1.05x the model's weight bytes. Then
+seeded random networks built from scratch, where layers interact, bit-exact too."""
 
 from __future__ import annotations
 

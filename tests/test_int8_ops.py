@@ -3,7 +3,8 @@
 ai-edge-litert's reference kernels (BUILTIN_REF), run live, on >= 20 seeded inputs.
 
 The bound is 0 LSB everywhere, softmax included. Every int8 library must also be free of float
-arithmetic: the generated C may not mention `float` or `double`.
+arithmetic: the generated C may not mention `float` or `double` (only models with a float
+interface, QUANTIZE/DEQUANTIZE at their edges, and the float builder check are exempt).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from rich.table import Table
 from .. import boards as boards_mod
 from .. import firmware, mlf, project
 from ..cli import cli, emit_json
+from .compile_cmd import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT
 from ..errors import AotgenError
 from ..ui import console, err_console, status
 
@@ -84,11 +85,9 @@ def _libraries(models: tuple[str, ...], prefix: str | None, board: boards_mod.Bo
 @click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Project folder to create.")
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
 @click.option("--prefix", help="C prefix when compiling a single model file.")
-@click.option("--backend", type=click.Choice(["c", "llvm"]), default="c", show_default=True,
-              help="Kernel code generator for model files (llvm: an object file for the board's CPU).")
-@click.option("--workspace", type=click.Choice(["static", "user"]), default="static", show_default=True,
-              help="Arena owned by each model library (static) or one shared arena from the project (user).")
-@click.option("--io-in-arena", is_flag=True, help="Place model inputs/outputs inside the arena.")
+@BACKEND_OPT
+@WORKSPACE_OPT
+@IO_IN_ARENA_OPT
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def project_command(models: tuple[str, ...], board_name: str, template: str | None, template_dir: Path | None,
                     set_items: tuple[str, ...], output: Path, force: bool,

@@ -14,7 +14,7 @@ from ..errors import AotgenError
 from ..harness.flash import flash
 from ..harness.runner import FirmwareTest, test_firmware
 from ..ui import console, err_console
-from .compile_cmd import progress
+from .compile_cmd import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, progress
 
 
 def _save(directory: Path, result: FirmwareTest, prefixes: list[str]) -> None:
@@ -139,6 +139,9 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Project folder, replaced on every run [default: build/run/<board>].")
 @click.option("--prefix", help="C prefix when compiling a single model file.")
+@BACKEND_OPT
+@WORKSPACE_OPT
+@IO_IN_ARENA_OPT
 @click.option("--inputs", "-i", "input_files", multiple=True, metavar="[PREFIX=]FILE.npy",
               help="An input sample (repeat; one file per model input; PREFIX= names the model when there are several).")
 @click.option("--count", "-n", type=click.IntRange(min=0), default=3, show_default=True,
@@ -151,7 +154,7 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
               help="Write every sample's inputs and the device's outputs as .npy.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test report as JSON on stdout.")
 def run_command(models: tuple[str, ...], board_name: str, template: str | None, output: Path | None, prefix: str | None,
-                input_files: tuple[str, ...], count: int, seed: int, port: str | None, atol: float | None,
+                backend: str, workspace: str, io_in_arena: bool, input_files: tuple[str, ...], count: int, seed: int, port: str | None, atol: float | None,
                 rtol: float | None, save_outputs: Path | None, as_json: bool) -> None:
     """The whole loop: compile MODELs for a board, generate and build the project, flash it (real
     boards) or start QEMU, and test it against the reference interpreter. Exit 0 only on pass."""
@@ -165,7 +168,8 @@ def run_command(models: tuple[str, ...], board_name: str, template: str | None, 
     output = output or Path("build") / "run" / board.name
     with tempfile.TemporaryDirectory(prefix="aotgen-run-") as tmp, progress(as_json) as say:
         say(f"compiling for {board.cpu}")
-        libs = _libraries(models, prefix, board, Path(tmp), True)
+        libs = _libraries(models, prefix, board, Path(tmp), True,
+                          {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena})
         say(f"generating the {template} project in {output}")
         project.generate_project(libs, board, template, output, force=True)
         say(f"building {output}")

@@ -206,7 +206,14 @@ def _load_tflite(path: Path, data: bytes):
     names_in, quant_in = io(sg.InputsAsNumpy())
     names_out, quant_out = io(sg.OutputsAsNumpy())
     try:
-        mod = from_tflite(model, op_converter=_tflite_converter_class())
+        # Refuse unsupported layers before from_tflite opens its function frame: raising inside
+        # it leaves the BlockBuilder open and TVM logs a C++ warning under the one-line error.
+        from tvm import relax
+        from tvm.relax.frontend.tflite.tflite_frontend import ExprTable
+
+        converter = _tflite_converter_class()
+        converter(model, sg, ExprTable(), relax.BlockBuilder()).check_unsupported_ops()
+        mod = from_tflite(model, op_converter=converter)
     except AotgenError:
         raise
     except Exception as e:

@@ -16,12 +16,13 @@ from typing import Any
 import yaml
 
 from .errors import AotgenError
+from .targets import CPUS as TARGET_CPUS
 
 # Symlinks to the repository's top-level boards/ and project_templates/, so wheels carry them too.
 BUILTIN_BOARDS_DIR = Path(__file__).resolve().parent / "boards"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "project_templates"
 
-CPUS = {"cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "atmega2560"}
+CPUS = {name for name in TARGET_CPUS if name != "host"}  # what a board's `cpu:` may say
 AVR_CPUS = {"atmega2560"}
 FPUS = {"none", "fpv4-sp-d16", "fpv5-sp-d16", "fpv5-d16", "auto"}
 FLOAT_ABIS = {"soft", "softfp", "hard"}

@@ -32,6 +32,11 @@ CPUS = {
             ("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16")),
         Cpu("cortex-m55", "thumbv8.1m.main-none-eabihf", "cortex-m55", "hard",
             ("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard")),
+        Cpu("cortex-m0plus", "thumbv6m-none-eabi", "cortex-m0plus", "soft",
+            ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft")),
+        # RV32IMC (e.g. SiFive E31-class cores), soft float, for riscv64-unknown-elf-gcc's rv32 multilib.
+        Cpu("riscv32", "riscv32-unknown-none-elf", "generic-rv32", "soft", ("-march=rv32imc", "-mabi=ilp32"),
+            ("+m", "+c")),
         # 8-bit AVR (Arduino Mega 2560): no FPU, 16-bit int, weights read from flash.
         Cpu("atmega2560", "avr", "atmega2560", "soft", ("-mmcu=atmega2560",), flash_qualifier="__flash"),
     ]
@@ -39,10 +44,15 @@ CPUS = {
 
 
 def get_cpu(name: str) -> Cpu:
-    try:
+    """A CPU by name, or the CPU of a board (`--target nucleo_f746zg`)."""
+    if name in CPUS:
         return CPUS[name]
-    except KeyError:
-        raise AotgenError(f"unknown target '{name}'; known: {', '.join(CPUS)}") from None
+    from .boards import list_boards
+
+    by_board = {b.name: b.cpu for b in list_boards()}
+    if name in by_board and by_board[name] in CPUS:
+        return CPUS[by_board[name]]
+    raise AotgenError(f"unknown target '{name}'; CPUs: {', '.join(CPUS)}; or a board name (see `aotgen boards`)")
 
 
 def tvm_target(cpu: Cpu, backend: str) -> dict:
@@ -52,6 +62,10 @@ def tvm_target(cpu: Cpu, backend: str) -> dict:
         if not cpu.triple:
             return {"kind": "llvm"}
         target = {"kind": "llvm", "mtriple": cpu.triple, "mcpu": cpu.mcpu, "mfloat-abi": cpu.float_abi,
+                  **({"mabi": "ilp32"} if cpu.triple.startswith("riscv32") else {}),
+                  # SIMD register width: 128-bit MVE on the M55, 32-bit DSP lanes on other M cores
+                  # (TVM otherwise guesses 128 and says so on every compile).
+                  **({"vector-width": 128 if cpu.name == "cortex-m55" else 32} if cpu.triple.startswith("thumb") else {}),
                   # -O3 (TVM's default) fully unrolls every small kernel loop: 2-7x the code of
                   # gcc -O2 on the C backend; -O2 halves that (benchmarks/backends.py).
                   "opt-level": 2}

@@ -91,3 +91,12 @@ def test_project_refuses_kernels_built_for_another_cpu(compiled, tmp_path):
     with pytest.raises(AotgenError, match="compiled for cortex-m7, but mps2_an385 is a cortex-m3"):
         generate_project([lib], load_board("mps2_an385"), "cmsis", tmp_path / "fw")
     assert not (tmp_path / "fw").exists()
+
+
+def test_board_name_as_target_and_riscv32(compiled):
+    lib = compiled("hello_world_int8", "hw", target="nucleo_f746zg")
+    assert lib.metadata["target"]["cpu"] == "cortex-m7"
+    rv = compiled("hello_world_int8", "hw", target="riscv32")
+    header = rv.objects[0].read_bytes()[:20]
+    assert header[:4] == b"\x7fELF" and header[4] == 1  # 32-bit ELF
+    assert int.from_bytes(header[18:20], "little") == 243  # EM_RISCV

@@ -282,15 +282,3 @@ def _first_line(e: Exception) -> str:
     text = str(e).strip()
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("Traceback", "  File"))]
     return (lines[-1] if lines else type(e).__name__)[:300]
-
-
-def input_ranges(sig: ModelSignature) -> list[tuple[float, float]]:
-    """The value range random test inputs are drawn from, per input."""
-    out = []
-    for t in sig.inputs:
-        if np.issubdtype(np.dtype(t.dtype), np.integer):
-            info = np.iinfo(t.dtype)
-            out.append((info.min, info.max))
-        else:
-            out.append((-1.0, 1.0))
-    return out

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from aotgen import boards, firmware, project
 from aotgen.errors import AotgenError
@@ -199,3 +200,26 @@ def test_flash_errors_name_what_is_missing(tmp_path, mega_hello):
 def test_board_without_arduino_refuses_the_template(tmp_path):
     with pytest.raises(AotgenError, match="does not support template 'arduino'"):
         project.generate_project([], boards.load_board("mps2_an385"), "arduino", tmp_path / "x")
+
+
+def test_mega2560_board_file_datasheet_values():
+    b = boards.load_board("arduino_mega2560")
+    assert (b.mcu, b.cpu, b.clock_hz, b.fpu, b.float_abi) == ("ATmega2560", "atmega2560", 16_000_000, "none", "soft")
+    assert (b.flash.origin, b.flash.size) == (0, 256 * 1024)
+    assert (b.ram.origin, b.ram.size) == (0x800200, 8 * 1024)  # avr-gcc's data address of SRAM 0x200
+    assert (b.console.peripheral, b.console.base, b.console.baud) == ("USART0", 0xC0, 115200)
+    assert b.simulator == boards.SimulatorConfig("simavr", "atmega2560", 16_000_000) and b.qemu is None
+    assert b.runnable_here == "simavr" and b.is_avr and b.gcc_flags == ["-mmcu=atmega2560"]
+    assert (b.usb_vid, b.usb_pid) == (0x2341, 0x0042) and b.cycle_counter == "avr_timer1"
+
+
+def test_simulator_and_counter_fields_are_validated(tmp_path):
+    data = yaml.safe_load((boards.BUILTIN_BOARDS_DIR / "arduino_mega2560.yaml").read_text())
+    bad = dict(data, name="bad1", simulator={"name": "gem5", "mcu": "x", "clock_hz": 1})
+    (tmp_path / "bad1.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(boards.BoardFileError, match=r"bad1.yaml: field 'simulator.name': 'gem5' is not one of simavr"):
+        boards.load_board_file(tmp_path / "bad1.yaml")
+    arm = yaml.safe_load((boards.BUILTIN_BOARDS_DIR / "nucleo_f746zg.yaml").read_text())
+    (tmp_path / "bad2.yaml").write_text(yaml.safe_dump(dict(arm, name="bad2", cycle_counter="avr_timer1")))
+    with pytest.raises(boards.BoardFileError, match="avr_timer1 is the counter of AVR boards"):
+        boards.load_board_file(tmp_path / "bad2.yaml")

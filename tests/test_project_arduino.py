@@ -65,6 +65,9 @@ def test_mega2560_sketch_layout_and_build(mega_hello):
     # The __flash data ends far below 64 KiB, and RAM use is small.
     size = firmware.build(mega_hello)
     assert size.ram_used < 1024 and size.flash_used < 16 * 1024
+    # The estimate the fit check uses before building covers what the linker then places.
+    estimate = firmware.ram_estimate(info)
+    assert sum(estimate.values()) - estimate["stack"] >= size.ram_used
 
 
 @needs_avr

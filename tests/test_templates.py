@@ -107,3 +107,13 @@ def test_template_spec_file_is_validated(tmp_path):
     (tpl / "aotgen_template.yaml").write_text("board_key: zephyr\n")
     spec = templates.load_template(tpl)
     assert spec.board_key == "zephyr" and "mps2_an385" in spec.boards() and "arduino_mega2560" not in spec.boards()
+
+
+def test_set_baud_rate_reaches_the_sketch_and_the_host_side(tmp_path):
+    from aotgen.harness.runner import project_libraries
+
+    out = tmp_path / "fw"
+    aotgen("project", str(HELLO), "--board", "arduino_mega2560", "--set", "baud_rate=57600", "-o", str(out))
+    assert "harness_port_begin(57600UL);" in (out / "aotgen_firmware/aotgen_firmware.ino").read_text()
+    board, _, _ = project_libraries(out)
+    assert board.console.baud == 57600  # a real port is opened at the firmware's rate

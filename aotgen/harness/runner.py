@@ -4,6 +4,7 @@ the reference interpreter, with aotgen.verify's rules."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +99,11 @@ def project_libraries(project_dir: str | Path) -> tuple[Board, Path, list[ModelL
     """Board, ELF and model libraries (models/<prefix>/) of a generated project."""
     project = load_project(project_dir)
     libs = [mlf.load(project.root / "models" / p) for p in project.prefixes]
-    return load_board(project.board_name), project.elf, libs
+    board = load_board(project.board_name)
+    baud = project.context.get("baud_rate")
+    if baud and int(baud) != board.console.baud:  # generated with --set baud_rate=N: the firmware's rate
+        board = dataclasses.replace(board, console=dataclasses.replace(board.console, baud=int(baud)))
+    return board, project.elf, libs
 
 
 def make_samples(libs: list[ModelLibrary], count: int, seed: int,

@@ -19,3 +19,5 @@ def test_wheel_ships_boards_and_templates(tmp_path):
     for f in (REPO / "project_templates").rglob("*"):
         if f.is_file():
             assert f"aotgen/project_templates/{f.relative_to(REPO / 'project_templates')}" in names
+    # Source the package builds on first use: the simavr bridge.
+    assert "aotgen/harness/simavr_bridge.c" in names

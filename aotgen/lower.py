@@ -54,7 +54,9 @@ def _legalize_integer_avg_pool2d(bb: relax.BlockBuilder, call: relax.Call) -> re
                 ws = min(w0 + kw, in_shape[w_axis]) - max(w0, 0)
                 counts[y, x_] = max(hs * ws, 1)
 
-    def pool(x, count):
+    uniform = bool((counts == counts.flat[0]).all())  # no padding overlap: one divisor, an immediate
+
+    def pool(x, count=None):
         rh = te.reduce_axis((0, kh), "rh")
         rw = te.reduce_axis((0, kw), "rw")
 
@@ -70,7 +72,7 @@ def _legalize_integer_avg_pool2d(bb: relax.BlockBuilder, call: relax.Call) -> re
         total = te.compute(out_shape, window_sum, name="pool_sum")
 
         def average(*idx):
-            n = count(idx[h_axis], idx[w_axis])
+            n = tirx.const(int(counts.flat[0]), "int32") if uniform else count(idx[h_axis], idx[w_axis])
             s = total(*idx)
             half = tirx.truncdiv(n, tirx.const(2, "int32"))
             # +half for s >= 0, -half below, branch-free: call_te's int64 index normalization
@@ -81,6 +83,8 @@ def _legalize_integer_avg_pool2d(bb: relax.BlockBuilder, call: relax.Call) -> re
 
         return te.compute(out_shape, average, name="pool_avg")
 
+    if uniform:
+        return bb.call_te(pool, data, primfunc_name_hint="avg_pool2d_int")
     return bb.call_te(pool, data, relax.const(counts), primfunc_name_hint="avg_pool2d_int")
 
 

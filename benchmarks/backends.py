@@ -45,13 +45,18 @@ def find_model(name: str) -> Path:
     raise SystemExit(f"no shared model {name} under {MODELS}")
 
 
-def text_bytes(objects: list[Path]) -> int:
-    """Bytes of code (.text*), constants excluded."""
+def model_code_bytes(elf: Path, prefix: str) -> int:
+    """Bytes of code the linker kept for the model: its functions (kernels, helpers, runner), all
+    named under its prefix; weights excluded (they are data symbols)."""
+    # readelf, not nm: the template links .rodata into the .text output section, so only the
+    # symbol type (FUNC vs OBJECT) tells code from weights.
+    out = subprocess.run(["arm-none-eabi-readelf", "-sW", str(elf)], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
     total = 0
-    for obj in objects:
-        out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, timeout=60,
-                             check=True).stdout
-        total += sum(int(line.split()[1]) for line in out.splitlines() if line.startswith(".text"))
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 8 and parts[3] == "FUNC" and parts[7].startswith(f"{prefix}_"):
+            total += int(parts[2], 0)
     return total
 
 
@@ -61,10 +66,9 @@ def measure(name: str, backend: str, board_name: str, work: Path) -> dict:
                          target=board.cpu).library
     project = generate_project([lib], board, "cmsis", work / f"fw_{name}_{backend}")
     build = firmware.build(project)
-    objs = sorted((project / "build").rglob("m_lib0.o")) + sorted(project.rglob("m_kernels.o"))
     result = test_firmware(project, count=1, seed=0)
     sample = result.reports[0].samples[0]
-    return {"model": name, "backend": backend, "passed": result.passed, "kernel_code_bytes": text_bytes(objs),
+    return {"model": name, "backend": backend, "passed": result.passed, "kernel_code_bytes": model_code_bytes(build.elf, "m"),
             "flash_bytes": build.flash_used, "instructions": sample.cycles, "unit": result.unit}
 
 
@@ -85,7 +89,7 @@ def main() -> int:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"board {args.board}; counts: {rows[0]['unit'] if rows else 'instructions (QEMU icount)'}\n")
-    print("model | backend | ok | kernel code | flash | instructions | MAC/instr | TFLM ref | TFLM+CMSIS-NN")
+    print("model | backend | ok | model code (linked) | flash | instructions | MAC/instr | TFLM ref | TFLM+CMSIS-NN")
     print("--- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---:")
     for r in rows:
         macs, ref, cmsis = TFLM.get(r["model"], (None, None, None))

@@ -5,6 +5,7 @@ and the generate-only boards (Nano 33 BLE, Due, NUCLEO-F746ZG via STM32duino).""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -226,3 +227,21 @@ def test_simulator_and_counter_fields_are_validated(tmp_path):
     (tmp_path / "bad2.yaml").write_text(yaml.safe_dump(dict(arm, name="bad2", cycle_counter="avr_timer1")))
     with pytest.raises(boards.BoardFileError, match="avr_timer1 is the counter of AVR boards"):
         boards.load_board_file(tmp_path / "bad2.yaml")
+
+
+_REAL = os.environ.get("AOTGEN_BOARD", "")
+
+
+@pytest.mark.board
+@pytest.mark.skipif(not _REAL.startswith("arduino_") or not os.environ.get("AOTGEN_BOARD_PORT"),
+                    reason="set AOTGEN_BOARD=arduino_... and AOTGEN_BOARD_PORT to test on an attached Arduino")
+def test_real_arduino_upload_and_test(tmp_path):
+    """On an attached Arduino: build hello_world_int8, upload (avrdude / arduino-cli), pass `aotgen
+    test` over its USB serial port with core cycles."""
+    port = os.environ["AOTGEN_BOARD_PORT"]
+    out = tmp_path / "fw"
+    aotgen("project", str(HELLO), "--board", _REAL, "--template", "arduino", "-o", str(out))
+    aotgen("build", str(out))
+    aotgen("flash", str(out), "--port", port)
+    report = json.loads(aotgen("test", str(out), "--port", port, "-n", "3", "--atol", "0", "--json", timeout=120).stdout)
+    assert report["passed"] and report["count_unit"] == "cycles"

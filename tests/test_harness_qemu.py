@@ -453,8 +453,9 @@ def test_real_board_path_against_the_host_board(tmp_path):
 
 
 @pytest.mark.board
-@pytest.mark.skipif(not os.environ.get("AOTGEN_BOARD"), reason="set AOTGEN_BOARD (and AOTGEN_BOARD_PORT) "
-                    "to test on an attached board")
+@pytest.mark.skipif(not os.environ.get("AOTGEN_BOARD") or os.environ["AOTGEN_BOARD"].startswith("arduino_"),
+                    reason="set AOTGEN_BOARD (and AOTGEN_BOARD_PORT) to test on an attached board "
+                    "(Arduino boards: tests/test_project_arduino.py)")
 def test_real_board_flash_and_test(tmp_path):
     """On an attached board: build hello + KWS, flash, and pass `aotgen test` with cycles."""
     p = built_project([HELLO, KWS], os.environ["AOTGEN_BOARD"], tmp_path, prefixes=["hello", "kws"])

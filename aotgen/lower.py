@@ -16,6 +16,7 @@ from tvm import relax, te, tirx
 from .errors import UnsupportedModelError
 from .graph import Graph, KernelCall, TensorKind
 from .kernels import LoweredKernel, lower_kernel
+from .qdq import rewrite_qdq
 
 
 def _legalize_integer_avg_pool2d(bb: relax.BlockBuilder, call: relax.Call) -> relax.Expr:
@@ -95,6 +96,7 @@ CUSTOM_LEGALIZATION = {"relax.nn.avg_pool2d": _legalize_integer_avg_pool2d}
 def relax_pipeline() -> tvm.transform.Pass:
     return tvm.transform.Sequential(
         [
+            tvm.transform.module_pass(lambda mod, _ctx: rewrite_qdq(mod), opt_level=0, name="RewriteQDQ"),
             relax.transform.DecomposeOpsForInference(),
             relax.transform.LegalizeOps(CUSTOM_LEGALIZATION),
             relax.transform.AnnotateTIROpPattern(),

@@ -14,9 +14,9 @@ the kernels hold no float. Weights stay int8 constants. Also `quantize(relu(dequ
 equal parameters becomes `max(x, zp)` (what the float path computes, exactly). Anything else
 stays on the float path, untouched.
 
-Not reproduced: a conv/matmul whose float result has other consumers besides the Q (ORT does not
-fuse it; here the Q still becomes integer), and MatMul + Add(int32 DQ bias) written as two ONNX
-nodes (matched like Gemm; ORT fuses only the MatMul): both can differ from ORT by 1 LSB.
+A conv/matmul whose float result has other consumers besides the Q stays float (ORT does not
+fuse it either). Not reproduced: MatMul + Add(int32 DQ bias) written as two ONNX nodes is
+matched like Gemm (ORT would not fuse the Add) and can differ from ORT by 1 LSB.
 """
 
 from __future__ import annotations
@@ -107,6 +107,17 @@ def _dtype(expr) -> str:
     return str(expr.ty.dtype)
 
 
+def _use_counts(func: relax.Function) -> dict[str, int]:
+    """How often each variable is used, by name (names the importer made unique; a shared name
+    only counts more uses, so the rewrite stays conservative)."""
+    counts: dict[str, int] = {}
+    values = [b.value for block in func.body.blocks for b in block.bindings] + [func.body.body]
+    for value in values:
+        for v in relax.analysis.free_vars(value) if not isinstance(value, relax.Var) else [value]:
+            counts[v.name] = counts.get(v.name, 0) + 1
+    return counts
+
+
 class _Match:
     """One recognised DQ -> conv2d/matmul (+ bias) -> Q, as integers."""
 
@@ -129,6 +140,11 @@ class _QdqRewriter(relax.PyExprMutator):
     def __init__(self, mod: tvm.IRModule):
         super().__init__(mod)
         self.mod_ = mod
+        self.uses = _use_counts(mod["main"])
+
+    def single_use(self, expr) -> bool:
+        """ORT fuses DQ -> op -> Q only when the op's float result goes to the Q alone."""
+        return not isinstance(expr, relax.Var) or self.uses.get(expr.name, 0) == 1
 
     def transform(self) -> tvm.IRModule:
         for gv, func in self.mod_.functions_items():
@@ -174,6 +190,8 @@ class _QdqRewriter(relax.PyExprMutator):
             return None
         m = _Match()
         m.y_zp, m.out_dtype = int(y_zp), _dtype(q)
+        if not self.single_use(q.args[0]):
+            return None
         core, m.bias = self.split_bias(self.bound(q.args[0]))
         if core is None or not self.match_core(m, core):
             return None
@@ -198,7 +216,7 @@ class _QdqRewriter(relax.PyExprMutator):
             values, zp = _const(b.args[0]), _const(b.args[2])
             if values is None or values.dtype != np.int32 or values.ndim != 1 or zp is None or np.any(zp != 0):
                 continue
-            return self.bound(core), values
+            return (self.bound(core), values) if self.single_use(core) else (None, None)
         return None, None
 
     def dequantized_weights(self, expr, channel_axis: int) -> tuple[np.ndarray, np.ndarray] | None:

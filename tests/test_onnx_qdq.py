@@ -165,10 +165,20 @@ def qdq_relu_conv(path: Path) -> Path:
     return qdq_residual(path, add=False)
 
 
+def qdq_shared_conv(path: Path) -> Path:
+    """A convolution whose float result feeds its Q and a float Relu: ORT does not fuse it, and
+    neither do we."""
+    b = QdqBuilder(6)
+    c, s, z = b.conv("x", 0.02, 1, 4, 8)
+    conv = b.nodes[-2].output[0]  # the float Conv before its Q
+    y = b.q(b.node("Add", b.dq(c, s, np.int8(z)), b.node("Relu", conv)), 2 * s, 0)
+    return b.finish(path, "x", TensorProto.INT8, [1, 4, 6, 6], y, TensorProto.INT8, [1, 8, 6, 6])
+
+
 EXACT = {"qdq_conv": qdq_conv, "qdq_depthwise": qdq_depthwise, "qdq_gemm": qdq_gemm, "qdq_matmul": qdq_matmul,
          "qdq_relu_conv": qdq_relu_conv}
 KERNEL_COUNT = {"qdq_conv": 2, "qdq_depthwise": 2, "qdq_gemm": 2, "qdq_matmul": 1, "qdq_relu_conv": 2,
-                "qdq_residual": 2}
+                "qdq_residual": 2, "qdq_shared_conv": 0}
 
 
 def _compile(builder, tmp_path: Path):
@@ -213,6 +223,12 @@ def test_float_path_ops_keep_their_bound(tmp_path: Path) -> None:
     output holds test_correctness's 2 LSB; both convolutions are integer kernels."""
     path, lib = _compile(qdq_residual, tmp_path)
     _check_kernels("qdq_residual", lib)
+    _check(path, lib, tmp_path, atol=2)
+
+
+def test_conv_with_a_float_consumer_stays_float(tmp_path: Path) -> None:
+    path, lib = _compile(qdq_shared_conv, tmp_path)
+    _check_kernels("qdq_shared_conv", lib)
     _check(path, lib, tmp_path, atol=2)
 
 

@@ -3,7 +3,9 @@ scratch, C programs that link several generated libraries, and subprocesses with
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -134,3 +136,17 @@ def run_program(exe: Path, libs: list[ModelLibrary], samples: list[list[list[np.
             outputs[k].append(outs)
     assert pos == len(data), f"program wrote {len(data)} bytes, expected {pos}"
     return outputs
+
+
+@contextlib.contextmanager
+def time_limit(seconds: int):
+    """Fail the enclosed code (a test) with TimeoutError after `seconds` instead of hanging CI."""
+    def expire(*_):
+        raise TimeoutError(f"test exceeded {seconds} s")
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -26,7 +26,7 @@ from aotgen.harness.protocol import ProtocolError
 from aotgen.harness.qemu_session import QemuSerial
 from aotgen.harness.runner import test_firmware
 
-from aotgen_testlib import AOTGEN, INT8_ATOL, MODELS
+from aotgen_testlib import AOTGEN, INT8_ATOL, MODELS, time_limit
 
 TEST_LIMIT_S = 180
 HELLO = MODELS / "tflite_micro/hello_world_int8.tflite"
@@ -41,13 +41,8 @@ pytestmark = [
 @pytest.fixture(autouse=True)
 def _bounded():
     """Fail a test that runs longer than TEST_LIMIT_S instead of hanging CI."""
-    def expire(*_):
-        raise TimeoutError(f"test exceeded {TEST_LIMIT_S} s")
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(TEST_LIMIT_S)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
+    with time_limit(TEST_LIMIT_S):
+        yield
 
 
 def built_project(models: list[Path], board_name: str, out: Path, prefixes: list[str] | None = None) -> Path:

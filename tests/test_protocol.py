@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -29,7 +28,7 @@ from aotgen.harness.session import Session, match_models, parse_banner
 from aotgen.harness.transport import LinkClosed, Transport, open_transport
 from aotgen.mlf import ModelLibrary
 
-from aotgen_testlib import MODELS
+from aotgen_testlib import MODELS, time_limit
 
 TEST_LIMIT_S = 60
 BYTE_TIMEOUT_MS = 100  # the device's inter-byte timeout in this build (the C default)
@@ -38,13 +37,8 @@ BYTE_TIMEOUT_MS = 100  # the device's inter-byte timeout in this build (the C de
 @pytest.fixture(autouse=True)
 def _bounded():
     """Fail any test of this module that runs longer than TEST_LIMIT_S instead of hanging CI."""
-    def expire(*_):
-        raise TimeoutError(f"test exceeded {TEST_LIMIT_S} s")
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(TEST_LIMIT_S)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
+    with time_limit(TEST_LIMIT_S):
+        yield
 
 
 @pytest.fixture(scope="module")

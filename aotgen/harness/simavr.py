@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..boards import Board
 from ..errors import AotgenError, ToolNotFoundError
-from .qemu_session import _die_with_parent
+from .emulated import EmulatedSerial, die_with_parent
 from .transport import Transport, open_transport
 
 BRIDGE_SOURCE = Path(__file__).resolve().parent / "simavr_bridge.c"
@@ -72,42 +72,24 @@ def bridge_path() -> Path:
     return exe
 
 
-class SimavrSerial:
+class SimavrSerial(EmulatedSerial):
     """`with SimavrSerial(board, elf) as s:` s.transport is connected to the firmware's UART0."""
 
     def __init__(self, board: Board, elf: str | Path, start_timeout: float = START_TIMEOUT_S):
         if board.simulator is None or board.simulator.name != "simavr":
             raise AotgenError(f"board {board.name} does not run in simavr")
-        self.board = board
-        self.elf = Path(elf)
-        self.start_timeout = start_timeout
-        self.proc: subprocess.Popen | None = None
-        self.transport: Transport | None = None
+        super().__init__(board, elf, start_timeout)
         self.total_cycles: int | None = None  # simulated cycles, known once the bridge has exited
-        self._stderr = None
         self._out = b""  # the bridge's stdout not yet consumed
 
-    def __enter__(self) -> "SimavrSerial":
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     def start(self) -> Transport:
-        if not self.elf.is_file():
-            raise AotgenError(f"{self.elf}: no such firmware file; build it first (`aotgen build`)")
+        self.check_elf()
         exe = bridge_path()
         sim = self.board.simulator
         assert sim is not None
-        self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([str(exe), sim.mcu, str(sim.clock_hz), str(self.elf)],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.new_stderr(),
+                                     start_new_session=True, preexec_fn=die_with_parent)
         line = self._read_until("PTY ", self.start_timeout)
         if not line.startswith("PTY "):
             code = self.proc.poll()
@@ -150,16 +132,11 @@ class SimavrSerial:
         return f"simavr stopped ({tail.strip() or 'exit ' + str(self.proc.returncode)}){self.stderr_tail()}"
 
     def stderr_tail(self, lines: int = 12) -> str:
-        if self._stderr is None:
-            return ""
-        self._stderr.seek(0)
-        text = self._stderr.read().decode(errors="replace").strip().splitlines()[-lines:]
+        text = self.stderr_lines()[-lines:]
         return (":\n" + "\n".join(text)) if text else ""
 
     def stop(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-            self.transport = None
+        self.close_transport()
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -167,14 +144,7 @@ class SimavrSerial:
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
+                self.kill()
         tail = self._read_until("EXIT ", 0.5) if self.proc.stdout is not None else ""
         for word in tail.split():
             if word.startswith("cycles="):

@@ -956,30 +956,37 @@ class IntegerConverters:
                                            shift=shift, zp_out=zo, out_shape=out_shape),
             self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="batch_matmul_int8")
 
+    def _binary_quant(self, ins, outs):
+        """((scale, zero point) of both inputs and the output, output shape) of an elementwise
+        int8 op, or None when the second operand is not quantized like the first."""
+        if ins[1].qnn_params is None or ins[1].tensor.Type() != ins[0].tensor.Type():
+            return None
+        quants = []
+        for t in (ins[0], ins[1], outs[0]):
+            scales, zero_points, _ = _tensor_quant(t)
+            quants.append((scales[0], int(zero_points[0])))
+        return (*quants, [int(d) for d in outs[0].tensor.ShapeAsNumpy()])
+
     def _int_add(self, op, ins, outs, subtract: bool = False):
         from tflite.AddOptions import AddOptions
         from tflite.SubOptions import SubOptions
 
-        if ins[1].qnn_params is None or ins[1].tensor.Type() != ins[0].tensor.Type():
+        q = self._binary_quant(ins, outs)
+        if q is None:
             return NotImplemented
-        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
-        s1, z1, _ = _tensor_quant(ins[0])
-        s2, z2, _ = _tensor_quant(ins[1])
-        so, zo, _ = _tensor_quant(outs[0])
+        (s1, z1), (s2, z2), (so, zo), out_shape = q
         act = self._options(op, SubOptions if subtract else AddOptions).FusedActivationFunction()
-        lo, hi = activation_range(act, float(so[0]), int(zo[0]), "int8")
-        params = add_params(s1[0], int(z1[0]), s2[0], int(z2[0]), so[0], int(zo[0]), lo, hi)
+        lo, hi = activation_range(act, float(so), zo, "int8")
+        params = add_params(s1, z1, s2, z2, so, zo, lo, hi)
         return self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8", out_shape, subtract),
                                self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="sub_int8" if subtract else "add_int8")
 
     def _int_squared_difference(self, op, ins, outs):
-        if ins[1].qnn_params is None or ins[1].tensor.Type() != ins[0].tensor.Type():
+        q = self._binary_quant(ins, outs)
+        if q is None:
             return NotImplemented
-        s1, z1, _ = _tensor_quant(ins[0])
-        s2, z2, _ = _tensor_quant(ins[1])
-        so, zo, _ = _tensor_quant(outs[0])
-        params = squared_difference_params(s1[0], int(z1[0]), s2[0], int(z2[0]), so[0], int(zo[0]))
-        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
+        (s1, z1), (s2, z2), (so, zo), out_shape = q
+        params = squared_difference_params(s1, z1, s2, z2, so, zo)
         return self.bb.call_te(lambda a_, b_: squared_difference_te(a_, b_, params, out_shape), self._expr(ins[0]),
                                self._expr(ins[1]), primfunc_name_hint="squared_difference_int8")
 
@@ -989,17 +996,15 @@ class IntegerConverters:
     def _int_mul(self, op, ins, outs):
         from tflite.MulOptions import MulOptions
 
-        if ins[1].qnn_params is None or ins[1].tensor.Type() != ins[0].tensor.Type():
+        q = self._binary_quant(ins, outs)
+        if q is None:
             return NotImplemented
-        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
-        s1, z1, _ = _tensor_quant(ins[0])
-        s2, z2, _ = _tensor_quant(ins[1])
-        so, zo, _ = _tensor_quant(outs[0])
-        lo, hi = activation_range(self._options(op, MulOptions).FusedActivationFunction(), float(so[0]), int(zo[0]), "int8")
+        (s1, z1), (s2, z2), (so, zo), out_shape = q
+        lo, hi = activation_range(self._options(op, MulOptions).FusedActivationFunction(), float(so), zo, "int8")
         # mul.cc Prepare: the scales multiplied and divided in float, then widened.
-        mult, shift = quantize_multiplier(float(np.float32(s1[0]) * np.float32(s2[0]) / np.float32(so[0])))
+        mult, shift = quantize_multiplier(float(np.float32(s1) * np.float32(s2) / np.float32(so)))
         return self.bb.call_te(
-            lambda a_, b_: mul_te(a_, b_, int(z1[0]), int(z2[0]), mult, shift, int(zo[0]), lo, hi, out_shape),
+            lambda a_, b_: mul_te(a_, b_, z1, z2, mult, shift, zo, lo, hi, out_shape),
             self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="mul_int8")
 
     def _int_min_max(self, op, ins, outs, maximum: bool):

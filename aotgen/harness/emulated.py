@@ -76,6 +76,16 @@ class EmulatedSerial:
             self.transport.close()
             self.transport = None
 
+    def exited(self, wait: float) -> int | None:
+        """The child's exit code if it has ended within `wait` s (a lost connection is usually
+        the emulator on its way out), else None."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            return None
+
     def kill(self) -> None:
         """SIGKILL the child's process group (it runs in its own session), then reap it."""
         if self.proc is None:

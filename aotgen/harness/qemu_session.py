@@ -64,14 +64,9 @@ class QemuSerial(EmulatedSerial):
 
     def crashed(self, wait: float = 1.0) -> str | None:
         """A description if QEMU has exited (the firmware exited or QEMU failed), else None.
-        Waits up to `wait` s: a lost connection is usually QEMU on its way out."""
-        if self.proc is None:
-            return None
-        try:
-            self.proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            return None
-        return f"QEMU exited with code {self.proc.returncode}{self.stderr_tail()}"
+        Waits up to `wait` s."""
+        code = self.exited(wait)
+        return None if code is None else f"QEMU exited with code {code}{self.stderr_tail()}"
 
     def stderr_tail(self, lines: int = 12) -> str:
         """QEMU's own messages ("qemu: fatal: ...") and the last `lines` lines of its stderr."""

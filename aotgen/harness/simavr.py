@@ -122,14 +122,11 @@ class SimavrSerial(EmulatedSerial):
 
     def crashed(self, wait: float = 1.0) -> str | None:
         """A description if the simulation has ended (the firmware stopped or crashed), else None."""
-        if self.proc is None:
-            return None
-        try:
-            self.proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
+        code = self.exited(wait)
+        if code is None:
             return None
         tail = self._read_until("EXIT ", 0.5)
-        return f"simavr stopped ({tail.strip() or 'exit ' + str(self.proc.returncode)}){self.stderr_tail()}"
+        return f"simavr stopped ({tail.strip() or f'exit {code}'}){self.stderr_tail()}"
 
     def stderr_tail(self, lines: int = 12) -> str:
         text = self.stderr_lines()[-lines:]

@@ -21,7 +21,7 @@ from .frontend import load_model
 from .graph import TensorKind
 from .kernels import build_c, build_llvm_object, c_params, tir_text
 from .lower import lower
-from .mlf import SCHEMA_VERSION, ModelLibrary, load, publish, staging_dir
+from .mlf import SCHEMA_VERSION, ModelLibrary, load, publish, refuse_overwrite, staging_dir
 from .plan import plan_memory
 from .targets import get_cpu, tvm_target
 
@@ -95,8 +95,7 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
         raise AotgenError(f"unknown workspace mode {workspace!r}: use 'static' or 'user'")
     cpu = get_cpu(target)
     dest = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix=f"aotgen-{prefix}-")) / prefix
-    if dest.exists() and (dest.is_file() or any(dest.iterdir())) and not force:
-        raise AotgenError(f"{dest} exists and is not empty; use --force to overwrite it")
+    refuse_overwrite(dest, force)  # before any work, not only at publish time
 
     def step(name: str, message: str):
         say(message)

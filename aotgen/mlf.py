@@ -87,6 +87,13 @@ def is_model_library(path: str | Path) -> bool:
     )
 
 
+def refuse_overwrite(dest: str | Path, force: bool) -> None:
+    """Outputs never replace a non-empty folder or an existing file unless asked to."""
+    dest = Path(dest)
+    if dest.exists() and (dest.is_file() or any(dest.iterdir())) and not force:
+        raise AotgenError(f"{dest} exists and is not empty; use --force to overwrite it")
+
+
 def publish(staging: Path, dest: Path, force: bool) -> Path:
     """Move a fully written staging folder to `dest` (or tar it if dest ends in .tar).
 
@@ -94,9 +101,7 @@ def publish(staging: Path, dest: Path, force: bool) -> Path:
     destination; an existing non-empty destination is only replaced with `force`.
     """
     dest = Path(dest)
-    if dest.exists() and (dest.is_file() or any(dest.iterdir())):
-        if not force:
-            raise AotgenError(f"{dest} exists and is not empty; use --force to overwrite it")
+    refuse_overwrite(dest, force)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.suffix == ".tar":
         tmp_tar = dest.with_name(dest.name + ".partial")

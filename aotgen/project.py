@@ -276,11 +276,6 @@ def _check_models(models: list[ModelLibrary], board: Board) -> None:
             check_object_abi(m.objects, board.float_abi, f"model '{m.prefix}' on {board.name}")
 
 
-def _check_output(output: Path, force: bool) -> None:
-    if output.exists() and (output.is_file() or any(output.iterdir())) and not force:
-        raise AotgenError(f"{output} exists and is not empty; use --force to overwrite it")
-
-
 def generate_project(
     models: list[ModelLibrary],
     board: Board,
@@ -315,7 +310,7 @@ def generate_project(
             if m.objects:
                 raise AotgenError(f"model '{m.prefix}' has prebuilt objects (--backend llvm); the {spec.name} template "
                                   "compiles C sources only: compile it with --backend c")
-    _check_output(output, force)
+    mlf.refuse_overwrite(output, force)
 
     overrides = dict(context_overrides or {})
     if stack_bytes is None:

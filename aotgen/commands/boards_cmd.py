@@ -104,8 +104,7 @@ def project_command(models: tuple[str, ...], board_name: str, template: str | No
     overrides = parse_set(set_items)
     for key in overrides:
         spec.check_variable(key)
-    if output.exists() and (output.is_file() or any(output.iterdir())) and not force:
-        raise AotgenError(f"{output} exists and is not empty; use --force to overwrite it")
+    mlf.refuse_overwrite(output, force)  # before compiling anything
     with tempfile.TemporaryDirectory(prefix="aotgen-project-") as tmp:
         libs = _libraries(models, prefix, board, Path(tmp), as_json,
                           {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena})

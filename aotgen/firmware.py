@@ -19,6 +19,7 @@ from . import toolchain
 from .errors import AotgenError, ToolNotFoundError
 from .boards import load_board
 from .project import ProjectInfo, load_project
+from .toolchain import kill_group
 
 GCC = "arm-none-eabi-gcc"
 SIZE = "arm-none-eabi-size"
@@ -176,7 +177,7 @@ def _run_make(cwd: Path, argv: list[str], timeout: float, on_line: Callable[[str
 
     def on_timeout() -> None:
         timed_out.set()
-        _killpg(proc)
+        kill_group(proc, wait_s=None)  # the main thread is reading the pipe; it reaps
 
     # Reading blocks on the pipe, so a timer enforces the deadline by killing the process group.
     timer = threading.Timer(timeout, on_timeout)
@@ -190,19 +191,11 @@ def _run_make(cwd: Path, argv: list[str], timeout: float, on_line: Callable[[str
         proc.wait(timeout=30)
     finally:
         timer.cancel()
-        _killpg(proc)
+        kill_group(proc)
     if timed_out.is_set():
         raise AotgenError(f"build in {cwd} did not finish within {timeout:g} s")
     if proc.returncode != 0:
         _raise_build_error(cwd, lines)
-
-
-def _killpg(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, 9)
-        except ProcessLookupError:
-            pass
 
 
 def _raise_build_error(cwd: Path, lines: list[str]) -> None:

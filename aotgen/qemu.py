@@ -6,9 +6,7 @@ harness) can reuse it with a different `serial` argument.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from pathlib import Path
 
 from .boards import Board
 from .errors import AotgenError, ToolNotFoundError
+from .toolchain import kill_group
 
 QEMU = "qemu-system-arm"
 QEMU_APT_PACKAGE = "qemu-system-arm"
@@ -74,22 +73,13 @@ def run(board: Board, elf: str | Path, timeout: float = 60.0) -> QemuResult:
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _kill(proc)
+        kill_group(proc)
         out, _ = proc.communicate()
         raise QemuTimeout(board.name, timeout, out.decode(errors="replace")) from None
     finally:
-        _kill(proc)
+        kill_group(proc)
     text = out.decode(errors="replace")
     if proc.returncode != 0 and not text and err:
         # QEMU itself failed (bad machine, unloadable ELF): its message is on stderr.
         raise AotgenError(f"{QEMU} failed on {board.name}: {err.decode(errors='replace').strip()}")
     return QemuResult(output=text, exit_code=proc.returncode)
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)

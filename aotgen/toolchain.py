@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -36,6 +38,21 @@ def require(tool: str) -> str:
     if path is None:
         raise ToolNotFoundError(tool, APT_PACKAGES.get(tool, tool))
     return path
+
+
+def kill_group(proc: subprocess.Popen, wait_s: float | None = 10.0) -> None:
+    """SIGKILL a child started with start_new_session=True and everything it spawned, then reap
+    it (up to `wait_s`; None: don't wait, e.g. from a timer thread while another reads its pipe)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if wait_s is not None:
+        try:
+            proc.wait(timeout=wait_s)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def run(cmd: list[str], timeout: float, cwd: str | Path | None = None, input: bytes | None = None,

@@ -3,7 +3,6 @@ with aotgen, its stderr in a file, and a context manager that always stops it.""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from ..boards import Board
 from ..errors import AotgenError
+from ..toolchain import kill_group
 from .transport import Transport
 
 
@@ -88,14 +88,5 @@ class EmulatedSerial:
 
     def kill(self) -> None:
         """SIGKILL the child's process group (it runs in its own session), then reap it."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        if self.proc is not None:
+            kill_group(self.proc)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from .errors import AotgenError
-from .ui import console, err_console
+from .ui import err_console
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -134,7 +134,7 @@ def emit_header(sig: ModelSignature, plan: MemoryPlan, opts: EmitOptions) -> str
         'extern "C" {',
         "#endif",
         "",
-        f"/* Bytes of working memory (activations and kernel scratch) the model needs. */",
+        "/* Bytes of working memory (activations and kernel scratch) the model needs. */",
         f"#define {P}_WORKSPACE_SIZE {plan.arena_bytes}",
         f"#define {P}_WORKSPACE_ALIGNMENT {plan.alignment}",
         f"#define {P}_NUM_INPUTS {len(sig.inputs)}",

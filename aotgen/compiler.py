@@ -19,7 +19,8 @@ from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kerne
 from .errors import AotgenError
 from .frontend import load_model
 from .graph import TensorKind
-from .kernels import build_c, build_llvm_object, c_params, tir_text
+from .kernels import build_c, c_params, tir_text
+from .llvm_build import build_llvm_objects
 from .lower import lower
 from .mlf import SCHEMA_VERSION, ModelLibrary, load, publish, refuse_overwrite, staging_dir
 from .plan import plan_memory
@@ -143,8 +144,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
         if backend == "llvm":
             lib_dir = staging / "codegen" / "host" / "lib"
             lib_dir.mkdir()
-            build_llvm_object(lowered.kernels, target_obj, str(lib_dir / f"{prefix}_kernels.o"))
-            objects.append(f"codegen/host/lib/{prefix}_kernels.o")
+            kernel_objects = build_llvm_objects(lowered.kernels, tvm_target(cpu, backend), lib_dir, prefix)
+            objects = [f"codegen/host/lib/{o.path.name}" for o in kernel_objects]
         (staging / "memory_plan.txt").write_text(plan.report(graph))
         (staging / "ir").mkdir()
         (staging / "ir" / "imported.txt").write_text(imported.mod.script(show_meta=False))
@@ -177,6 +178,9 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             "sources": [f"codegen/host/src/{prefix}_lib0.c"],
             "objects": objects,
         }
+        if backend == "llvm":  # which kernels each object holds, and how LLVM was tuned for them
+            metadata["llvm_objects"] = [{"path": f"codegen/host/lib/{o.path.name}", "tuning": o.tuning,
+                                         "kernels": list(o.kernels)} for o in kernel_objects]
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
         written = publish(staging, dest, force)
     except BaseException:

@@ -242,3 +242,21 @@ def _sizes(project: ProjectInfo) -> BuildResult:
 
 # Sections arm-none-eabi-size -A lists that are not loaded on the target (debug info, notes).
 _NON_ALLOC_PREFIXES = (".debug", ".comment", ".ARM.attributes", ".note", "Total")
+
+
+def model_code_bytes(elf: Path, prefix: str) -> int:
+    """Bytes of code the linker kept for one model: its functions (kernels, helpers, runner), all
+    named under its prefix; weights excluded (they are data symbols)."""
+    # readelf, not nm: the CMSIS template links .rodata into the .text output section, so only the
+    # symbol type (FUNC vs OBJECT) tells code from weights.
+    try:
+        out = subprocess.run(["arm-none-eabi-readelf", "-sW", str(elf)], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        raise AotgenError(f"arm-none-eabi-readelf failed on {elf}: {e}") from None
+    total = 0
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 8 and parts[3] == "FUNC" and parts[7].startswith(f"{prefix}_"):
+            total += int(parts[2], 0)
+    return total

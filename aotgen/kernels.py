@@ -1,4 +1,4 @@
-"""TIR operator kernels -> plain C functions (or an LLVM object) with typed pointer parameters.
+"""TIR operator kernels -> plain C functions with typed pointer parameters (llvm_build.py makes objects).
 
 TVM's default TIR pipeline wraps every kernel in the packed API (DLTensor unpacking, type codes,
 TVMBackendAllocWorkspace): ~20x the code of the kernel itself. We instead
@@ -217,20 +217,3 @@ def build_c(kernels: list[LoweredKernel], target: tvm.target.Target) -> str:
     """Raw C source from TVM's `c` codegen (emit.clean_kernel_source makes it freestanding)."""
     mod = tvm.IRModule({k.symbol: k.func for k in kernels})
     return tvm.get_global_func("target.build.c")(mod, target).inspect_source()
-
-
-def build_llvm_object(kernels: list[LoweredKernel], target: tvm.target.Target, path: str) -> None:
-    """An ELF relocatable object for the target CPU from TVM's bundled LLVM."""
-    mod = tvm.IRModule({k.symbol: k.func for k in kernels})
-    tvm.get_global_func("target.build.llvm")(mod, target).write_to_file(path)
-    if str(target.attrs.get("mtriple", "")).startswith("thumb"):
-        _strip_arm_unwind_tables(path)
-
-
-def _strip_arm_unwind_tables(path: str) -> None:
-    """Kernels never unwind, but LLVM's .ARM.exidx entries reference __aeabi_unwind_cpp_pr0, which
-    would link libgcc's unwinder (and need __exidx_* symbols) into the firmware."""
-    from .toolchain import run
-
-    run(["arm-none-eabi-objcopy", "--remove-section=.ARM.exidx*", "--remove-section=.ARM.extab*",
-         "--strip-symbol=__aeabi_unwind_cpp_pr0", path], 60)

@@ -66,8 +66,7 @@ def tvm_target(cpu: Cpu, backend: str) -> dict:
                   # SIMD register width: 128-bit MVE on the M55, 32-bit DSP lanes on other M cores
                   # (TVM otherwise guesses 128 and says so on every compile).
                   **({"vector-width": 128 if cpu.name == "cortex-m55" else 32} if cpu.triple.startswith("thumb") else {}),
-                  # -O3 (TVM's default) fully unrolls every small kernel loop: 2-7x the code of
-                  # gcc -O2 on the C backend; -O2 halves that (benchmarks/backends.py).
+                  # -O2, not TVM's default -O3; llvm_build.py adds the unrolling options per kernel.
                   "opt-level": 2}
         if cpu.llvm_mattr:
             target["mattr"] = list(cpu.llvm_mattr)

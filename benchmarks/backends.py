@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -45,21 +44,6 @@ def find_model(name: str) -> Path:
     raise SystemExit(f"no shared model {name} under {MODELS}")
 
 
-def model_code_bytes(elf: Path, prefix: str) -> int:
-    """Bytes of code the linker kept for the model: its functions (kernels, helpers, runner), all
-    named under its prefix; weights excluded (they are data symbols)."""
-    # readelf, not nm: the template links .rodata into the .text output section, so only the
-    # symbol type (FUNC vs OBJECT) tells code from weights.
-    out = subprocess.run(["arm-none-eabi-readelf", "-sW", str(elf)], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    total = 0
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) >= 8 and parts[3] == "FUNC" and parts[7].startswith(f"{prefix}_"):
-            total += int(parts[2], 0)
-    return total
-
-
 def measure(name: str, backend: str, board_name: str, work: Path) -> dict:
     board = load_board(board_name)
     lib = aotgen.compile(find_model(name), output=work / f"{name}_{backend}", prefix="m", backend=backend,
@@ -68,7 +52,7 @@ def measure(name: str, backend: str, board_name: str, work: Path) -> dict:
     build = firmware.build(project)
     result = test_firmware(project, count=1, seed=0)
     sample = result.reports[0].samples[0]
-    return {"model": name, "backend": backend, "passed": result.passed, "kernel_code_bytes": model_code_bytes(build.elf, "m"),
+    return {"model": name, "backend": backend, "passed": result.passed, "kernel_code_bytes": firmware.model_code_bytes(build.elf, "m"),
             "flash_bytes": build.flash_used, "instructions": sample.cycles, "unit": result.unit}
 
 
@@ -88,14 +72,19 @@ def main() -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"board {args.board}; counts: {rows[0]['unit'] if rows else 'instructions (QEMU icount)'}\n")
-    print("model | backend | ok | model code (linked) | flash | instructions | MAC/instr | TFLM ref | TFLM+CMSIS-NN")
-    print("--- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---:")
+    print(f"board {args.board}; counts: {rows[0]['unit'] if rows else 'instructions (QEMU icount)'}; "
+          "LLVM code and instructions also as a ratio to the C backend's (goal: code <= 1.20x)\n")
+    print("model | backend | ok | model code (linked) | code vs C | flash | instructions | instr vs C | MAC/instr | TFLM ref | TFLM+CMSIS-NN")
+    print("--- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---:")
+    c_rows = {r["model"]: r for r in rows if r["backend"] == "c"}
     for r in rows:
         macs, ref, cmsis = TFLM.get(r["model"], (None, None, None))
         ipc = f"{macs / r['instructions']:.3f}" if macs and r["instructions"] else "-"
-        print(f"{r['model']} | {r['backend']} | {'yes' if r['passed'] else 'NO'} | {r['kernel_code_bytes']:,} | "
-              f"{r['flash_bytes']:,} | {r['instructions'] or 0:,} | {ipc} | {f'{ref:,}' if ref else '-'} | "
+        c = c_rows.get(r["model"]) if r["backend"] != "c" else None
+        code_ratio = f"{r['kernel_code_bytes'] / c['kernel_code_bytes']:.2f}x" if c else "-"
+        instr_ratio = f"{r['instructions'] / c['instructions']:.2f}x" if c and c["instructions"] else "-"
+        print(f"{r['model']} | {r['backend']} | {'yes' if r['passed'] else 'NO'} | {r['kernel_code_bytes']:,} | {code_ratio} | "
+              f"{r['flash_bytes']:,} | {r['instructions'] or 0:,} | {instr_ratio} | {ipc} | {f'{ref:,}' if ref else '-'} | "
               f"{f'{cmsis:,}' if cmsis else '-'}")
     return 0
 

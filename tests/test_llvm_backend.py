@@ -42,7 +42,7 @@ def compiled(tmp_path_factory):
 def test_llvm_kernels_match_reference_on_host(compiled, name):
     lib = compiled(name, "m")
     assert lib.metadata["options"]["backend"] == "llvm"
-    assert [o.suffix for o in lib.objects] == [".o"]
+    assert lib.objects and all(o.suffix == ".o" and o.is_file() for o in lib.objects)
     samples = random_inputs(lib.inputs, 5, seed=1)
     report, _ = check_on_host(lib, samples, run_reference(model_path(name), samples))
     if lib.inputs[0].dtype == "int8":
@@ -65,16 +65,48 @@ def test_c_and_llvm_models_link_into_one_program(compiled, tmp_path):
                                         ("cortex-m33", "hard")])
 def test_cortex_m_object_attributes_and_symbols(compiled, target, abi):
     lib = compiled("kws_ref_model", "kws", target=target)
-    obj = lib.objects[0]
-    assert object_float_abi(obj) == abi
-    attrs = subprocess.run(["arm-none-eabi-readelf", "-A", str(obj)], capture_output=True, text=True,
-                           timeout=60, check=True).stdout
-    assert f'Tag_CPU_name: "{target}"' in attrs
-    syms = subprocess.run(["arm-none-eabi-nm", str(obj)], capture_output=True, text=True, timeout=60,
-                          check=True).stdout.split("\n")
-    names = [line.split()[-1] for line in syms if line.strip()]
-    unprefixed = [n for n in names if not n.startswith("kws_") and not UNPREFIXED_ALLOWED.match(n)]
-    assert names and not unprefixed, unprefixed
+    assert len(lib.objects) == 2  # KWS has hot and cold kernels
+    for obj in lib.objects:
+        assert object_float_abi(obj) == abi
+        attrs = subprocess.run(["arm-none-eabi-readelf", "-A", str(obj)], capture_output=True, text=True,
+                               timeout=60, check=True).stdout
+        assert f'Tag_CPU_name: "{target}"' in attrs
+        syms = subprocess.run(["arm-none-eabi-nm", str(obj)], capture_output=True, text=True, timeout=60,
+                              check=True).stdout.split("\n")
+        names = [line.split()[-1] for line in syms if line.strip()]
+        unprefixed = [n for n in names if not n.startswith("kws_") and not UNPREFIXED_ALLOWED.match(n)]
+        assert names and not unprefixed, unprefixed
+
+
+def test_kernels_split_into_hot_and_cold_objects(compiled):
+    """Each kernel is in exactly one object; the hot ones do at least HOT_KERNEL_WORK stores."""
+    from aotgen.llvm_build import HOT_KERNEL_WORK
+
+    lib = compiled("kws_ref_model", "kws", target="cortex-m7")
+    tiers = {o["tuning"]: o for o in lib.metadata["llvm_objects"]}
+    assert set(tiers) == {"hot", "cold"}
+    assert sorted(k for o in tiers.values() for k in o["kernels"]) == sorted(lib.metadata["kernels"])
+    assert [lib.root / o["path"] for o in lib.metadata["llvm_objects"]] == lib.objects
+    # KWS's first convolution (10x4 filter, 25x5x64 output: 8,000 stores of 40 MACs each) is hot;
+    # its final fully connected layer (12 outputs) is cold.
+    assert "kws_conv2d_int8" in tiers["hot"]["kernels"]
+    assert "kws_fully_connected_int8" in tiers["cold"]["kernels"]
+    assert HOT_KERNEL_WORK > 12 * 64
+
+
+def test_kernel_work_counts_store_executions():
+    from tvm.script import tirx as T
+
+    from aotgen.llvm_build import kernel_work
+
+    @T.prim_func
+    def matvec(a: T.Buffer((8, 16), "int8"), x: T.Buffer((16,), "int8"), y: T.Buffer((8,), "int32")):
+        for i in range(8):
+            y[i] = 0
+            for k in range(16):
+                y[i] = y[i] + T.Cast("int32", a[i, k]) * T.Cast("int32", x[k])
+
+    assert kernel_work(matvec) == 8 + 8 * 16
 
 
 def test_float_abi_mismatch_is_refused_before_linking(compiled):
@@ -97,6 +129,7 @@ def test_board_name_as_target_and_riscv32(compiled):
     lib = compiled("hello_world_int8", "hw", target="nucleo_f746zg")
     assert lib.metadata["target"]["cpu"] == "cortex-m7"
     rv = compiled("hello_world_int8", "hw", target="riscv32")
-    header = rv.objects[0].read_bytes()[:20]
-    assert header[:4] == b"\x7fELF" and header[4] == 1  # 32-bit ELF
-    assert int.from_bytes(header[18:20], "little") == 243  # EM_RISCV
+    for obj in rv.objects:
+        header = obj.read_bytes()[:20]
+        assert header[:4] == b"\x7fELF" and header[4] == 1  # 32-bit ELF
+        assert int.from_bytes(header[18:20], "little") == 243  # EM_RISCV

@@ -38,3 +38,20 @@ def test_llvm_models_pass_on_every_qemu_board(board_name, tmp_path):
     for prefix, report in zip(result.prefixes, result.reports):
         assert report.max_abs_error() == 0, (prefix, report.to_json())
         assert all(s.cycles and s.cycles > 0 for s in report.samples), "no instruction counts"
+
+
+def test_llvm_model_code_within_a_fifth_of_the_c_backend(tmp_path):
+    """The issue's size goal, on the shared models where it is tightest (tiny models, whose kernels
+    LLVM would otherwise unroll) and on KWS: each model compiled by both backends, linked into one
+    Cortex-M7 firmware, and its linked code (functions under its prefix) compared."""
+    board = boards.load_board("mps2_an500")
+    names = ["hello_world_int8", "hello_world_float", "ad01_fp32", "kws_ref_model"]
+    libs = [aotgen.compile(model_path(name), output=tmp_path / f"{name}_{backend}", prefix=f"{backend}{i}",
+                           backend=backend, target=board.cpu).library
+            for i, name in enumerate(names) for backend in ("c", "llvm")]
+    project = generate_project(libs, board, "cmsis", tmp_path / "fw")
+    elf = firmware.build(project).elf
+    for i, name in enumerate(names):
+        c, llvm = firmware.model_code_bytes(elf, f"c{i}"), firmware.model_code_bytes(elf, f"llvm{i}")
+        assert c > 0 and llvm > 0
+        assert llvm <= 1.2 * c, f"{name}: LLVM {llvm} bytes of code, C {c} ({llvm / c:.2f}x)"

@@ -13,9 +13,12 @@ the C backend (gcc -O2). Two levers reach LLVM through TVM:
   unrolling, no loop alignment padding), while the functions keep their speed attributes.
 
 Loop *full* unrolling ignores the profile, and it is where the speed is: unrolling a 16-channel
-MAC loop makes ResNet 25% faster. So kernels are split by the work they do: "hot" kernels (the
-few that run for most of the time) keep LLVM's full unrolling; all others are built with no
-unrolling at all. Each tier is one object.
+MAC loop makes int8 ResNet 25% faster. So kernels are split: "hot" kernels (integer kernels
+that run for most of the time) keep LLVM's full unrolling; all others are built with no
+unrolling at all. Each tier is one object. Float kernels are never hot: their MAC is one VFMA
+and gcc's C for them is compact, so unrolled copies would cost more code than the whole C kernel
+(float ResNet's code grows to 1.6x the C backend's), while the integer kernels' requantization
+epilogues leave room for it.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from tvm import tirx
 
 from .kernels import LoweredKernel
 
-# A kernel is hot when its innermost statements run at least this many times per inference
-# (a 16x16 fully connected layer runs 256; a 640x128 one 81,920).
+# An integer kernel is hot when its innermost statements run at least this many times per
+# inference (a 16x16 fully connected layer runs 256; a 640x128 one 81,920).
 HOT_KERNEL_WORK = 16384
 
 # LLVM's ProfileSummary module flag in the form its tests use; the counts only need to be a
@@ -57,14 +60,19 @@ _PROFILE_SUMMARY_IR = """
 class Tuning:
     name: str
     cl_opts: tuple[str, ...]
+    arm_mattr: tuple[str, ...] = ()  # target features added on Arm (thumb) targets
+
+
 
 
 # Size-optimized codegen everywhere; LLVM's default full unrolling (threshold 150) of hot loops.
 HOT = Tuning("hot", ("-force-pgso:bool=true",))
 # No unrolling at all: full-unroll threshold 0, no "unrolling simplifies it" analysis, and no
-# forced unrolling of small loops by the Arm cost model.
+# forced unrolling of small loops by the Arm cost model. And no 8-byte alignment of loop heads
+# (the Cortex-M7's tuning; the nop padding is 8% of float kernels' code).
 COLD = Tuning("cold", ("-force-pgso:bool=true", "-unroll-threshold-default:uint=0",
-                       "-unroll-max-iteration-count-to-analyze:uint=0", "-arm-force-unroll-threshold:uint=0"))
+                       "-unroll-max-iteration-count-to-analyze:uint=0", "-arm-force-unroll-threshold:uint=0"),
+              arm_mattr=("-branch-align-64",))
 
 
 @dataclass(frozen=True)
@@ -100,20 +108,33 @@ def kernel_work(func: tirx.PrimFunc) -> int:
     return total
 
 
+def is_hot(kernel: LoweredKernel) -> bool:
+    computes_in_float = any(str(getattr(p.ty, "element_type", p).dtype).startswith(("float", "bfloat"))
+                            for p in kernel.func.params)
+    return not computes_in_float and kernel_work(kernel.func) >= HOT_KERNEL_WORK
+
+
 def build_llvm_objects(kernels: list[LoweredKernel], target: dict, lib_dir: Path, prefix: str) -> list[KernelObject]:
     """One object per tuning tier that has kernels: `<prefix>_kernels.o` (hot) and
     `<prefix>_kernels_cold.o`."""
     tiers = {HOT: [], COLD: []}
     for k in kernels:
-        tiers[HOT if kernel_work(k.func) >= HOT_KERNEL_WORK else COLD].append(k)
+        tiers[HOT if is_hot(k) else COLD].append(k)
     objects = []
     for tuning, members in tiers.items():
         if not members:
             continue
         path = lib_dir / f"{prefix}_kernels{'' if tuning is HOT else '_cold'}.o"
-        build_llvm_object(members, tvm.target.Target({**target, "cl-opt": list(tuning.cl_opts)}), path)
+        build_llvm_object(members, _tier_target(target, tuning), path)
         objects.append(KernelObject(path, tuning.name, tuple(k.symbol for k in members)))
     return objects
+
+
+def _tier_target(target: dict, tuning: Tuning) -> tvm.target.Target:
+    tier = {**target, "cl-opt": list(tuning.cl_opts)}
+    if tuning.arm_mattr and str(target.get("mtriple", "")).startswith("thumb"):
+        tier["mattr"] = [*target.get("mattr", []), *tuning.arm_mattr]
+    return tvm.target.Target(tier)
 
 
 def build_llvm_object(kernels: list[LoweredKernel], target: tvm.target.Target, path: Path) -> None:

@@ -10,6 +10,7 @@ external functions in the C glue. All of them use 32-bit arithmetic only (no int
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -50,9 +51,10 @@ def define(name: str, source: str, needs: tuple[str, ...] = ()) -> None:
     HELPERS[name] = Helper(name, source, needs)
 
 
-def used_by(kernel_source: str, prefix: str, external: bool = False) -> str:
+def used_by(kernel_source: str, prefix: str, external: bool = False, provided: tuple[str, ...] = ()) -> str:
     """Definitions of every helper the source calls (and what those call), in dependency order,
-    renamed to the model's prefix; `external` (LLVM kernels) makes them linkable."""
+    renamed to the model's prefix; `external` (LLVM kernels) makes them linkable. Helpers named in
+    `provided` (without aotgen_) are defined elsewhere and left out."""
     order: list[str] = []
 
     def visit(name: str) -> None:
@@ -63,7 +65,8 @@ def used_by(kernel_source: str, prefix: str, external: bool = False) -> str:
         order.append(name)
 
     for name in HELPERS:
-        if f"{prefix}_{name[len('aotgen_'):]}" in kernel_source:
+        short = name[len("aotgen_"):]
+        if short not in provided and re.search(rf"\b{prefix}_{short}\b", kernel_source):
             visit(name)
     text = "\n".join(HELPERS[n].source for n in order).replace("aotgen_", f"{prefix}_")
     return text.replace("static inline ", "") if external else text

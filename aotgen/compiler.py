@@ -20,6 +20,7 @@ from .errors import AotgenError
 from .frontend import load_model
 from .graph import TensorKind
 from .kernels import build_c, c_params, tir_text
+from . import llvm_helpers
 from .llvm_build import build_llvm_objects
 from .lower import lower
 from .mlf import SCHEMA_VERSION, ModelLibrary, load, publish, refuse_overwrite, staging_dir
@@ -122,7 +123,7 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     else:
         # Kernels go into an object file; the C glue declares them and defines the helpers.
         functions = [CFunction(k.symbol, c_params(k), None) for k in lowered.kernels]
-        helpers_c = c_helpers.used_by(tir_text(lowered.kernels), prefix, external=True)
+        helpers_c = c_helpers.used_by(tir_text(lowered.kernels), prefix, external=True, provided=llvm_helpers.INLINED)
     done("codegen")
     step("emit", "planning memory and writing the library")
     graph = lowered.graph

@@ -7,8 +7,8 @@ the C backend (gcc -O2). Two levers reach LLVM through TVM:
 * `cl-opt` target options. TVM sets an option's value without counting an occurrence, so only
   options LLVM reads by value take effect (`-unroll-threshold` does not; `-unroll-threshold-
   default` does).
-* `pragma_import_llvm`: IR that TVM links into the module before optimizing. We import a profile
-  summary (no functions) and set `-force-pgso`: LLVM's profile-guided size optimization then
+* `pragma_import_llvm`: IR that TVM links into the module before optimizing. We import the
+  requantization helpers (llvm_helpers.py, inlined) and a profile summary, and set `-force-pgso`: LLVM's profile-guided size optimization then
   treats every block as cold, which is -Os for the IR passes and codegen (no partial or runtime
   unrolling, no loop alignment padding), while the functions keep their speed attributes.
 
@@ -30,6 +30,7 @@ import tvm
 from tvm import tirx
 
 from .kernels import LoweredKernel
+from .llvm_helpers import helpers_ir
 
 # An integer kernel is hot when its innermost statements run at least this many times per
 # inference (a 16x16 fully connected layer runs 256; a 640x128 one 81,920).
@@ -125,7 +126,7 @@ def build_llvm_objects(kernels: list[LoweredKernel], target: dict, lib_dir: Path
         if not members:
             continue
         path = lib_dir / f"{prefix}_kernels{'' if tuning is HOT else '_cold'}.o"
-        build_llvm_object(members, _tier_target(target, tuning), path)
+        build_llvm_object(members, _tier_target(target, tuning), path, prefix)
         objects.append(KernelObject(path, tuning.name, tuple(k.symbol for k in members)))
     return objects
 
@@ -137,13 +138,13 @@ def _tier_target(target: dict, tuning: Tuning) -> tvm.target.Target:
     return tvm.target.Target(tier)
 
 
-def build_llvm_object(kernels: list[LoweredKernel], target: tvm.target.Target, path: Path) -> None:
+def build_llvm_object(kernels: list[LoweredKernel], target: tvm.target.Target, path: Path, prefix: str) -> None:
     """An ELF relocatable object for the target CPU from TVM's bundled LLVM."""
     first = kernels[0]
-    # The profile summary rides on the first kernel's body; TVM links it in before optimizing.
+    # The imported IR rides on the first kernel's body; TVM links it in before optimizing.
+    imported = helpers_ir(prefix) + _PROFILE_SUMMARY_IR
     with_summary = first.func.with_body(
-        tirx.AttrStmt(tvm.ir.StringImm("aotgen"), "pragma_import_llvm", tvm.ir.StringImm(_PROFILE_SUMMARY_IR),
-                      first.func.body))
+        tirx.AttrStmt(tvm.ir.StringImm("aotgen"), "pragma_import_llvm", tvm.ir.StringImm(imported), first.func.body))
     mod = tvm.IRModule({k.symbol: with_summary if k is first else k.func for k in kernels})
     tvm.get_global_func("target.build.llvm")(mod, target).write_to_file(str(path))
     if str(target.attrs.get("mtriple", "")).startswith("thumb"):

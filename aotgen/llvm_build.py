@@ -70,10 +70,11 @@ class Tuning:
 HOT = Tuning("hot", ("-force-pgso:bool=true",))
 # No unrolling at all: full-unroll threshold 0, no "unrolling simplifies it" analysis, and no
 # forced unrolling of small loops by the Arm cost model. And no 8-byte alignment of loop heads
-# (the Cortex-M7's tuning; the nop padding is 8% of float kernels' code).
+# (the Cortex-M7's tuning; the nop padding is 8% of float kernels' code), and a fused multiply-add
+# where the Cortex-M4's tuning would split it into two instructions.
 COLD = Tuning("cold", ("-force-pgso:bool=true", "-unroll-threshold-default:uint=0",
                        "-unroll-max-iteration-count-to-analyze:uint=0", "-arm-force-unroll-threshold:uint=0"),
-              arm_mattr=("-branch-align-64",))
+              arm_mattr=("-branch-align-64", "-slowfpvfmx"))
 
 
 @dataclass(frozen=True)

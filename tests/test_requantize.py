@@ -96,3 +96,53 @@ def test_quantize_multiplier_represents_the_scale(real):
         return
     assert 2**30 <= m < 2**31
     assert abs(m * 2.0 ** (shift - 31) - real) <= real * 2.0**-30
+
+
+def test_llvm_ir_helpers_match_tflite_arithmetic(tmp_path):
+    """The same cases through llvm_helpers' IR: a kernel calling both helpers, built by TVM's LLVM for
+    the host, must inline them (no call left) and agree with TFLite's arithmetic everywhere."""
+    import tvm
+    from tvm import te, tirx
+
+    from aotgen.kernels import lower_kernel
+    from aotgen.llvm_build import build_llvm_object
+
+    cs = cases()
+    n = len(cs)
+    a, b, s = (te.placeholder((n,), "int32", name) for name in "abs")
+    def calls(helper):
+        return te.compute((n,), lambda i: tirx.call_pure_extern("int32", f"t_{helper}", a[i], b[i], s[i]), name=helper)
+
+    outs = [calls("requantize"), calls("requantize_single")]
+    target = tvm.target.Target({"kind": "llvm"})
+    kernel = lower_kernel(te.create_prim_func([a, b, s, *outs]), "t_requant", target)
+    obj = tmp_path / "k.o"
+    build_llvm_object([kernel], target, obj, "t")
+    undefined = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "t_requantize" not in undefined, undefined
+
+    main = tmp_path / "main.c"
+    main.write_text(f"""#include <stdint.h>
+#include <stdio.h>
+void t_requant(const int32_t*, const int32_t*, const int32_t*, int32_t*, int32_t*);
+static int32_t a[{n}], b[{n}], s[{n}], r1[{n}], r2[{n}];
+int main(void) {{
+  for (int i = 0; i < {n}; ++i) {{
+    long x, y, z;
+    if (scanf("%ld %ld %ld", &x, &y, &z) != 3) return 1;
+    a[i] = (int32_t)x; b[i] = (int32_t)y; s[i] = (int32_t)z;
+  }}
+  t_requant(a, b, s, r1, r2);
+  for (int i = 0; i < {n}; ++i) printf("%ld %ld\\n", (long)r1[i], (long)r2[i]);
+  return 0;
+}}
+""")
+    exe = tmp_path / "requant"
+    subprocess.run(["gcc", "-O2", str(main), str(obj), "-o", str(exe)], check=True, timeout=60)
+    stdin = "".join(f"{x} {y} {z}\n" for x, y, z in cs)
+    out = subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, timeout=60, check=True)
+    got = [tuple(int(v) for v in line.split()) for line in out.stdout.splitlines()]
+    want = [(multiply_by_quantized_multiplier(x, y, z), single_rounding(x, y, z)) for x, y, z in cs]
+    assert len(got) == n
+    mismatches = [(c, g, w) for c, g, w in zip(cs, got, want) if g != w]
+    assert not mismatches, mismatches[:5]

@@ -23,7 +23,9 @@ from aotgen_testlib import build_program, model_path, multi_model_main, run_prog
 UNPREFIXED_ALLOWED = re.compile(r"^(expf|logf|sqrtf|tanhf|expm1f|powf|fabsf|roundf|nearbyintf|floorf|ceilf|"
                                 r"__extendhfsf2|__truncsfhf2|__gnu_h2f_ieee|__gnu_f2h_ieee|__aeabi_\w+|"
                                 # libgcc's soft-float routines (Cortex-M0/M3 have no FPU)
-                                r"__(add|sub|mul|div|neg|cmp|eq|ne|lt|le|gt|ge|unord)sf[23]|__fix\w+|__float\w+)$")
+                                r"__(add|sub|mul|div|neg|cmp|eq|ne|lt|le|gt|ge|unord)sf[23]|__fix\w+|__float\w+|"
+                                # and its integer routines (Cortex-M0: no 64-bit multiply, no divide)
+                                r"__(mul|div|udiv|mod|umod|ashl|ashr|lshr)[sd]i3)$")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_c_and_llvm_models_link_into_one_program(compiled, tmp_path):
 
 
 @pytest.mark.parametrize("target,abi", [("cortex-m7", "hard"), ("cortex-m4", "hard"), ("cortex-m3", "soft"),
-                                        ("cortex-m33", "hard")])
+                                        ("cortex-m33", "hard"), ("cortex-m0", "soft")])
 def test_cortex_m_object_attributes_and_symbols(compiled, target, abi):
     lib = compiled("kws_ref_model", "kws", target=target)
     assert len(lib.objects) == 2  # KWS has hot and cold kernels

@@ -384,3 +384,21 @@ def test_tarball_output_is_the_same_library(model_file, compile_once, tmp_path: 
     for rel in ["metadata.json", *folder.metadata["sources"], f"codegen/host/include/{folder.prefix}.h"]:
         assert (from_tar.root / rel).read_bytes() == (folder.root / rel).read_bytes(), f"{rel} differs"
     assert json.loads((from_tar.root / "metadata.json").read_text())["prefix"] == folder.prefix
+
+
+@pytest.mark.parametrize("name", ["pretrainedResnet_quant", "vww_96_int8"])
+def test_padding_tests_run_outside_the_channel_loop(name, model_file, compile_once) -> None:
+    """A padded convolution's bounds test depends on the output position and filter tap only, so
+    the lowering hoists it above the input-channel loop, and leaves no dead copy of that loop:
+    every int8 convolution's `ic` loop is a bare multiply-accumulate."""
+    lib = compile_once(model_file(name)).library
+    source = strip_comments(lib.sources[0].read_text())
+    convs = [k for k in lib.metadata["kernels"] if re.match(rf"{lib.prefix}_conv2d_int8\d*$", k)]
+    assert convs
+    for kernel in convs:
+        body = function_body(source, kernel)
+        loops = re.findall(r"for \(int32_t (ic\w*) = 0;", body)
+        assert loops == ["ic"], (kernel, loops)  # one channel loop: no dead copy
+        start = body.index("for (int32_t ic = 0;")
+        channel_loop = function_body(body[start:], "for")
+        assert "if (" not in channel_loop and "condval" not in channel_loop, (kernel, channel_loop)

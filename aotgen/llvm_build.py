@@ -143,7 +143,7 @@ def build_llvm_object(kernels: list[LoweredKernel], target: tvm.target.Target, p
     """An ELF relocatable object for the target CPU from TVM's bundled LLVM."""
     first = kernels[0]
     # The imported IR rides on the first kernel's body; TVM links it in before optimizing.
-    imported = helpers_ir(prefix) + _PROFILE_SUMMARY_IR
+    imported = helpers_ir(prefix, dsp=bool(target.attrs.get("feature.has_dsp", False))) + _PROFILE_SUMMARY_IR
     with_summary = first.func.with_body(
         tirx.AttrStmt(tvm.ir.StringImm("aotgen"), "pragma_import_llvm", tvm.ir.StringImm(imported), first.func.body))
     mod = tvm.IRModule({k.symbol: with_summary if k is first else k.func for k in kernels})

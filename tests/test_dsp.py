@@ -1,0 +1,85 @@
+"""int8 dot products through the Arm DSP extension (aotgen/int8_dot.py), run where it executes:
+a Cortex-M4 in QEMU (mps2_an386), both backends, against LiteRT's reference kernels, bit-exact.
+
+The models stress what the SIMD path could get wrong: lengths that leave a tail after the
+four-element steps, input zero points at both ends (offsets +128 and -127 in 16-bit lanes),
+weights at +-127, and convolution padding."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import aotgen
+from aotgen import boards, firmware
+from aotgen.harness.runner import test_firmware
+from aotgen.project import generate_project
+from tflite_builder import NONE, SAME, ModelSpec, bias_int32, output_scale_for, weight_scales
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi"),
+    pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm"),
+]
+
+
+def extreme_weights(rng, shape) -> np.ndarray:
+    w = rng.integers(-127, 128, size=shape).astype(np.int8)
+    w.flat[::5] = 127
+    w.flat[1::5] = -127
+    return w
+
+
+def fc_model(rng, in_c: int, zp_in: int) -> tuple[ModelSpec, int]:
+    out_c, s_in = 6, 0.05
+    ws = weight_scales(rng, out_c, True)
+    m = ModelSpec()
+    x = m.input("x", [1, in_c], "int8", s_in, zp_in)
+    w = m.const("w", extreme_weights(rng, [out_c, in_c]), ws, 0)
+    b = m.const("b", bias_int32(rng, out_c), s_in * ws, 0)
+    y = m.activation("y", [1, out_c], "int8", output_scale_for(s_in, ws, in_c), 3)
+    m.op("FULLY_CONNECTED", [x, w, b], [y], "FullyConnectedOptions", version=5, FusedActivationFunction=NONE)
+    return m, y
+
+
+def conv_model(rng, in_c: int, zp_in: int) -> tuple[ModelSpec, int]:
+    out_c, s_in = 5, 0.05
+    ws = weight_scales(rng, out_c, True)
+    m = ModelSpec()
+    x = m.input("x", [1, 6, 5, in_c], "int8", s_in, zp_in)
+    w = m.const("w", extreme_weights(rng, [out_c, 3, 3, in_c]), ws, 0)
+    b = m.const("b", bias_int32(rng, out_c), s_in * ws, 0)
+    y = m.activation("y", [1, 6, 5, out_c], "int8", output_scale_for(s_in, ws, 9 * in_c), -2)
+    m.op("CONV_2D", [x, w, b], [y], "Conv2DOptions", version=3, Padding=SAME, StrideW=1, StrideH=1,
+         DilationWFactor=1, DilationHFactor=1, FusedActivationFunction=NONE)
+    return m, y
+
+
+def test_dot_products_with_smlad_are_bit_exact_on_a_cortex_m4(tmp_path):
+    rng = np.random.default_rng(5)
+    board = boards.load_board("mps2_an386")
+    specs = [fc_model(rng, 37, -128), fc_model(rng, 18, 127), conv_model(rng, 13, -128), conv_model(rng, 8, 127)]
+    libs = []
+    for i, (spec, y) in enumerate(specs):
+        path = tmp_path / f"m{i}.tflite"
+        path.write_bytes(spec.to_bytes([y]))
+        for backend in ("c", "llvm"):
+            lib = aotgen.compile(path, output=tmp_path / f"{backend}{i}", prefix=f"{backend}{i}", backend=backend,
+                                 target=board.cpu).library
+            libs.append(lib)
+    for lib in libs:  # the SIMD path is the one under test
+        if lib.metadata["options"]["backend"] == "c":
+            assert f"{lib.prefix}_dot_s8(" in lib.sources[0].read_text()
+        else:
+            dis = subprocess.run(["arm-none-eabi-objdump", "-d", *map(str, lib.objects)], capture_output=True,
+                                 text=True, timeout=60, check=True).stdout
+            assert "smlad" in dis
+    project = generate_project(libs, board, "cmsis", tmp_path / "fw")
+    firmware.build(project)
+    result = test_firmware(project, count=4, seed=9)
+    assert result.passed, result.to_json()
+    assert len(result.reports) == len(libs) and all(len(r.samples) == 4 for r in result.reports)
+    for prefix, report in zip(result.prefixes, result.reports):
+        assert report.max_abs_error() == 0, (prefix, report.to_json())

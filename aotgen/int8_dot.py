@@ -2,9 +2,9 @@
 
 A quantized MAC loop `acc += (x[i] + offset) * w[i]` costs two byte loads, an add and a
 multiply-accumulate per element. On cores with the DSP extension (Cortex-M4/M7/M33/M55) the C
-helper below does four elements with two word loads, four SXTB16 (bytes to 16-bit lanes), two
-SADD16 (the offset) and two SMLAD (two 16x16 MACs each), as CMSIS-NN does; elsewhere, and for
-the tail, it is the plain loop. Integer sums are exact in any order, so results are unchanged.
+helper below (GNU C: gcc, clang, armclang) does four elements with two word loads, four SXTB16
+(bytes to 16-bit lanes), two SADD16 (the offset) and two SMLAD (two 16x16 MACs each), as
+CMSIS-NN does; elsewhere, and for the tail, it is the plain loop. Integer sums are exact in any order, so results are unchanged.
 
 `use_dot_helper` rewrites such innermost loops in a kernel's TIR into a call of the helper; it
 runs only for DSP targets (cores without DSP gain nothing from the call, and AVR's weights live
@@ -28,13 +28,14 @@ c_helpers.define("aotgen_dot_s8", """\
 static inline int32_t aotgen_dot_s8(const int8_t* x, const int8_t* w, int32_t n, int32_t x_offset) {
   int32_t acc = 0;
   int32_t i = 0;
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  /* x_offset in both 16-bit lanes; |x + x_offset| <= 255 fits a lane. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  /* x_offset in both 16-bit lanes; |x + x_offset| <= 255 fits a lane. __builtin_memcpy: one
+   * (unaligned) word load even under -ffreestanding (Zephyr), where memcpy is a call. */
   uint32_t offset2 = ((uint32_t)(uint16_t)x_offset << 16) | (uint32_t)(uint16_t)x_offset;
   for (; i + 4 <= n; i += 4) {
     uint32_t xv, wv, x02, x13, w02, w13;
-    memcpy(&xv, x + i, 4);
-    memcpy(&wv, w + i, 4);
+    __builtin_memcpy(&xv, x + i, 4);
+    __builtin_memcpy(&wv, w + i, 4);
     __asm__("sxtb16 %0, %1" : "=r"(x02) : "r"(xv));
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(x13) : "r"(xv));
     __asm__("sxtb16 %0, %1" : "=r"(w02) : "r"(wv));

@@ -16,11 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import tvm
-import tvm_ffi
 from tvm import s_tir, tirx
 
 from .int8_dot import use_dot_helper
-from .tir_rewrite import rebuild_stmt
+from .tir_rewrite import clip_guarded_loops, drop_dead_else, rebuild_stmt
 
 # Allocations of at most this many elements stay local (register-like accumulators); all larger
 # ones become scratch tensors in the arena.
@@ -125,26 +124,6 @@ class _ScratchLifter:
         return rebuild_stmt(s, self.visit)
 
 
-def _conjuncts(cond) -> list:
-    if isinstance(cond, tirx.And):
-        return _conjuncts(cond.a) + _conjuncts(cond.b)
-    return [cond]
-
-
-def _drop_dead_else(s):
-    """HoistExpression turns a hoisted `a && b` into `if (a && b) T else if (a) if (b) E`. That
-    else needs a and b, so it never runs: drop it (the compilers would; readers should not have to)."""
-    s = rebuild_stmt(s, _drop_dead_else)
-    if isinstance(s, tirx.IfThenElse) and s.else_case is not None:
-        needed, inner = [], s.else_case
-        while isinstance(inner, tirx.IfThenElse) and inner.else_case is None:
-            needed += _conjuncts(inner.condition)
-            inner = inner.then_case
-        if needed and all(any(tvm_ffi.structural_equal(c, n) for n in needed) for c in _conjuncts(s.condition)):
-            return tirx.IfThenElse(s.condition, s.then_case, None)
-    return s
-
-
 def _lift_scratch(func: tirx.PrimFunc) -> tuple[tirx.PrimFunc, list[ScratchBuffer]]:
     lifter = _ScratchLifter()
     body = lifter.visit(func.body)
@@ -176,7 +155,7 @@ def _structural_passes() -> list:
 # input channel (C ResNet: 157 M -> 91 M instructions on the Cortex-M7). The padded branch adds
 # zero, so simplification leaves it empty.
 _HOIST_CONFIG = {"s_tir.HoistExpression": {
-    # Conjunctions split, so `kh`'s half of a padding test leaves the `kw` loop; see _drop_dead_else.
+    # Conjunctions split, so `kh`'s half of a padding test leaves the `kw` loop; see drop_dead_else.
     "hoisted_conditionals": (s_tir.transform.HoistedConditionals.IfElseStmt.value
                              | s_tir.transform.HoistedConditionals.IfElseExpr.value
                              | s_tir.transform.HoistedConditionals.BooleanExpression.value),
@@ -196,7 +175,10 @@ def _optimizing_passes(target: tvm.target.Target) -> list:
     return [
         s_tir.transform.LoopPartition(),
         s_tir.transform.HoistExpression(),
-        _stmt_pass(_drop_dead_else, "DropDeadElse"),
+        _stmt_pass(drop_dead_else, "DropDeadElse"),
+        # Not for LLVM: it fully unrolls a guarded 3-tap loop, which a variable trip count stops
+        # (KWS: C 19.4 -> 17.2 M instructions, LLVM 14.6 -> 15.4 M).
+        *([_stmt_pass(clip_guarded_loops, "ClipGuardedLoops")] if target.kind.name == "c" else []),
         *([_stmt_pass(use_dot_helper, "UseDotHelper")] if dsp else []),
         tirx.transform.VectorizeLoop(False),
         tirx.transform.StorageRewrite(),

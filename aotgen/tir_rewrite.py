@@ -1,8 +1,11 @@
-"""Rebuilding TIR statement trees (TVM 0.27 has no Python statement mutator)."""
+"""TIR statement rewrites of our own (TVM 0.27 has no Python statement mutator)."""
 
 from __future__ import annotations
 
+import tvm.sym
+import tvm_ffi
 from tvm import tirx
+from tvm.ir.expr import Call
 
 
 def rebuild_stmt(s, visit):
@@ -27,3 +30,63 @@ def rebuild_stmt(s, visit):
         body = visit(s.body)
         return s if body.same_as(s.body) else tirx.While(s.condition, body)
     return s
+
+
+def _conjuncts(cond) -> list:
+    if isinstance(cond, tirx.And):
+        return _conjuncts(cond.a) + _conjuncts(cond.b)
+    return [cond]
+
+
+def drop_dead_else(s):
+    """HoistExpression turns a hoisted `a && b` into `if (a && b) T else if (a) if (b) E`. That
+    else needs a and b, so it never runs: drop it (the compilers would; readers should not have to)."""
+    s = rebuild_stmt(s, drop_dead_else)
+    if isinstance(s, tirx.IfThenElse) and s.else_case is not None:
+        needed, inner = [], s.else_case
+        while isinstance(inner, tirx.IfThenElse) and inner.else_case is None:
+            needed += _conjuncts(inner.condition)
+            inner = inner.then_case
+        if needed and all(any(tvm_ffi.structural_equal(c, n) for n in needed) for c in _conjuncts(s.condition)):
+            return tirx.IfThenElse(s.condition, s.then_case, None)
+    return s
+
+
+def _zero(e) -> bool:
+    return isinstance(e, tirx.IntImm) and e.value == 0
+
+
+def _guarded_factor(product):
+    """In `if_then_else(c, a, 0) * w` (either order): (c, a * w), else None."""
+    if not isinstance(product, tirx.Mul):
+        return None
+    for guarded, other, left in ((product.a, product.b, True), (product.b, product.a, False)):
+        if isinstance(guarded, Call) and guarded.op.name == "prim.if_then_else" and _zero(guarded.args[2]):
+            value = guarded.args[1]
+            return guarded.args[0], (value * other if left else other * value)
+    return None
+
+
+def clip_guarded_loops(s):
+    """`for k in [0, n): acc += if_then_else(lo <= f(k) <= hi, a, 0) * w` -> the same sum over only
+    the k where the condition holds, with no test per iteration: a convolution tap loop whose
+    padding test depends on the tap itself (HoistExpression cannot lift those). Integer
+    accumulators only, where leaving out a zero term is exact."""
+    s = rebuild_stmt(s, clip_guarded_loops)
+    if not (isinstance(s, tirx.For) and s.kind == tirx.ForKind.SERIAL and isinstance(s.body, tirx.BufferStore)):
+        return s
+    store = s.body
+    value = store.value
+    if not (isinstance(value, tirx.Add) and str(value.ty) == "int32"):
+        return s
+    guarded = _guarded_factor(value.b)
+    if guarded is None:
+        return s
+    cond, product = guarded
+    bounds = tvm.sym.detect_clip_bound(cond, [s.loop_var])
+    if len(bounds) != 2:  # the condition is not (only) a range of the loop variable
+        return s
+    lo = s.min if bounds[0] is None else tirx.max(s.min, bounds[0])  # None: no bound on that side
+    hi = s.min + s.extent if bounds[1] is None else tirx.min(s.min + s.extent, bounds[1] + 1)  # exclusive
+    body = tirx.BufferStore(store.buffer, value.a + product, store.indices)
+    return tirx.For(s.loop_var, lo, tirx.max(hi - lo, 0), s.kind, body, s.thread_binding, s.annotations, s.step)

@@ -4,7 +4,8 @@ Helpers are written here as `aotgen_<name>`; in a model they are named `<prefix>
 kernels built by LLVM (which reference them as external symbols) still keep every symbol under
 the model's prefix. The C backend emits them `static inline`; the LLVM backend emits them as
 external functions in the C glue. All of them use 32-bit arithmetic only (no int64_t), with
-32-bit literals (UINT32_C) so they stay right where `int` is 16 bits (AVR).
+32-bit literals (UINT32_C) so they stay right where `int` is 16 bits (AVR); where a GNU C
+compiler targets Thumb-2, the 64-bit product is one UMULL instruction.
 """
 
 from __future__ import annotations
@@ -72,14 +73,19 @@ def used_by(kernel_source: str, prefix: str, external: bool = False, provided: t
     return text.replace("static inline ", "") if external else text
 
 
-# The 64-bit product of two 32-bit magnitudes as hi:lo, from 16-bit halves.
+# The 64-bit product of two 32-bit magnitudes as hi:lo: one UMULL on Thumb-2 cores (Cortex-M3
+# and up), else from 16-bit halves.
 define("aotgen_umul64", """\
 static inline void aotgen_umul64(uint32_t a, uint32_t b, uint32_t* hi, uint32_t* lo) {
+#if defined(__GNUC__) && defined(__thumb2__)
+  __asm__("umull %0, %1, %2, %3" : "=r"(*lo), "=r"(*hi) : "r"(a), "r"(b));
+#else
   uint32_t a0 = a & 0xFFFFu, a1 = a >> 16, b0 = b & 0xFFFFu, b1 = b >> 16;
   uint32_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
   uint32_t mid = (p00 >> 16) + (p01 & 0xFFFFu) + (p10 & 0xFFFFu);
   *lo = (mid << 16) | (p00 & 0xFFFFu);
   *hi = p11 + (p01 >> 16) + (p10 >> 16) + (mid >> 16);
+#endif
 }
 """)
 

@@ -41,7 +41,7 @@ def test_llvm_models_pass_on_every_qemu_board(board_name, tmp_path):
 
 
 @pytest.mark.parametrize("names", [["hello_world_int8", "hello_world_float", "ad01_fp32", "kws_ref_model"],
-                                   ["vww_96_float", "pretrainedResnet", "pretrainedResnet_quant"]])
+                                   ["vww_96_float", "pretrainedResnet", "pretrainedResnet_quant", "vww_96_int8"]])
 def test_llvm_model_code_within_a_fifth_of_the_c_backend(names, tmp_path):
     """The issue's size goal on the shared models (benchmarks/backends.py measures all of them): each
     model compiled by both backends, linked into one Cortex-M7 firmware (two, for flash), and its

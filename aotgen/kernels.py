@@ -8,7 +8,9 @@ TVMBackendAllocWorkspace): ~20x the code of the kernel itself. We instead
   3. lift every remaining internal allocation into an extra pointer parameter (a "scratch"
      tensor the memory planner places in the arena), so kernels never touch the stack or heap
      for buffers and never call TVMBackendAllocWorkspace,
-  4. run the s_tir/tirx lowering passes without MakePackedAPI and hand the result to codegen.
+  4. run the s_tir/tirx lowering passes without MakePackedAPI, with padding tests moved out of
+     the MAC loops (tir_rewrite.py) and, on DSP cores, int8 MAC loops turned into SMLAD dot
+     products (int8_dot.py), and hand the result to codegen.
 """
 
 from __future__ import annotations

@@ -209,6 +209,19 @@ def test_depthwise_conv_2d(depth_multiplier, padding, stride, activation, per_ch
     check_exact(m, [y], tmp_path)
 
 
+@pytest.mark.parametrize("depthwise", [True, False])
+def test_tap_loops_clipped_to_the_image(depthwise, tmp_path):
+    """Kernels whose innermost loop runs over filter taps (depthwise; a single input channel) test
+    padding on the tap itself. The lowering turns a unit-step test into loop bounds (the depthwise
+    cases above cover both edges); a dilated tap keeps its test. Both must stay exact."""
+    rng = np.random.default_rng(17 + depthwise)
+    in_shape = [1, 9, 11, 3] if depthwise else [1, 13, 11, 1]
+    m, y = conv_model(rng, in_shape=in_shape, out_c=None if depthwise else 4, kernel=(3, 4), padding=SAME,
+                      stride=(2, 1) if depthwise else (2, 2), dilation=(2, 3), per_channel=True, activation=NONE,
+                      depth_multiplier=1 if depthwise else None)
+    check_exact(m, [y], tmp_path)
+
+
 @pytest.mark.parametrize("padding,stride,kernel,in_hw,with_bias,activation", [
     (SAME, (2, 2), (3, 3), (4, 5), True, NONE),    # 2x upsampling
     (VALID, (2, 2), (3, 3), (4, 4), True, RELU),

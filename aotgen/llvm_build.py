@@ -8,9 +8,10 @@ the C backend (gcc -O2). Two levers reach LLVM through TVM:
   options LLVM reads by value take effect (`-unroll-threshold` does not; `-unroll-threshold-
   default` does).
 * `pragma_import_llvm`: IR that TVM links into the module before optimizing. We import the
-  requantization helpers (llvm_helpers.py, inlined) and a profile summary, and set `-force-pgso`: LLVM's profile-guided size optimization then
-  treats every block as cold, which is -Os for the IR passes and codegen (no partial or runtime
-  unrolling, no loop alignment padding), while the functions keep their speed attributes.
+  helpers the kernels call most (llvm_helpers.py; inlined) and a profile summary, and set
+  `-force-pgso`: LLVM's profile-guided size optimization then treats every block as cold, which
+  is -Os for the IR passes (no partial or runtime unrolling), while the functions keep their
+  speed attributes.
 
 Loop *full* unrolling ignores the profile, and it is where the speed is: unrolling a 16-channel
 MAC loop makes int8 ResNet 25% faster. So kernels are split: "hot" kernels (integer kernels

@@ -19,7 +19,7 @@ from tvm import tirx
 from tvm.ir.expr import TensorLoad  # what tirx.BufferLoad builds in TVM 0.27
 
 from . import c_helpers
-from .tir_rewrite import rebuild_stmt
+from .tir_rewrite import accumulation, rebuild_stmt
 
 # Loops shorter than this stay inline: the call and the tail cost more than they save.
 MIN_LENGTH = 8
@@ -79,15 +79,13 @@ def _unit_stride_base(load: TensorLoad, var: tirx.Var):
 def _dot_call(loop: tirx.For):
     """The loop as `acc = acc + dot_s8(&x[base], &w[base], n, offset)`, or None if it is not an
     int8 MAC loop over unit-stride data."""
-    store = loop.body
     if not (isinstance(loop.extent, tirx.IntImm) and loop.extent.value >= MIN_LENGTH
-            and isinstance(loop.min, tirx.IntImm) and loop.min.value == 0
-            and isinstance(store, tirx.BufferStore) and isinstance(store.value, tirx.Add)):
+            and isinstance(loop.min, tirx.IntImm) and loop.min.value == 0):
         return None
-    acc, product = store.value.a, store.value.b
-    if not (isinstance(acc, TensorLoad) and acc.source.same_as(store.buffer) and isinstance(product, tirx.Mul)
-            and str(store.value.ty) == "int32"):
+    accumulated = accumulation(loop)
+    if accumulated is None or not isinstance(accumulated[1], tirx.Mul):
         return None
+    store, product = accumulated
     for xs, ws in ((product.a, product.b), (product.b, product.a)):
         x, w = _offset_load(xs), _int8_load(ws)
         if x is None or w is None or abs(x[1]) > 128:
@@ -99,7 +97,7 @@ def _dot_call(loop: tirx.For):
         call = c_helpers.call("int32", "dot_s8", tirx.address_of(tirx.BufferLoad(x_load.source, [x_base])),
                               tirx.address_of(tirx.BufferLoad(w.source, [w_base])), loop.extent,
                               tirx.IntImm("int32", offset))
-        return tirx.BufferStore(store.buffer, acc + call, store.indices)
+        return tirx.BufferStore(store.buffer, store.value.a + call, store.indices)
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tvm.sym
 import tvm_ffi
 from tvm import tirx
-from tvm.ir.expr import Call
+from tvm.ir.expr import Call, TensorLoad  # TensorLoad: what tirx.BufferLoad builds in TVM 0.27
 
 
 def rebuild_stmt(s, visit):
@@ -30,6 +30,24 @@ def rebuild_stmt(s, visit):
         body = visit(s.body)
         return s if body.same_as(s.body) else tirx.While(s.condition, body)
     return s
+
+
+def accumulation(loop: tirx.For):
+    """(store, addend) when the loop's body is `acc[c] = acc[c] + addend`, an int32 sum into one
+    element whose index c does not depend on the loop variable; else None. Only such a loop may
+    skip iterations or become one call: any other store must happen once per iteration."""
+    store = loop.body
+    if not (isinstance(store, tirx.BufferStore) and isinstance(store.value, tirx.Add)
+            and str(store.value.ty) == "int32"):
+        return None
+    acc = store.value.a
+    if not (isinstance(acc, TensorLoad) and acc.source.same_as(store.buffer)
+            and len(acc.indices) == len(store.indices)
+            and all(tvm_ffi.structural_equal(a, b) for a, b in zip(acc.indices, store.indices))):
+        return None
+    if any(v.same_as(loop.loop_var) for index in store.indices for v in tirx.analysis.undefined_vars(index)):
+        return None
+    return store, store.value.b
 
 
 def _conjuncts(cond) -> list:
@@ -73,20 +91,18 @@ def clip_guarded_loops(s):
     padding test depends on the tap itself (HoistExpression cannot lift those). Integer
     accumulators only, where leaving out a zero term is exact."""
     s = rebuild_stmt(s, clip_guarded_loops)
-    if not (isinstance(s, tirx.For) and s.kind == tirx.ForKind.SERIAL and isinstance(s.body, tirx.BufferStore)):
+    if not (isinstance(s, tirx.For) and s.kind == tirx.ForKind.SERIAL):
         return s
-    store = s.body
-    value = store.value
-    if not (isinstance(value, tirx.Add) and str(value.ty) == "int32"):
-        return s
-    guarded = _guarded_factor(value.b)
+    acc = accumulation(s)
+    guarded = _guarded_factor(acc[1]) if acc is not None else None
     if guarded is None:
         return s
+    store = acc[0]
     cond, product = guarded
     bounds = tvm.sym.detect_clip_bound(cond, [s.loop_var])
     if len(bounds) != 2:  # the condition is not (only) a range of the loop variable
         return s
     lo = s.min if bounds[0] is None else tirx.max(s.min, bounds[0])  # None: no bound on that side
     hi = s.min + s.extent if bounds[1] is None else tirx.min(s.min + s.extent, bounds[1] + 1)  # exclusive
-    body = tirx.BufferStore(store.buffer, value.a + product, store.indices)
+    body = tirx.BufferStore(store.buffer, store.value.a + product, store.indices)
     return tirx.For(s.loop_var, lo, tirx.max(hi - lo, 0), s.kind, body, s.thread_binding, s.annotations, s.step)

@@ -146,7 +146,7 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             lib_dir = staging / "codegen" / "host" / "lib"
             lib_dir.mkdir()
             kernel_objects = build_llvm_objects(lowered.kernels, tvm_target(cpu, backend), lib_dir, prefix)
-            objects = [f"codegen/host/lib/{o.path.name}" for o in kernel_objects]
+            objects = [str(o.path.relative_to(staging)) for o in kernel_objects]
         (staging / "memory_plan.txt").write_text(plan.report(graph))
         (staging / "ir").mkdir()
         (staging / "ir" / "imported.txt").write_text(imported.mod.script(show_meta=False))
@@ -180,8 +180,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             "objects": objects,
         }
         if backend == "llvm":  # which kernels each object holds, and how LLVM was tuned for them
-            metadata["llvm_objects"] = [{"path": f"codegen/host/lib/{o.path.name}", "tuning": o.tuning,
-                                         "kernels": list(o.kernels)} for o in kernel_objects]
+            metadata["llvm_objects"] = [{"path": path, "tuning": o.tuning, "kernels": list(o.kernels)}
+                                        for path, o in zip(objects, kernel_objects)]
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
         written = publish(staging, dest, force)
     except BaseException:

@@ -32,6 +32,7 @@ from tvm import tirx
 
 from .kernels import LoweredKernel
 from .llvm_helpers import helpers_ir
+from .tir_rewrite import rebuild_stmt
 
 # An integer kernel is hot when its innermost statements run at least this many times per
 # inference (a 16x16 fully connected layer runs 256; a 640x128 one 81,920).
@@ -65,8 +66,6 @@ class Tuning:
     arm_mattr: tuple[str, ...] = ()  # target features added on Arm (thumb) targets
 
 
-
-
 # Size-optimized codegen everywhere; LLVM's default full unrolling (threshold 150) of hot loops.
 HOT = Tuning("hot", ("-force-pgso:bool=true",))
 # No unrolling at all: full-unroll threshold 0, no "unrolling simplifies it" analysis, and no
@@ -90,22 +89,14 @@ def kernel_work(func: tirx.PrimFunc) -> int:
     summed over its stores."""
     total = 0
 
-    def visit(stmt, times: int) -> None:
+    def visit(stmt, times: int):
         nonlocal total
-        if isinstance(stmt, tirx.For):
-            extent = stmt.extent.value if isinstance(stmt.extent, tirx.IntImm) else 1
-            visit(stmt.body, times * extent)
-        elif isinstance(stmt, tirx.SeqStmt):
-            for s in stmt.seq:
-                visit(s, times)
-        elif isinstance(stmt, tirx.IfThenElse):
-            visit(stmt.then_case, times)
-            if stmt.else_case is not None:
-                visit(stmt.else_case, times)
-        elif isinstance(stmt, tirx.BufferStore):
+        if isinstance(stmt, tirx.BufferStore):
             total += times
-        elif isinstance(stmt, (tirx.AttrStmt, tirx.While)):
-            visit(stmt.body, times)
+        if isinstance(stmt, tirx.For):
+            times *= stmt.extent.value if isinstance(stmt.extent, tirx.IntImm) else 1
+        rebuild_stmt(stmt, lambda child: visit(child, times))  # walks the children; changes nothing
+        return stmt
 
     visit(func.body, 1)
     return total
@@ -145,9 +136,9 @@ def build_llvm_object(kernels: list[LoweredKernel], target: tvm.target.Target, p
     first = kernels[0]
     # The imported IR rides on the first kernel's body; TVM links it in before optimizing.
     imported = helpers_ir(prefix, dsp=bool(target.attrs.get("feature.has_dsp", False))) + _PROFILE_SUMMARY_IR
-    with_summary = first.func.with_body(
+    first_with_import = first.func.with_body(
         tirx.AttrStmt(tvm.ir.StringImm("aotgen"), "pragma_import_llvm", tvm.ir.StringImm(imported), first.func.body))
-    mod = tvm.IRModule({k.symbol: with_summary if k is first else k.func for k in kernels})
+    mod = tvm.IRModule({k.symbol: first_with_import if k is first else k.func for k in kernels})
     tvm.get_global_func("target.build.llvm")(mod, target).write_to_file(str(path))
     if str(target.attrs.get("mtriple", "")).startswith("thumb"):
         _strip_arm_unwind_tables(path)

@@ -1,10 +1,10 @@
-"""The requantization helpers in LLVM IR, inlined into the kernels that LLVM builds.
+"""The hottest C helpers in LLVM IR, inlined into the kernels that LLVM builds.
 
-In C the helpers (c_helpers.py) avoid int64_t, so a 32x32->64-bit product is four 16-bit
-multiplies, and LLVM-built kernels would call them across the object boundary once per output
-element. Objects may use 64-bit arithmetic (one SMULL on Cortex-M3 and up), so LLVM gets these
-two as IR, written the way TFLite writes them; TVM links imported IR in as always-inline
-definitions that are not emitted. Both forms are tested bit-exact against LiteRT.
+LLVM-built kernels would otherwise call the C helpers (c_helpers.py, int8_dot.py) across the
+object boundary, once per output element or per dot product. So LLVM gets requantize and
+requantize_single (with native 64-bit arithmetic, one SMULL on Cortex-M3 and up, the way TFLite
+writes them) and, on DSP cores, dot_s8 (with the Arm DSP intrinsics) as IR; TVM links imported
+IR in as always-inline definitions that are not emitted. Both forms are tested bit-exact.
 """
 
 from __future__ import annotations

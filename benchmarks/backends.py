@@ -17,11 +17,11 @@ import tempfile
 from pathlib import Path
 
 import aotgen
-from aotgen import firmware
-from aotgen.boards import load_board
+from aotgen.firmware import build as firmware
+from aotgen.firmware.boards import load_board
 from aotgen.errors import AotgenError
 from aotgen.harness.runner import test_firmware
-from aotgen.project import generate_project
+from aotgen.firmware.project import generate_project
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO.parent / "shared" / "models"

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 import aotgen
-from aotgen.targets import get_cpu
+from aotgen.compiler.targets import get_cpu
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import aotgen
-from aotgen.hostcheck import check_on_host
-from aotgen.reference import run_reference
-from aotgen.verify import random_inputs
+from aotgen.verify.hostcheck import check_on_host
+from aotgen.verify.reference import run_reference
+from aotgen.verify.compare import random_inputs
 
 
 def build_model(path):

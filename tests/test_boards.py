@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aotgen import boards, qemu
+from aotgen.firmware import boards
+from aotgen.firmware import qemu
 from aotgen.errors import AotgenError
 
 ALL = [f.stem for f in sorted(boards.BUILTIN_BOARDS_DIR.glob("*.yaml"))]

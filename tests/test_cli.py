@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import aotgen
-from aotgen.reference import run_reference
+from aotgen.verify.reference import run_reference
 from aotgen_testlib import AOTGEN, INT8_ATOL, model_path, saved_pair
 
 CLI_TIMEOUT_S = 600

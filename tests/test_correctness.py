@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aotgen.hostcheck import check_on_host
-from aotgen.reference import run_reference
-from aotgen.verify import CheckReport, compare_output, load_inputs, random_inputs
+from aotgen.verify.hostcheck import check_on_host
+from aotgen.verify.reference import run_reference
+from aotgen.verify.compare import CheckReport, compare_output, load_inputs, random_inputs
 from aotgen_testlib import FLOAT_MODELS, FLOAT_RTOL, INT8_ATOL, INT8_MODELS, build_program, multi_model_main, \
     run_program, saved_pair
 

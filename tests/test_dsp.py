@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 import aotgen
-from aotgen import boards, firmware
+from aotgen.firmware import boards
+from aotgen.firmware import build as firmware
 from aotgen.harness.runner import test_firmware
-from aotgen.project import generate_project
+from aotgen.firmware.project import generate_project
 from tflite_builder import NONE, SAME, ModelSpec, bias_int32, output_scale_for, weight_scales
 
 pytestmark = [

@@ -16,8 +16,8 @@ import tvm
 
 import aotgen
 from aotgen import ModelLibrary
-from aotgen.reference import run_reference
-from aotgen.verify import compare_output, random_inputs
+from aotgen.verify.reference import run_reference
+from aotgen.verify.compare import compare_output, random_inputs
 from aotgen_testlib import TFLITE_MODELS, build_program, run
 
 ALL_MODELS = [*TFLITE_MODELS, "tiny_cnn", "tiny_cnn_qdq_int8", "two_inputs"]

@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 
 import aotgen
-from aotgen import boards, firmware, project
+from aotgen.firmware import boards
+from aotgen.firmware import build as firmware
+from aotgen.firmware import project
 from aotgen.errors import AotgenError, ToolNotFoundError
 from aotgen.harness.protocol import ProtocolError
 from aotgen.harness.qemu_session import QemuSerial
@@ -404,7 +406,7 @@ def test_flash_without_flasher_names_the_apt_package(tmp_path, monkeypatch):
     lib = tiny_library(tmp_path / "tiny", HANG_LIB_C)
     p = generate([lib], boards.load_board("nucleo_f746zg"), tmp_path / "p")
     firmware.build(p)
-    from aotgen.harness.flash import flash
+    from aotgen.firmware.flash import flash
 
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolNotFoundError, match=r"'openocd' not found on PATH: install it with `apt-get install openocd`"):

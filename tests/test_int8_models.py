@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import tflite
 
-from aotgen.hostcheck import build_host_executable
-from aotgen.reference import run_reference
-from aotgen.verify import load_inputs, random_inputs
+from aotgen.verify.hostcheck import build_host_executable
+from aotgen.verify.reference import run_reference
+from aotgen.verify.compare import load_inputs, random_inputs
 from aotgen_testlib import INT8_MODELS, saved_pair
 
 RANDOM_SAMPLES = 20

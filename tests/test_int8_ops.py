@@ -17,8 +17,8 @@ import pytest
 
 import aotgen
 from aotgen.errors import UnsupportedModelError
-from aotgen.hostcheck import build_host_executable
-from aotgen.reference import run_reference
+from aotgen.verify.hostcheck import build_host_executable
+from aotgen.verify.reference import run_reference
 from tflite_builder import NONE, RELU, RELU6, SAME, VALID, ModelSpec, bias_int32, output_scale_for, \
     symmetric_int8, weight_scales
 
@@ -164,7 +164,7 @@ ENCODING_CASES = {
 
 @pytest.mark.parametrize("case", ENCODING_CASES)
 def test_conv_2d_requantization_encodings(case, tmp_path):
-    from aotgen.quantized import output_requant_params, requant_tables
+    from aotgen.compiler.quantized import output_requant_params, requant_tables
 
     rng = np.random.default_rng(list(ENCODING_CASES).index(case) + 50)
     m, y = conv_model(rng, in_shape=[1, 7, 7, 3], out_c=6, kernel=(3, 3), padding=SAME, stride=(1, 1),
@@ -776,7 +776,7 @@ def test_dynamic_range_layer_refused(tmp_path):
 def test_requantize_value_models_the_c_helpers():
     """aotgen.quantized.requantize_value (used to fold pruned channels at compile time) against
     test_requantize's model of TFLite's arithmetic, which is checked against the C helpers."""
-    from aotgen.quantized import requantize_value
+    from aotgen.compiler.quantized import requantize_value
     from test_requantize import cases, multiply_by_quantized_multiplier, single_rounding
 
     for x, m, s in cases()[:5000]:

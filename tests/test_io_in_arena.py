@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import aotgen
-from aotgen.reference import run_reference
-from aotgen.verify import random_inputs
+from aotgen.verify.reference import run_reference
+from aotgen.verify.compare import random_inputs
 
 from aotgen_testlib import MODELS
 

@@ -12,10 +12,10 @@ import pytest
 
 import aotgen
 from aotgen.errors import AotgenError
-from aotgen.hostcheck import check_on_host
-from aotgen.reference import run_reference
-from aotgen.targets import check_object_abi, object_float_abi
-from aotgen.verify import random_inputs
+from aotgen.verify.hostcheck import check_on_host
+from aotgen.verify.reference import run_reference
+from aotgen.compiler.targets import check_object_abi, object_float_abi
+from aotgen.verify.compare import random_inputs
 from aotgen_testlib import build_program, model_path, multi_model_main, run_program
 
 # Symbols an object may reference or define without the model prefix: libm, and the compiler
@@ -82,7 +82,7 @@ def test_cortex_m_object_attributes_and_symbols(compiled, target, abi):
 
 def test_kernels_split_into_hot_and_cold_objects(compiled):
     """Each kernel is in exactly one object; the hot ones do at least HOT_KERNEL_WORK stores."""
-    from aotgen.llvm_build import HOT_KERNEL_WORK
+    from aotgen.compiler.llvm_build import HOT_KERNEL_WORK
 
     lib = compiled("kws_ref_model", "kws", target="cortex-m7")
     tiers = {o["tuning"]: o for o in lib.metadata["llvm_objects"]}
@@ -99,7 +99,7 @@ def test_kernels_split_into_hot_and_cold_objects(compiled):
 def test_kernel_work_counts_store_executions():
     from tvm.script import tirx as T
 
-    from aotgen.llvm_build import kernel_work
+    from aotgen.compiler.llvm_build import kernel_work
 
     @T.prim_func
     def matvec(a: T.Buffer((8, 16), "int8"), x: T.Buffer((16,), "int8"), y: T.Buffer((8,), "int32")):
@@ -118,8 +118,8 @@ def test_float_abi_mismatch_is_refused_before_linking(compiled):
 
 
 def test_project_refuses_kernels_built_for_another_cpu(compiled, tmp_path):
-    from aotgen.boards import load_board
-    from aotgen.project import generate_project
+    from aotgen.firmware.boards import load_board
+    from aotgen.firmware.project import generate_project
 
     lib = compiled("hello_world_int8", "hw", target="cortex-m7")
     with pytest.raises(AotgenError, match="compiled for cortex-m7, but mps2_an385 is a cortex-m3"):

@@ -9,9 +9,10 @@ import shutil
 import pytest
 
 import aotgen
-from aotgen import boards, firmware
+from aotgen.firmware import boards
+from aotgen.firmware import build as firmware
 from aotgen.harness.runner import test_firmware
-from aotgen.project import generate_project
+from aotgen.firmware.project import generate_project
 from aotgen_testlib import model_path
 
 QEMU_BOARDS = [b.name for b in boards.list_boards() if b.qemu_runnable and "cmsis" in b.templates]

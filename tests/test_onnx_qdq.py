@@ -19,9 +19,9 @@ from onnx import helper as h
 from onnx import numpy_helper as nh
 
 import aotgen
-from aotgen.hostcheck import check_on_host
-from aotgen.reference import run_reference
-from aotgen.verify import random_inputs
+from aotgen.verify.hostcheck import check_on_host
+from aotgen.verify.reference import run_reference
+from aotgen.verify.compare import random_inputs
 
 SAMPLES = 24
 SEED = 7
@@ -246,8 +246,8 @@ def test_qdq_cnn_keeps_int8_weights(tmp_path: Path) -> None:
 def test_requantize_helper_matches_float32(tmp_path: Path) -> None:
     """The C helper against numpy's float32 `rint(float32(acc) * scale)` (what MLAS computes),
     on accumulators beyond 2^24, near-ties, and scales from tiny to above 1."""
-    from aotgen import c_helpers
-    from aotgen.qdq import pack_scale
+    from aotgen.compiler import c_helpers
+    from aotgen.compiler.qdq import pack_scale
 
     rng = np.random.default_rng(SEED)
     scales = np.concatenate([rng.uniform(1e-6, 1e-2, 40), rng.uniform(0.01, 2.0, 20), [2.0**-20, 0.5, 1.0, 3.0]])

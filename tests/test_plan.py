@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from aotgen.graph import Graph, KernelCall, TensorKind
-from aotgen.plan import lifetimes, plan_memory
+from aotgen.compiler.graph import Graph, KernelCall, TensorKind
+from aotgen.compiler.plan import lifetimes, plan_memory
 
 
 def random_graph(seed: int) -> Graph:

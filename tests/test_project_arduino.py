@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aotgen import boards, firmware, project
+from aotgen.firmware import boards
+from aotgen.firmware import build as firmware
+from aotgen.firmware import project
 from aotgen.errors import AotgenError
 from aotgen.harness.runner import test_firmware as run_harness_test
 from aotgen.harness.session import Session

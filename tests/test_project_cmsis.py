@@ -20,11 +20,15 @@ import pytest
 import yaml
 
 import aotgen
-from aotgen import boards, firmware, mlf, project, qemu
+from aotgen.firmware import boards
+from aotgen.firmware import build as firmware
+from aotgen.compiler import mlf
+from aotgen.firmware import project
+from aotgen.firmware import qemu
 from aotgen.errors import AotgenError, ToolNotFoundError
 from aotgen.harness.runner import run_embedded
-from aotgen.reference import run_reference
-from aotgen.targets import CPUS
+from aotgen.verify.reference import run_reference
+from aotgen.compiler.targets import CPUS
 
 SHARED = Path(os.environ.get("AOTGEN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 MODELS = {

@@ -15,7 +15,9 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from aotgen import boards, firmware, project
+from aotgen.firmware import boards
+from aotgen.firmware import build as firmware
+from aotgen.firmware import project
 from aotgen.errors import AotgenError
 from aotgen_testlib import AOTGEN, MODELS
 

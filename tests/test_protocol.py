@@ -26,7 +26,8 @@ from aotgen.harness.protocol import DeviceError, Frame, Link, ProtocolError
 from aotgen.harness.runner import check_session
 from aotgen.harness.session import Session, match_models, parse_banner
 from aotgen.harness.transport import LinkClosed, Transport, open_transport
-from aotgen.mlf import ModelLibrary
+from aotgen.compiler.mlf import ModelLibrary
+from aotgen.verify.compare import random_inputs
 
 from aotgen_testlib import MODELS, time_limit
 
@@ -123,7 +124,7 @@ def test_round_trip_matches_reference(device, libs):
     assert banner.version == 1 and banner.max_payload == 256 and not banner.instructions
     assert [m.name for m in banner.models] == ["hello_world_int8", "kws"]
     assert banner.models[1].input_sizes == [490] and banner.models[1].output_sizes == [12]
-    samples = [aotgen.verify.random_inputs(lib.inputs, 3, seed=7) for lib in libs]
+    samples = [random_inputs(lib.inputs, 3, seed=7) for lib in libs]
     result = check_session(s, libs, samples)
     assert result.passed, [r.to_json() for r in result.reports]
     assert [len(r.samples) for r in result.reports] == [3, 3]
@@ -184,7 +185,7 @@ def test_host_retries_after_crc_error(device, libs):
     s.link.transport = noisy = Corrupting(device, 1)
     trace: list[str] = []
     s.link.trace = trace.append  # the frames, as `aotgen test --trace` shows them
-    x = aotgen.verify.random_inputs(libs[1].inputs, 1, seed=3)[0]
+    x = random_inputs(libs[1].inputs, 1, seed=3)[0]
     outs, result = s.infer(1, libs[1], x)
     assert result.status == 0 and noisy.count == 0
     assert s.link.stats.retries == 1 and s.link.stats.crc_errors == 1
@@ -349,7 +350,7 @@ def test_round_trip_over_a_pty(harness_exe, libs):
         with open_transport(h.url) as t:
             s = Session(t, timeout=1.0)
             s.handshake(5.0)
-            result = check_session(s, libs, [aotgen.verify.random_inputs(lib.inputs, 3, seed=9) for lib in libs])
+            result = check_session(s, libs, [random_inputs(lib.inputs, 3, seed=9) for lib in libs])
             assert result.passed and result.transport == h.url
 
 

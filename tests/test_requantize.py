@@ -9,8 +9,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from aotgen import c_helpers
-from aotgen.quantized import quantize_multiplier
+from aotgen.compiler import c_helpers
+from aotgen.compiler.quantized import quantize_multiplier
 
 
 def srdhm(a: int, b: int) -> int:
@@ -104,8 +104,8 @@ def test_llvm_ir_helpers_match_tflite_arithmetic(tmp_path):
     import tvm
     from tvm import te, tirx
 
-    from aotgen.kernels import lower_kernel
-    from aotgen.llvm_build import build_llvm_object
+    from aotgen.compiler.kernels import lower_kernel
+    from aotgen.compiler.llvm_build import build_llvm_object
 
     cs = cases()
     n = len(cs)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aotgen import project, templates
+from aotgen.firmware import project
+from aotgen.firmware import templates
 from aotgen.errors import AotgenError
 from aotgen_testlib import AOTGEN, MODELS
 

@@ -4,9 +4,9 @@ iteration, so neither clipping its range nor replacing it by a dot-product call 
 
 from tvm import tirx
 
-from aotgen import c_helpers
-from aotgen.int8_dot import use_dot_helper
-from aotgen.tir_rewrite import accumulation, clip_guarded_loops
+from aotgen.compiler import c_helpers
+from aotgen.compiler.int8_dot import use_dot_helper
+from aotgen.compiler.tir_rewrite import accumulation, clip_guarded_loops
 
 K, O = tirx.Var("k", "int32"), tirx.Var("o", "int32")
 X, W, Y = (tirx.decl_buffer((16,), dtype, name) for name, dtype in (("x", "int8"), ("w", "int8"), ("y", "int32")))

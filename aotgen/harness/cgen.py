@@ -7,7 +7,7 @@ against the header's size macros) and a thunk per model that builds the
 
 from __future__ import annotations
 
-from ..mlf import ModelLibrary
+from ..compiler.mlf import ModelLibrary
 
 MODELS_C = "aotgen_models.c"
 MAX_MODELS = 255

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..boards import Board
+from ..firmware.boards import Board
 from ..errors import AotgenError
 from ..toolchain import kill_group
 from .transport import Transport

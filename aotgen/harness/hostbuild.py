@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AotgenError
-from ..hostcheck import HOST_CFLAGS
-from ..mlf import ModelLibrary
+from ..verify.hostcheck import HOST_CFLAGS
+from ..compiler.mlf import ModelLibrary
 from ..toolchain import run
 from . import COMMON_DIR, HARNESS_C, HOST_PLATFORM_C
 from .cgen import MODELS_C, models_source

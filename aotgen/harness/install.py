@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..mlf import ModelLibrary
+from ..compiler.mlf import ModelLibrary
 from . import HARNESS_C, HARNESS_H
 from .cgen import MODELS_C, models_source
 

@@ -14,9 +14,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..boards import Board
+from ..firmware.boards import Board
 from ..errors import AotgenError, ToolNotFoundError
-from .. import qemu
+from ..firmware import qemu
 from .emulated import EmulatedSerial, die_with_parent
 from .transport import Transport, open_transport
 

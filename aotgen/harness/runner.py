@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import mlf
-from ..boards import Board, load_board
+from ..compiler import mlf
+from ..firmware.boards import Board, load_board
 from ..errors import AotgenError
-from ..hostcheck import reference_name
-from ..mlf import ModelLibrary
-from ..project import ModelRun, load_project
-from ..reference import run_reference
-from ..verify import CheckReport, SampleCheck, compare_output, load_inputs, random_inputs
+from ..verify.hostcheck import reference_name
+from ..compiler.mlf import ModelLibrary
+from ..firmware.project import ModelRun, load_project
+from ..verify.reference import run_reference
+from ..verify.compare import CheckReport, SampleCheck, compare_output, load_inputs, random_inputs
 from .protocol import LinkStats, ProtocolError
 from .qemu_session import QemuSerial
 from .simavr import SimavrSerial

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..mlf import ModelLibrary
+from ..compiler.mlf import ModelLibrary
 from . import protocol as P
 from .protocol import Frame, Link, ProtocolError
 from .transport import Transport

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..boards import Board
+from ..firmware.boards import Board
 from ..errors import AotgenError, ToolNotFoundError
 from .emulated import EmulatedSerial, die_with_parent
 from .transport import Transport, open_transport

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .errors import AotgenError
+from ..errors import AotgenError
 from .project import ProjectInfo
 
 WEST = "west"

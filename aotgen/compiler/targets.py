@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import AotgenError
+from ..errors import AotgenError
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def get_cpu(name: str) -> Cpu:
     """A CPU by name, or the CPU of a board (`--target nucleo_f746zg`)."""
     if name in CPUS:
         return CPUS[name]
-    from .boards import list_boards
+    from ..firmware.boards import list_boards
 
     by_board = {b.name: b.cpu for b in list_boards()}
     if name in by_board and by_board[name] in CPUS:
@@ -76,7 +76,7 @@ def tvm_target(cpu: Cpu, backend: str) -> dict:
 
 def object_float_abi(path: str) -> str:
     """"hard" if an Arm ELF object passes floats in VFP registers, else "soft" (readelf -A)."""
-    from .toolchain import run
+    from ..toolchain import run
 
     attrs = run(["arm-none-eabi-readelf", "-A", str(path)], 60).stdout.decode(errors="replace")
     return "hard" if "Tag_ABI_VFP_args: VFP registers" in attrs else "soft"

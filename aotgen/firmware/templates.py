@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from .boards import TEMPLATES_DIR, list_boards, template_names
-from .errors import AotgenError
+from ..errors import AotgenError
 
 SPEC_FILE = "aotgen_template.yaml"
 BUILD_SYSTEMS = ("make", "arduino", "west")

@@ -9,12 +9,12 @@ import click
 import numpy as np
 from rich.table import Table
 
-from ..cli import cli, emit_json
+from ..api import libraries_for_board
 from ..errors import AotgenError
-from ..harness.flash import flash
+from ..firmware.flash import flash
 from ..harness.runner import FirmwareTest, test_firmware
 from ..ui import console, err_console
-from .compile_cmd import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, progress
+from .options import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emit_json, progress
 
 
 def _save(directory: Path, result: FirmwareTest, prefixes: list[str]) -> None:
@@ -47,7 +47,7 @@ def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
     return table
 
 
-@cli.command("test")
+@click.command("test")
 @click.argument("project_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--inputs", "-i", "input_files", multiple=True, metavar="[PREFIX=]FILE.npy",
               help="An input sample (repeat; one file per model input, in input order; PREFIX= names the "
@@ -118,7 +118,7 @@ def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> N
                       f"{result.reports[0].reference}", highlight=False)
 
 
-@cli.command("flash")
+@click.command("flash")
 @click.argument("project_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--port", "-p", default=None, help="Serial port, for flashers that need one.")
 @click.option("--tool", default=None, help="Flasher to use [default: the board file's first one installed].")
@@ -132,7 +132,7 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
         console.print(f"[bold green]flashed[/] with {res.tool}: {' '.join(res.argv)}", highlight=False)
 
 
-@cli.command("run")
+@click.command("run")
 @click.argument("models", nargs=-1, required=True, metavar="MODEL_OR_MLF...")
 @click.option("--board", "-b", "board_name", required=True, help="Board name (see `aotgen boards`).")
 @click.option("--template", "-t", default=None, help="Project template [default: the board's first].")
@@ -158,8 +158,9 @@ def run_command(models: tuple[str, ...], board_name: str, template: str | None, 
                 rtol: float | None, save_outputs: Path | None, as_json: bool) -> None:
     """The whole loop: compile MODELs for a board, generate and build the project, flash it (real
     boards) or start QEMU, and test it against the reference interpreter. Exit 0 only on pass."""
-    from .. import boards, firmware, project
-    from .boards_cmd import _libraries
+    from ..firmware import boards
+    from ..firmware import build as firmware
+    from ..firmware import project
 
     if count == 0 and not input_files:
         raise AotgenError("nothing to test: give --count > 0 or --inputs")
@@ -168,8 +169,8 @@ def run_command(models: tuple[str, ...], board_name: str, template: str | None, 
     output = output or Path("build") / "run" / board.name
     with tempfile.TemporaryDirectory(prefix="aotgen-run-") as tmp, progress(as_json) as say:
         say(f"compiling for {board.cpu}")
-        libs = _libraries(models, prefix, board, Path(tmp), True,
-                          {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena})
+        libs = libraries_for_board(list(models), prefix, board, Path(tmp),
+                                   {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena})
         say(f"generating the {template} project in {output}")
         project.generate_project(libs, board, template, output, force=True)
         say(f"building {output}")
@@ -180,3 +181,6 @@ def run_command(models: tuple[str, ...], board_name: str, template: str | None, 
         result = test_firmware(output, count=count, seed=seed, input_files=list(input_files), port=port,
                                atol=atol, rtol=rtol, progress=say)
     _finish(result, save_outputs, as_json)
+
+
+COMMANDS = [test_command, flash_command, run_command]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 from tvm import tirx
 
-from ..errors import UnsupportedModelError
+from ...errors import UnsupportedModelError
 
 # ------------------------------------- TFLite's quantization parameters (its Prepare functions)
 

@@ -6,9 +6,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..boards import FlashMethod, load_board
+from .boards import FlashMethod, load_board
 from ..errors import AotgenError, ToolNotFoundError
-from ..project import load_project
+from .project import load_project
 from ..toolchain import APT_PACKAGES, run
 
 FLASH_TIMEOUT_S = 300.0
@@ -42,7 +42,7 @@ def flash(project_dir: str | Path, port: str | None = None, tool: str | None = N
     project = load_project(project_dir)
     board = load_board(project.board_name)
     if project.build_system == "west":  # Zephyr projects flash with the board's runner
-        from ..zephyr import flash_argv
+        from .zephyr import flash_argv
 
         if not project.elf.is_file():
             raise AotgenError(f"{project.elf}: no firmware yet; build it with `aotgen build {project.root}`")
@@ -50,7 +50,7 @@ def flash(project_dir: str | Path, port: str | None = None, tool: str | None = N
         proc = run(argv, timeout, cwd=project.root, what=f"west flash ({board.name})")
         return FlashResult("west", argv, (proc.stdout + proc.stderr).decode(errors="replace"))
     if project.build_system == "arduino" and (tool == "arduino-cli" or not board.flash_methods):
-        from ..arduino import upload_argv
+        from .arduino import upload_argv
 
         if not project.elf.is_file():
             raise AotgenError(f"{project.elf}: no firmware yet; build it with `aotgen build {project.root}`")

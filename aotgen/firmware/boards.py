@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
-from .errors import AotgenError
-from .targets import CPUS as TARGET_CPUS
+from ..errors import AotgenError
+from ..compiler.targets import CPUS as TARGET_CPUS
 
 # Symlinks to the repository's top-level boards/ and project_templates/, so wheels carry them too.
-BUILTIN_BOARDS_DIR = Path(__file__).resolve().parent / "boards"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "project_templates"
+BUILTIN_BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "project_templates"
 
 CPUS = {name for name in TARGET_CPUS if name != "host"}  # what a board's `cpu:` may say
 AVR_CPUS = {"atmega2560"}
@@ -197,6 +197,16 @@ def board_files() -> dict[str, Path]:
 
 def list_boards() -> list[Board]:
     return [load_board_file(f) for f in board_files().values()]
+
+
+def resolve_target(name: str) -> str:
+    """The CPU name for `--target`: a CPU passes through, a board name gives its board's CPU."""
+    if name in TARGET_CPUS:
+        return name
+    by_board = {b.name: b.cpu for b in list_boards()}
+    if by_board.get(name) in TARGET_CPUS:
+        return by_board[name]
+    return name  # unknown: the compiler names the CPUs and boards in its error
 
 
 def load_board(name: str) -> Board:

@@ -4,54 +4,27 @@ shows progress on stderr and prints results (a table, or JSON on stdout with --j
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from .. import compiler, mlf
-from ..cli import cli, emit_json
+from .. import api
+from ..compiler import pipeline as compiler
+from ..compiler import mlf
+from .options import (BACKEND_OPT, IO_IN_ARENA_OPT, JSON_OPT, MODEL_ARG, PREFIX_OPT, WORKSPACE_OPT, emit_json,
+                      progress)
 from ..errors import AotgenError
-from ..hostcheck import ModelCheck, check_library, check_model, save_samples
-from ..targets import CPUS
+from ..verify.hostcheck import ModelCheck, check_library, check_model, save_samples
+from ..compiler.targets import CPUS
 from ..ui import console, err_console
-
-MODEL_ARG = click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-PREFIX_OPT = click.option(
-    "--prefix", "-p", default=None,
-    help="C identifier every generated symbol starts with [default: the model file name].")
-JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress.")
-BACKEND_OPT = click.option("--backend", type=click.Choice(["c", "llvm"]), default="c", show_default=True,
-                           help="c: portable C sources; llvm: kernels as object code for the target.")
-WORKSPACE_OPT = click.option(
-    "--workspace", type=click.Choice(["static", "user"]), default="static", show_default=True,
-    help="static: the library owns its arena; user: the caller passes it with <prefix>_set_workspace.")
-IO_IN_ARENA_OPT = click.option(
-    "--io-in-arena", is_flag=True,
-    help="Place inputs and outputs inside the arena too (zero-copy <prefix>_<tensor>_buffer() accessors).")
-
-
-@contextlib.contextmanager
-def progress(quiet: bool) -> Iterator[Callable[[str], None]]:
-    """A callback showing the current step: a spinner on a terminal, plain lines in logs, nothing
-    with --json (stdout must stay parseable, and stderr quiet for scripts)."""
-    if quiet:
-        yield lambda _msg: None
-    elif not err_console.is_terminal:
-        yield lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False)
-    else:
-        with err_console.status("starting") as spinner:
-            yield spinner.update
-
 
 def default_output(model: Path, prefix: str | None) -> Path:
     """`build/<prefix>` under the current directory: predictable, and kept out of git by .gitignore."""
     return Path("build") / compiler.validate_prefix(prefix or compiler.default_prefix(model))
 
 
-@cli.command("compile")
+@click.command("compile")
 @MODEL_ARG
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Output folder, or a .tar file [default: build/<prefix>].")
@@ -69,7 +42,7 @@ def compile_command(model: Path, output: Path | None, prefix: str | None, target
     """Compile a .tflite or .onnx MODEL to C (a Model Library Format folder or tarball)."""
     output = output or default_output(model, prefix)
     with progress(as_json) as say:
-        result = compiler.compile(model, output, prefix=prefix, target=target, backend=backend,
+        result = api.compile(model, output, prefix=prefix, target=target, backend=backend,
                                   workspace=workspace, io_in_arena=io_in_arena, force=force, progress=say)
     summary = result.summary()
     summary["timings"] = result.timings
@@ -87,7 +60,7 @@ def compile_command(model: Path, output: Path | None, prefix: str | None, target
         console.print(f"  header {result.library.header}", highlight=False)
 
 
-@cli.command("check-host")
+@click.command("check-host")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--inputs", "-i", "input_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="A .npy input sample (repeat the option; one file per model input, in input order).")
@@ -165,3 +138,6 @@ def report_table(check: ModelCheck) -> Table:
                      o.tolerance.replace(" relative", " rel"), "[green]pass[/]" if o.passed else "[bold red]FAIL[/]"]
             table.add_row(origin, *([] if single else [o.output]), *cells)
     return table
+
+
+COMMANDS = [compile_command, check_host_command]

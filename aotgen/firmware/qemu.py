@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .boards import Board
-from .errors import AotgenError, ToolNotFoundError
-from .toolchain import kill_group
+from ..errors import AotgenError, ToolNotFoundError
+from ..toolchain import kill_group
 
 QEMU = "qemu-system-arm"
 QEMU_APT_PACKAGE = "qemu-system-arm"

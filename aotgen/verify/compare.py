@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AotgenError
-from .tensors import TensorInfo
+from ..errors import AotgenError
+from ..compiler.tensors import TensorInfo
 
 DEFAULT_INT_ATOL = 2
 DEFAULT_FLOAT_RTOL = 1e-4

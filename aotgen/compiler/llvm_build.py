@@ -147,7 +147,7 @@ def build_llvm_object(kernels: list[LoweredKernel], target: tvm.target.Target, p
 def _strip_arm_unwind_tables(path: Path) -> None:
     """Kernels never unwind, but LLVM's .ARM.exidx entries reference __aeabi_unwind_cpp_pr0, which
     would link libgcc's unwinder (and need __exidx_* symbols) into the firmware."""
-    from .toolchain import run
+    from ..toolchain import run
 
     run(["arm-none-eabi-objcopy", "--remove-section=.ARM.exidx*", "--remove-section=.ARM.extab*",
          "--strip-symbol=__aeabi_unwind_cpp_pr0", str(path)], 60)

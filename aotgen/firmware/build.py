@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import toolchain
-from .errors import AotgenError, ToolNotFoundError
+from .. import toolchain
+from ..errors import AotgenError, ToolNotFoundError
 from .boards import load_board
 from .project import ProjectInfo, load_project
-from .toolchain import kill_group
+from ..toolchain import kill_group
 
 GCC = "arm-none-eabi-gcc"
 SIZE = "arm-none-eabi-size"

@@ -13,7 +13,7 @@ import numpy as np
 import tvm
 from tvm import relax, te, tirx
 
-from .errors import UnsupportedModelError
+from ..errors import UnsupportedModelError
 from .graph import Graph, KernelCall, TensorKind
 from .kernels import LoweredKernel, lower_kernel
 from .qdq import rewrite_qdq

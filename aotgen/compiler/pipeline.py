@@ -14,9 +14,10 @@ from pathlib import Path
 
 import tvm
 
-from . import __version__, c_helpers
+from .. import __version__
+from . import c_helpers
 from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kernel_source
-from .errors import AotgenError
+from ..errors import AotgenError
 from .frontend import load_model
 from .graph import TensorKind
 from .kernels import build_c, c_params, tir_text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from tvm import relax, te, tirx
 
-from ..errors import UnsupportedModelError
+from ...errors import UnsupportedModelError
 from . import INTEGER_ONLY_INT8_OPS
 from .params import (
     _tensor_quant, activation_range, add_params, mean_params, output_requant_params, quantize_multiplier,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import AotgenError
+from ..errors import AotgenError
 from .graph import Graph, TensorKind
 from .plan import MemoryPlan
 from .tensors import C_TYPES, ModelSignature

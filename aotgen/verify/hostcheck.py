@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AotgenError
-from .mlf import ModelLibrary
-from .toolchain import run
-from .verify import CheckReport, SampleCheck, compare_output
+from ..errors import AotgenError
+from ..compiler.mlf import ModelLibrary
+from ..toolchain import run
+from .compare import CheckReport, SampleCheck, compare_output
 
 HOST_CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
 BUILD_TIMEOUT_S = 600
@@ -119,7 +119,7 @@ def check_model(model: str | Path, input_files: Sequence[str | Path] = (), count
 
     `compile_options` go to aotgen.compile (backend, workspace, io_in_arena), so the check covers
     the variant that will ship; the target is always the host."""
-    from .compiler import compile as compile_model  # late: it imports TVM, which the rest of this module never needs
+    from ..compiler.pipeline import compile as compile_model  # late: it imports TVM, which the rest of this module never needs
 
     say = progress or (lambda _msg: None)
     with tempfile.TemporaryDirectory(prefix="aotgen-check-") as tmp:
@@ -133,7 +133,7 @@ def check_library(lib: ModelLibrary, input_files: Sequence[str | Path] = (), cou
     """The same check on an already compiled library (folder or tarball): exactly what ships. The
     reference runs on the model the library keeps in src/."""
     from .reference import run_reference
-    from .verify import load_inputs, random_inputs
+    from .compare import load_inputs, random_inputs
 
     say = progress or (lambda _msg: None)
     model = lib.model_file

@@ -11,8 +11,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import AotgenError
-from .jsonfile import read_versioned
+from ..errors import AotgenError
+from ..jsonfile import read_versioned
 from .tensors import TensorInfo
 
 SCHEMA_VERSION = 1

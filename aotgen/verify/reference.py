@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AotgenError
+from ..errors import AotgenError
 
 
 def _need(module: str, package: str):

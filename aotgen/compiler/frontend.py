@@ -14,7 +14,7 @@ import numpy as np
 import tvm
 from tvm import relax
 
-from .errors import AotgenError, UnsupportedModelError
+from ..errors import AotgenError, UnsupportedModelError
 from .tensors import ModelSignature, Quantization, TensorInfo, c_identifier
 
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ..errors import UnsupportedModelError
+from ...errors import UnsupportedModelError
 from .params import quantize_multiplier
 
 # ---------------------------------- tables of int8 -> int8 functions (computed at compile time)

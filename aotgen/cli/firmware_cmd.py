@@ -8,12 +8,14 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .. import boards as boards_mod
-from .. import firmware, mlf, project
-from ..cli import cli, emit_json
-from .compile_cmd import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT
+from ..firmware import boards as boards_mod
+from ..firmware import build as firmware
+from ..compiler import mlf
+from ..firmware import project
+from ..api import libraries_for_board
+from .options import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emit_json, progress
 from ..errors import AotgenError
-from ..ui import console, err_console, status
+from ..ui import console, err_console
 
 
 def _size(n: int) -> str:
@@ -23,7 +25,7 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-@cli.command("boards")
+@click.command("boards")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def boards_command(as_json: bool) -> None:
     """List the boards aotgen can generate firmware for."""
@@ -44,36 +46,7 @@ def boards_command(as_json: bool) -> None:
     console.print(table)
 
 
-def _libraries(models: tuple[str, ...], prefix: str | None, board: boards_mod.Board, tmp: Path,
-               quiet: bool, compile_options: dict | None = None) -> list[mlf.ModelLibrary]:
-    """Model Library Format folders/tarballs as they are; model files compiled into `tmp`."""
-    if prefix and len(models) > 1:
-        raise AotgenError("--prefix applies to a single model; compile several models separately")
-    from .. import compile as aot_compile
-    from ..targets import CPUS
-
-    libs = []
-    for i, item in enumerate(models):
-        path = Path(item)
-        if not path.exists():
-            raise AotgenError(f"{path}: no such file or folder")
-        if mlf.is_model_library(path):
-            lib = mlf.load(path)
-            if prefix and lib.prefix != prefix:
-                raise AotgenError(f"{path} was compiled with prefix '{lib.prefix}'; recompile it for --prefix {prefix}")
-            libs.append(lib)
-            continue
-        if path.suffix.lower() not in (".tflite", ".onnx"):
-            raise AotgenError(f"{path}: expected a .tflite or .onnx model or a Model Library Format folder")
-        target = board.cpu if board.cpu in CPUS else "host"
-        with status(f"compiling {path.name} for {board.cpu}", quiet=quiet):
-            result = aot_compile(path, prefix=prefix, output=tmp / f"model{i}", target=target, force=True,
-                                 **(compile_options or {}))
-        libs.append(result.library)
-    return libs
-
-
-@cli.command("project")
+@click.command("project")
 @click.argument("models", nargs=-1, required=True, metavar="MODEL_OR_MLF...")
 @click.option("--board", "-b", "board_name", required=True, help="Board name (see `aotgen boards`).")
 @click.option("--template", "-t", default=None,
@@ -93,7 +66,7 @@ def project_command(models: tuple[str, ...], board_name: str, template: str | No
                     set_items: tuple[str, ...], output: Path, force: bool,
                     prefix: str | None, backend: str, workspace: str, io_in_arena: bool, as_json: bool) -> None:
     """Generate a firmware project for a board from models (.tflite/.onnx) or compiled libraries."""
-    from ..templates import load_template, parse_set
+    from ..firmware.templates import load_template, parse_set
 
     board = boards_mod.load_board(board_name)
     if template and template_dir:
@@ -105,12 +78,12 @@ def project_command(models: tuple[str, ...], board_name: str, template: str | No
     for key in overrides:
         spec.check_variable(key)
     mlf.refuse_overwrite(output, force)  # before compiling anything
-    with tempfile.TemporaryDirectory(prefix="aotgen-project-") as tmp:
-        libs = _libraries(models, prefix, board, Path(tmp), as_json,
-                          {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena})
-        with status(f"generating {template} project for {board.name}", quiet=as_json):
-            path = project.generate_project(libs, board, template_dir or template, output, force=force,
-                                            context_overrides=overrides)
+    with tempfile.TemporaryDirectory(prefix="aotgen-project-") as tmp, progress(as_json) as say:
+        libs = libraries_for_board(list(models), prefix, board, Path(tmp),
+                                   {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena}, say)
+        say(f"generating {template} project for {board.name}")
+        path = project.generate_project(libs, board, template_dir or template, output, force=force,
+                                        context_overrides=overrides)
     if as_json:
         emit_json({"project": str(path), "board": board.name, "template": template,
                    "models": [m.prefix for m in libs]})
@@ -120,11 +93,11 @@ def project_command(models: tuple[str, ...], board_name: str, template: str | No
     console.print(f"build it with: aotgen build {path}", highlight=False)
 
 
-@cli.command("templates")
+@click.command("templates")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def templates_command(as_json: bool) -> None:
     """List the built-in project templates, their variables and the boards they support."""
-    from ..templates import list_templates
+    from ..firmware.templates import list_templates
 
     specs = list_templates()
     if as_json:
@@ -144,7 +117,7 @@ def _usage(used: int, limit: int) -> str:
     return f"{used:,} / {limit:,} bytes ({100 * used / limit:.1f}%)"
 
 
-@cli.command("build")
+@click.command("build")
 @click.argument("project_dir", type=click.Path(path_type=Path))
 @click.option("--timeout", default=firmware.DEFAULT_TIMEOUT, show_default=True, help="Seconds before the build is stopped.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -168,3 +141,6 @@ def build_command(project_dir: Path, timeout: float, as_json: bool) -> None:
     elif boards_mod.load_board(info.board_name).simulator:
         sim = boards_mod.load_board(info.board_name).simulator
         console.print(f"test it in {sim.name} with: aotgen test {info.root}", highlight=False)
+
+
+COMMANDS = [boards_command, project_command, templates_command, build_command]

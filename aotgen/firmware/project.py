@@ -20,15 +20,16 @@ from cookiecutter.exceptions import CookiecutterException
 from cookiecutter.generate import generate_context, generate_files
 from cookiecutter.prompt import prompt_for_config
 
-from . import mlf, qemu
+from ..compiler import mlf
+from . import qemu
 from .boards import Board
 from .templates import TemplateSpec, load_template
-from .errors import AotgenError
-from .jsonfile import read_versioned
-from .mlf import ModelLibrary
-from .targets import check_object_abi
-from .tensors import TensorInfo
-from .verify import random_inputs
+from ..errors import AotgenError
+from ..jsonfile import read_versioned
+from ..compiler.mlf import ModelLibrary
+from ..compiler.targets import check_object_abi
+from ..compiler.tensors import TensorInfo
+from ..verify.compare import random_inputs
 
 PROJECT_FILE = "aotgen_project.json"
 PROJECT_SCHEMA_VERSION = 1
@@ -393,7 +394,7 @@ def _copy_library(m: ModelLibrary, dest: Path) -> None:
 def _harness_files(models: list[ModelLibrary], src_dir: str = "src") -> dict[str, str | Path]:
     """The serial harness the template's main.c runs: the shared device-side pair and the
     generated model table (aotgen.harness.install)."""
-    from .harness.install import harness_files
+    from ..harness.install import harness_files
 
     return harness_files(models, src_dir)
 

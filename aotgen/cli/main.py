@@ -1,24 +1,20 @@
-"""The `aotgen` command line: a thin layer over the Python API, one small function per verb."""
+"""The `aotgen` group and entry point: every verb module's commands added to one click group."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
-from .errors import AotgenError
-from .ui import err_console
+from ..errors import AotgenError
+from ..ui import err_console
+from . import compile_cmd, firmware_cmd, harness_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="aotgen")
 def cli() -> None:
     """aotgen: compile TFLite/ONNX models to C for microcontrollers, build, flash and test them."""
-
-
-def emit_json(data: dict) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
 
 
 def main() -> None:
@@ -43,5 +39,6 @@ def main() -> None:
         sys.exit(e.exit_code)
 
 
-# Commands live in their own modules and register themselves on `cli` when imported.
-from . import commands  # noqa: E402,F401
+for _module in (compile_cmd, firmware_cmd, harness_cmd):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)

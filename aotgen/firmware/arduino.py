@@ -12,8 +12,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from . import toolchain
-from .errors import AotgenError, ToolNotFoundError
+from .. import toolchain
+from ..errors import AotgenError, ToolNotFoundError
 from .project import ProjectInfo
 
 ARDUINO_CLI = "arduino-cli"

@@ -1,0 +1,43 @@
+"""What the verb modules share: common options, progress on stderr, JSON on stdout."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+
+from ..ui import err_console
+
+MODEL_ARG = click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+PREFIX_OPT = click.option(
+    "--prefix", "-p", default=None,
+    help="C identifier every generated symbol starts with [default: the model file name].")
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress.")
+BACKEND_OPT = click.option("--backend", type=click.Choice(["c", "llvm"]), default="c", show_default=True,
+                           help="c: portable C sources; llvm: kernels as object code for the target.")
+WORKSPACE_OPT = click.option(
+    "--workspace", type=click.Choice(["static", "user"]), default="static", show_default=True,
+    help="static: the library owns its arena; user: the caller passes it with <prefix>_set_workspace.")
+IO_IN_ARENA_OPT = click.option(
+    "--io-in-arena", is_flag=True,
+    help="Place inputs and outputs inside the arena too (zero-copy <prefix>_<tensor>_buffer() accessors).")
+
+
+@contextlib.contextmanager
+def progress(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A callback showing the current step: a spinner on a terminal, plain lines in logs, nothing
+    with --json (stdout must stay parseable, and stderr quiet for scripts)."""
+    if quiet:
+        yield lambda _msg: None
+    elif not err_console.is_terminal:
+        yield lambda msg: err_console.print(f"[dim]{msg}[/]", highlight=False)
+    else:
+        with err_console.status("starting") as spinner:
+            yield spinner.update
+
+
+def emit_json(data: dict) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))

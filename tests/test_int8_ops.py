@@ -777,7 +777,8 @@ def test_requantize_value_models_the_c_helpers():
     """aotgen.quantized.requantize_value (used to fold pruned channels at compile time) against
     test_requantize's model of TFLite's arithmetic, which is checked against the C helpers."""
     from aotgen.compiler.quantized import requantize_value
-    from test_requantize import cases, multiply_by_quantized_multiplier, single_rounding
+    from test_requantize import cases
+    from tflite_arith import multiply_by_quantized_multiplier, single_rounding
 
     for x, m, s in cases()[:5000]:
         assert requantize_value(x, m, s) == multiply_by_quantized_multiplier(x, m, s), (x, m, s)

@@ -21,3 +21,6 @@ def test_wheel_ships_boards_and_templates(tmp_path):
             assert f"aotgen/project_templates/{f.relative_to(REPO / 'project_templates')}" in names
     # Source the package builds on first use: the simavr bridge.
     assert "aotgen/harness/simavr_bridge.c" in names
+    # The runtime C and LLVM IR the compiler copies into every model library.
+    for f in (REPO / "aotgen/compiler/runtime").iterdir():
+        assert f"aotgen/compiler/runtime/{f.name}" in names

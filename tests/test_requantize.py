@@ -11,35 +11,7 @@ import pytest
 
 from aotgen.compiler import c_helpers
 from aotgen.compiler.quantized import quantize_multiplier
-
-
-def srdhm(a: int, b: int) -> int:
-    if a == b == -(2**31):
-        return 2**31 - 1
-    ab = a * b
-    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
-    v = ab + nudge
-    q = abs(v) // (1 << 31)  # C division truncates toward zero
-    return q if v >= 0 else -q
-
-
-def rounding_divide_by_pot(x: int, exponent: int) -> int:
-    mask = (1 << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> exponent) + (1 if remainder > threshold else 0)
-
-
-def multiply_by_quantized_multiplier(x: int, m: int, shift: int) -> int:
-    left, right = max(shift, 0), max(-shift, 0)
-    shifted = ((x << left) + 2**31) % 2**32 - 2**31  # int32 wrap, as in C
-    return rounding_divide_by_pot(srdhm(shifted, m), right)
-
-
-def single_rounding(x: int, m: int, shift: int) -> int:
-    total = 31 - shift
-    r = (x * m + (1 << (total - 1))) >> total
-    return (r + 2**31) % 2**32 - 2**31  # the int32 cast TFLite applies
+from tflite_arith import multiply_by_quantized_multiplier, single_rounding
 
 
 def cases():

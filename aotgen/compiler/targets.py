@@ -44,14 +44,9 @@ CPUS = {
 
 
 def get_cpu(name: str) -> Cpu:
-    """A CPU by name, or the CPU of a board (`--target nucleo_f746zg`)."""
+    """A CPU by name (aotgen.api resolves a board name to its CPU first: firmware.boards.resolve_target)."""
     if name in CPUS:
         return CPUS[name]
-    from ..firmware.boards import list_boards
-
-    by_board = {b.name: b.cpu for b in list_boards()}
-    if name in by_board and by_board[name] in CPUS:
-        return CPUS[by_board[name]]
     raise AotgenError(f"unknown target '{name}'; CPUs: {', '.join(CPUS)}; or a board name (see `aotgen boards`)")
 
 

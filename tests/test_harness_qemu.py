@@ -371,7 +371,7 @@ def test_ctrl_c_on_the_command_line_stops_qemu(tmp_path):
 def test_qemu_dies_with_a_killed_aotgen(hello_an500):
     """SIGKILL leaves no `finally` to run: QEMU must still go (Linux parent-death signal)."""
     elf = hello_an500 / "build/firmware.elf"
-    script = ("import os, sys\nfrom aotgen import boards\nfrom aotgen.harness.qemu_session import QemuSerial\n"
+    script = ("import os, sys\nfrom aotgen.firmware import boards\nfrom aotgen.harness.qemu_session import QemuSerial\n"
               f"q = QemuSerial(boards.load_board('mps2_an500'), {str(elf)!r}).__enter__()\n"
               "print(q.proc.pid, flush=True)\nsys.stdin.read()\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tvm
 
-from .. import __version__
+from ..version import __version__
 from . import c_helpers
 from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kernel_source
 from ..errors import AotgenError

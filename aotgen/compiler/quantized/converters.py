@@ -7,7 +7,7 @@ import numpy as np
 from tvm import relax, te, tirx
 
 from ...errors import UnsupportedModelError
-from . import INTEGER_ONLY_INT8_OPS
+from .ops import INTEGER_ONLY_INT8_OPS
 from .params import (
     _tensor_quant, activation_range, add_params, mean_params, output_requant_params, quantize_multiplier,
     requant_tables, round_half_away, softmax_params, squared_difference_params,

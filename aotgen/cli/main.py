@@ -8,7 +8,7 @@ import click
 
 from ..errors import AotgenError
 from ..ui import err_console
-from . import compile_cmd, firmware_cmd, harness_cmd
+from . import compile_cmd, firmware_cmd, harness_cmd, profile_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,6 +39,6 @@ def main() -> None:
         sys.exit(e.exit_code)
 
 
-for _module in (compile_cmd, firmware_cmd, harness_cmd):
+for _module in (compile_cmd, firmware_cmd, harness_cmd, profile_cmd):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

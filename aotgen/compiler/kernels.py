@@ -21,6 +21,7 @@ import tvm
 from tvm import s_tir, tirx
 
 from .int8_dot import use_dot_helper
+from .macs import count_macs
 from .tir_rewrite import clip_guarded_loops, drop_dead_else, rebuild_stmt
 
 # Allocations of at most this many elements stay local (register-like accumulators); all larger
@@ -40,6 +41,7 @@ class LoweredKernel:
     symbol: str
     func: tirx.PrimFunc
     scratch: list[ScratchBuffer]  # appended after the original parameters, in this order
+    macs: int = 0  # multiply-accumulates per call (macs.py)
 
 
 def schedule_for_mcu(func: tirx.PrimFunc) -> tirx.PrimFunc:
@@ -195,6 +197,7 @@ def _optimizing_passes(target: tvm.target.Target) -> list:
 
 
 def lower_kernel(func: tirx.PrimFunc, symbol: str, target: tvm.target.Target) -> LoweredKernel:
+    macs = count_macs(func)
     func = _unpack_params(schedule_for_mcu(func), symbol)
     mod = tvm.IRModule({symbol: func})
     mod = tirx.transform.BindTarget(target)(mod)
@@ -203,7 +206,7 @@ def lower_kernel(func: tirx.PrimFunc, symbol: str, target: tvm.target.Target) ->
     mod = tvm.IRModule({symbol: lifted})
     with tvm.transform.PassContext(config=_HOIST_CONFIG):
         mod = tvm.transform.Sequential(_optimizing_passes(target))(mod)
-    return LoweredKernel(symbol, mod[symbol], scratch)
+    return LoweredKernel(symbol, mod[symbol], scratch, macs)
 
 
 def c_params(kernel: LoweredKernel) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from . import c_helpers
 from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kernel_source
 from ..errors import AotgenError
 from .frontend import load_model
-from .graph import TensorKind
+from .graph import Graph, TensorKind
 from .kernels import build_c, c_params, tir_text
 from . import llvm_helpers
 from .llvm_build import build_llvm_objects
@@ -71,6 +71,16 @@ class CompileResult:
             "workspace_lower_bound": m["memory"]["lower_bound_bytes"],
             "seconds": round(self.seconds, 2),
         }
+
+
+def _calls(graph: Graph, macs: dict[str, int]) -> list[dict]:
+    """Each call of <prefix>_run: its kernel ("" for a copy), the tensor it writes, its MACs."""
+    out = []
+    for call in graph.calls:
+        written = graph.tensors[next(a for a, ro in zip(call.args, call.read_only) if not ro)]
+        out.append({"kernel": call.kernel, "output": {"shape": list(written.shape), "dtype": written.dtype},
+                    "macs": macs.get(call.kernel, 0)})
+    return out
 
 
 def compile(  # noqa: A001 - the natural name for the package's main verb
@@ -177,6 +187,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             },
             "operators": imported.operators,
             "kernels": [k.symbol for k in lowered.kernels],
+            # What <prefix>_run does, in order (one line of its C each): for profiles.
+            "calls": _calls(graph, {k.symbol: k.macs for k in lowered.kernels}),
             "sources": [f"codegen/host/src/{prefix}_lib0.c"],
             "objects": objects,
         }

@@ -1,14 +1,13 @@
 """The cmsis template end to end with the real toolchain: compile real models, generate a project
 per board, build it, and on QEMU boards run it and compare with LiteRT's reference kernels.
 
-Needs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm and the shared models
-($AOTGEN_SHARED, default ../shared beside the clone).
+Needs gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm (ci/setup.sh installs them);
+the models are tests/models.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -29,20 +28,19 @@ from aotgen.errors import AotgenError, ToolNotFoundError
 from aotgen.harness.runner import run_embedded
 from aotgen.verify.reference import run_reference
 from aotgen.compiler.targets import CPUS
+from aotgen_testlib import MODELS as TEST_MODELS
 
-SHARED = Path(os.environ.get("AOTGEN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 MODELS = {
-    "hello": SHARED / "models/tflite_micro/hello_world_int8.tflite",
-    "kws": SHARED / "models/mlperf_tiny/kws_ref_model.tflite",
-    "vww": SHARED / "models/mlperf_tiny/vww_96_int8.tflite",
-    "hello_float": SHARED / "models/tflite_micro/hello_world_float.tflite",
+    "hello": TEST_MODELS / "tflite_micro/hello_world_int8.tflite",
+    "kws": TEST_MODELS / "mlperf_tiny/kws_ref_model.tflite",
+    "vww": TEST_MODELS / "mlperf_tiny/vww_96_int8.tflite",
+    "hello_float": TEST_MODELS / "tflite_micro/hello_world_float.tflite",
 }
 ALL_BOARDS = [b.name for b in boards.list_boards()
               if b.source and b.source.parent == boards.BUILTIN_BOARDS_DIR and "cmsis" in b.templates]
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi"),
-    pytest.mark.skipif(not MODELS["kws"].is_file(), reason=f"shared models not found in {SHARED}"),
 ]
 
 

@@ -3,6 +3,7 @@ a non-zero exit and no traceback."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -89,17 +90,85 @@ def test_invalid_prefix(prefix: str, shared_models: Path, tmp_path: Path) -> Non
 
 
 def test_existing_output_needs_force(shared_models: Path, tmp_path: Path) -> None:
+    """A non-empty folder is refused; --force replaces only a folder aotgen wrote, and only the
+    files it wrote there: the user's own stay."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("user data")
     model = str(model_path("hello_world_int8"))
     msg = aotgen_fails("compile", model, "-o", str(out), cwd=tmp_path)
-    assert "exists and is not empty" in msg and "--force" in msg
-    assert (out / "keep.txt").read_text() == "user data"
-    proc = subprocess.run([AOTGEN, "compile", model, "-o", str(out), "--force", "--json"],
+    assert "is not empty" in msg and "keep.txt" in msg and "--force" in msg
+    msg = aotgen_fails("compile", model, "-o", str(out), "--force", cwd=tmp_path)
+    assert "not written by aotgen" in msg and "keep.txt" in msg
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "user data"
+
+    lib = tmp_path / "lib"
+    ok = subprocess.run([AOTGEN, "compile", model, "-o", str(lib), "--json"], capture_output=True, text=True,
+                        timeout=CLI_TIMEOUT_S, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    (lib / "notes.txt").write_text("mine")
+    (lib / "codegen/host/src/extra.c").write_text("/* mine */")
+    proc = subprocess.run([AOTGEN, "compile", model, "-o", str(lib), "--force", "--prefix", "other", "--json"],
                           capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert (out / "metadata.json").is_file() and not (out / "keep.txt").exists()
+    assert (lib / "codegen/host/src/other_lib0.c").is_file()
+    assert not (lib / "codegen/host/src/hello_world_int8_lib0.c").exists()  # aotgen's old file replaced
+    assert (lib / "notes.txt").read_text() == "mine" and (lib / "codegen/host/src/extra.c").is_file()
+
+
+@pytest.mark.parametrize("where", [".", "..", "~"])
+def test_never_writes_into_the_current_folder_its_parents_or_home(where: str, shared_models: Path,
+                                                                  tmp_path: Path) -> None:
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    (cwd / "precious.txt").write_text("x")
+    model = str(model_path("hello_world_int8"))
+    dest = str(Path.home()) if where == "~" else where
+    for verb in (["compile", model, "--force"], ["run", model, "--board", "mps2_an386", "--count", "1"]):
+        msg = aotgen_fails(*verb, "-o", dest, cwd=cwd)
+        assert "refusing to write into" in msg, msg
+    assert sorted(p.name for p in cwd.iterdir()) == ["precious.txt"]
+
+
+def test_run_keeps_a_user_folder(shared_models: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fw"
+    out.mkdir()
+    (out / "notes.md").write_text("mine")
+    msg = aotgen_fails("run", str(model_path("hello_world_int8")), "--board", "mps2_an386", "-o", str(out),
+                       cwd=tmp_path)
+    assert "not written by aotgen" in msg and (out / "notes.md").read_text() == "mine"
+
+
+def test_save_outputs_replaces_only_its_own_samples(shared_models: Path, tmp_path: Path) -> None:
+    model = str(model_path("hello_world_int8"))
+    saved = tmp_path / "saved"
+    for count in ("3", "1"):
+        proc = subprocess.run([AOTGEN, "check-host", model, "--count", count, "--save-outputs", str(saved)],
+                              capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in saved.iterdir() if not p.name.startswith(".")) == ["sample_0"]  # no stale samples
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "data.npy").write_text("mine")
+    msg = aotgen_fails("check-host", model, "--count", "1", "--save-outputs", str(other), cwd=tmp_path)
+    assert "not written by aotgen" in msg and (other / "data.npy").read_text() == "mine"
+
+
+def test_tar_output_leaves_no_temporary_folders(shared_models: Path, tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.run([AOTGEN, "compile", str(model_path("hello_world_int8")), "-o", str(tmp_path / "lib.tar")],
+                          capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=tmp_path,
+                          env={**os.environ, "TMPDIR": str(tmp)})
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "lib.tar").is_file() and list(tmp.iterdir()) == []
+
+
+def test_created_folders_follow_the_umask(shared_models: Path, tmp_path: Path) -> None:
+    proc = subprocess.run(["sh", "-c", f"umask 022 && {AOTGEN} compile {model_path('hello_world_int8')} -o lib"],
+                          capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "lib").stat().st_mode & 0o777 == 0o755
 
 
 def test_check_host_input_of_wrong_shape(shared_models: Path, tmp_path: Path) -> None:
@@ -109,3 +178,26 @@ def test_check_host_input_of_wrong_shape(shared_models: Path, tmp_path: Path) ->
     np.save(bad, np.zeros((3, 3), np.int8))
     msg = aotgen_fails("check-host", str(model_path("hello_world_int8")), "--inputs", str(bad), cwd=tmp_path)
     assert "bad.npy" in msg and "does not match input" in msg
+
+
+def test_sigterm_during_compile_leaves_no_staging_folder(shared_models: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    proc = subprocess.Popen([AOTGEN, "compile", str(model_path("vww_96_float")), "-o", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.name.startswith(".out.") for p in tmp_path.iterdir()) and proc.poll() is None \
+                and time.monotonic() < deadline:
+            time.sleep(0.02)  # the staging folder exists once the import is done
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode in (0, 143) and "Traceback" not in err, err
+    # Whenever the signal lands: no staging folder left, and an output only if it is complete.
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left in ([], ["out"]), left
+    if left:
+        assert (tmp_path / "out/.aotgen-manifest.json").is_file() and (tmp_path / "out/metadata.json").is_file()

@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "aotgen"
 MAX_LINES = 550
 # Which rooms each room may import (besides the shared top-level modules errors, ui, jsonfile, toolchain).
-SHARED = {"aotgen.version", "aotgen.errors", "aotgen.ui", "aotgen.jsonfile", "aotgen.toolchain"}
+SHARED = {"aotgen.version", "aotgen.outputs", "aotgen.errors", "aotgen.ui", "aotgen.jsonfile", "aotgen.toolchain"}
 MAY_IMPORT = {
     "compiler": {"compiler"},
     "firmware": {"firmware", "compiler", "harness", "verify"},

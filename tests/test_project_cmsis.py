@@ -280,11 +280,26 @@ def test_refuses_to_overwrite_without_force(cmsis_compiled, tmp_path):
     out = tmp_path / "p"
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
-    with pytest.raises(AotgenError, match="exists and is not empty; use --force"):
+    with pytest.raises(AotgenError, match="is not empty .*mine.txt.*use --force"):
         generate([lib], "mps2_an386", out)
+    with pytest.raises(AotgenError, match="not written by aotgen"):
+        generate([lib], "mps2_an386", out, force=True)
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+def test_regeneration_keeps_the_users_sources(cmsis_compiled, tmp_path):
+    """user/ is the documented place for the user's code: regenerating and rebuilding keeps it, and
+    the firmware links it."""
+    lib = cmsis_compiled("hello", "cortex-m4")
+    out = generate([lib], "mps2_an386", tmp_path / "p")
+    (out / "user").mkdir()
+    (out / "user/mine.c").write_text("int users_own_symbol(void) { return 42; }\n")
+    (out / "src/main.c").write_text("/* edited */\n" + (out / "src/main.c").read_text())
     generate([lib], "mps2_an386", out, force=True)
-    assert not (out / "mine.txt").exists() and (out / project.PROJECT_FILE).is_file()
+    assert (out / "user/mine.c").is_file()
+    assert not (out / "src/main.c").read_text().startswith("/* edited */")  # aotgen's own file, replaced
+    firmware.build(out)
+    assert (out / "build/user/mine.o").is_file()  # compiled (and dropped at link: nothing calls it)
 
 
 def test_failure_leaves_no_half_written_folder(tmp_path):
@@ -468,6 +483,9 @@ def test_cli_project_and_build(tmp_path):
     assert json.loads(res.output) == {"project": str(out), "board": "mps2_an386", "template": "cmsis", "models": ["hw"]}
     res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out)])
     assert isinstance(res.exception, AotgenError) and "use --force" in str(res.exception)
+    res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out),
+                              "--prefix", "hw", "--force"])
+    assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["build", str(out), "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output[res.output.index("{"):])

@@ -12,10 +12,11 @@ from rich.table import Table
 from .. import api
 from ..compiler import pipeline as compiler
 from ..compiler import mlf
-from .options import (BACKEND_OPT, IO_IN_ARENA_OPT, JSON_OPT, MODEL_ARG, PREFIX_OPT, WORKSPACE_OPT, emit_json,
+from .options import (FORCE_OPT, BACKEND_OPT, IO_IN_ARENA_OPT, JSON_OPT, MODEL_ARG, PREFIX_OPT, WORKSPACE_OPT, emit_json,
                       progress)
 from ..errors import AotgenError
-from ..verify.hostcheck import ModelCheck, check_library, check_model, save_samples
+from ..verify.compare import save_samples
+from ..verify.hostcheck import ModelCheck, check_library, check_model
 from ..compiler.targets import CPUS
 from ..ui import console, err_console
 
@@ -35,7 +36,7 @@ def default_output(model: Path, prefix: str | None) -> Path:
 @BACKEND_OPT
 @WORKSPACE_OPT
 @IO_IN_ARENA_OPT
-@click.option("--force", "-f", is_flag=True, help="Replace a non-empty output folder or an existing tarball.")
+@FORCE_OPT
 @JSON_OPT
 def compile_command(model: Path, output: Path | None, prefix: str | None, target: str, backend: str,
                     workspace: str, io_in_arena: bool, force: bool, as_json: bool) -> None:
@@ -100,7 +101,7 @@ def check_host_command(model: Path, input_files: tuple[str, ...], count: int, se
                                 prefix=prefix, progress=say, backend=backend, workspace=workspace,
                                 io_in_arena=io_in_arena)
     if save_outputs is not None:
-        save_samples(save_outputs, check)
+        save_samples(save_outputs, [("", check.samples, check.outputs)])
     report = check.report
     if as_json:
         emit_json(report.to_json())

@@ -13,8 +13,9 @@ from ..firmware import build as firmware
 from ..compiler import mlf
 from ..firmware import project
 from ..api import libraries_for_board
-from .options import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emit_json, progress
+from .options import FORCE_OPT, BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emit_json, progress
 from ..errors import AotgenError
+from ..outputs import refuse_overwrite
 from ..ui import console, err_console
 
 
@@ -56,7 +57,7 @@ def boards_command(as_json: bool) -> None:
 @click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
               help="Override a template variable (repeatable), e.g. --set stack_bytes=4096 --set opt_flags=-O3.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Project folder to create.")
-@click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
+@FORCE_OPT
 @click.option("--prefix", help="C prefix when compiling a single model file.")
 @BACKEND_OPT
 @WORKSPACE_OPT
@@ -77,7 +78,7 @@ def project_command(models: tuple[str, ...], board_name: str, template: str | No
     overrides = parse_set(set_items)
     for key in overrides:
         spec.check_variable(key)
-    mlf.refuse_overwrite(output, force)  # before compiling anything
+    refuse_overwrite(output, force)  # before compiling anything
     with tempfile.TemporaryDirectory(prefix="aotgen-project-") as tmp, progress(as_json) as say:
         libs = libraries_for_board(list(models), prefix, board, Path(tmp),
                                    {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena}, say)

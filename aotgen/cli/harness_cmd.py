@@ -6,29 +6,16 @@ import tempfile
 from pathlib import Path
 
 import click
-import numpy as np
 from rich.table import Table
 
 from ..api import libraries_for_board
 from ..errors import AotgenError
+from ..outputs import refuse_overwrite
 from ..firmware.flash import flash
 from ..harness.runner import FirmwareTest, test_firmware
 from ..ui import console, err_console
+from ..verify.compare import save_samples
 from .options import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emit_json, progress
-
-
-def _save(directory: Path, result: FirmwareTest, prefixes: list[str]) -> None:
-    """DIR/sample_<i>/{input,output}_<j>.npy (DIR/<prefix>/... for several models): the layout
-    check-host writes, so a saved input feeds back with --inputs."""
-    for prefix, samples, outputs in zip(prefixes, result.samples, result.outputs):
-        base = directory / prefix if len(prefixes) > 1 else directory
-        for i, (ins, outs) in enumerate(zip(samples, outputs)):
-            d = base / f"sample_{i}"
-            d.mkdir(parents=True, exist_ok=True)
-            for j, x in enumerate(ins):
-                np.save(d / f"input_{j}.npy", x)
-            for j, y in enumerate(outs):
-                np.save(d / f"output_{j}.npy", y)
 
 
 def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
@@ -97,7 +84,9 @@ def _trace_line(line: str) -> None:
 def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> None:
     """Save, print (table or JSON) and fail unless every sample passed."""
     if save_outputs is not None:
-        _save(save_outputs, result, result.prefixes)
+        prefixes = result.prefixes
+        save_samples(save_outputs, [(p if len(prefixes) > 1 else "", samples, outputs)
+                                    for p, samples, outputs in zip(prefixes, result.samples, result.outputs)])
     if as_json:
         emit_json(result.to_json())
     else:
@@ -167,6 +156,9 @@ def run_command(models: tuple[str, ...], board_name: str, template: str | None, 
     board = boards.load_board(board_name)
     template = template or next(iter(board.templates))
     output = output or Path("build") / "run" / board.name
+    # run regenerates its project: it replaces what aotgen wrote there before, and refuses any
+    # other non-empty folder (before compiling anything).
+    refuse_overwrite(output, force=True)
     with tempfile.TemporaryDirectory(prefix="aotgen-run-") as tmp, progress(as_json) as say:
         say(f"compiling for {board.cpu}")
         libs = libraries_for_board(list(models), prefix, board, Path(tmp),

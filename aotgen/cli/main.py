@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -17,7 +18,15 @@ def cli() -> None:
     """aotgen: compile TFLite/ONNX models to C for microcontrollers, build, flash and test them."""
 
 
+def _terminated(signum: int, _frame) -> None:
+    """SIGTERM ends aotgen like Ctrl-C does: every `finally` runs (staging folders removed, QEMU
+    stopped), then exit 128 + 15."""
+    err_console.print("terminated")
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         # Without standalone mode click returns a command's `ctx.exit(code)` instead of exiting.
         rv = cli.main(standalone_mode=False)

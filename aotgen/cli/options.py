@@ -21,6 +21,10 @@ BACKEND_OPT = click.option("--backend", type=click.Choice(["c", "llvm"]), defaul
 WORKSPACE_OPT = click.option(
     "--workspace", type=click.Choice(["static", "user"]), default="static", show_default=True,
     help="static: the library owns its arena; user: the caller passes it with <prefix>_set_workspace.")
+FORCE_OPT = click.option(
+    "--force", "-f", is_flag=True,
+    help="Replace what aotgen wrote in an existing output (a folder or tarball it wrote before); files you "
+         "added there are kept, and other folders are never written into.")
 IO_IN_ARENA_OPT = click.option(
     "--io-in-arena", is_flag=True,
     help="Place inputs and outputs inside the arena too (zero-copy <prefix>_<tensor>_buffer() accessors).")

@@ -11,13 +11,14 @@ from rich.table import Table
 from ..api import libraries_for_board
 from ..compiler import mlf
 from ..errors import AotgenError
+from ..outputs import refuse_overwrite
 from ..firmware import boards
 from ..firmware.build import build
 from ..firmware.project import PROJECT_FILE, generate_project
 from ..harness.profile import Profile, profile_model, require_qemu
 from ..harness.runner import project_libraries
 from ..ui import console
-from .options import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emit_json, progress
+from .options import FORCE_OPT, BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emit_json, progress
 
 
 def _table(p: Profile) -> Table:
@@ -44,7 +45,7 @@ def _table(p: Profile) -> Table:
 @click.option("--template", "-t", default="cmsis", show_default=True, help="Project template for a model.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the generated project here [default: a temporary folder].")
-@click.option("--force", is_flag=True, help="Replace a non-empty --output folder.")
+@FORCE_OPT
 @BACKEND_OPT
 @WORKSPACE_OPT
 @IO_IN_ARENA_OPT
@@ -69,7 +70,7 @@ def profile_command(source: Path, board_name: str | None, template: str, output:
             board = boards.load_board(board_name)
             require_qemu(board)  # before compiling anything
             if output is not None:
-                mlf.refuse_overwrite(output, force)
+                refuse_overwrite(output, force)
             libs = libraries_for_board([source], None, board, Path(tmp),
                                        {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena}, say)
             say(f"generating the {template} project")

@@ -24,7 +24,8 @@ from .kernels import build_c, c_params, tir_text
 from . import llvm_helpers
 from .llvm_build import build_llvm_objects
 from .lower import lower
-from .mlf import SCHEMA_VERSION, ModelLibrary, load, publish, refuse_overwrite, staging_dir
+from ..outputs import publish, refuse_overwrite, staging_dir
+from .mlf import SCHEMA_VERSION, ModelLibrary, load
 from .plan import plan_memory
 from .targets import get_cpu, tvm_target
 
@@ -196,7 +197,7 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             metadata["llvm_objects"] = [{"path": path, "tuning": o.tuning, "kernels": list(o.kernels)}
                                         for path, o in zip(objects, kernel_objects)]
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
-        written = publish(staging, dest, force)
+        written = publish(staging, dest, force, kind="model-library")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

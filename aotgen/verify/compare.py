@@ -7,12 +7,14 @@ relative to the largest magnitude of the reference output.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import AotgenError
+from ..outputs import publish, refuse_overwrite, staging_dir
 from ..compiler.tensors import TensorInfo
 
 DEFAULT_INT_ATOL = 2
@@ -60,6 +62,30 @@ def load_inputs(paths: list[str | Path], inputs: list[TensorInfo]) -> list[list[
             sample.append(x.reshape(t.shape))
         samples.append(sample)
     return samples
+
+
+Sample = list[np.ndarray]
+
+
+def save_samples(directory: str | Path, groups: list[tuple[str, list[Sample], list[Sample]]]) -> Path:
+    """DIR/[<group>/]sample_<i>/{input,output}_<j>.npy per (group, inputs, outputs) — the layout of
+    tests/models/*/io, so a saved input feeds back with --inputs. A folder of older samples is
+    replaced (only what aotgen wrote there); any other non-empty folder is refused."""
+    directory = Path(directory)
+    refuse_overwrite(directory, force=True)
+    staging = staging_dir(directory)
+    try:
+        for group, samples, outputs in groups:
+            for i, (ins, outs) in enumerate(zip(samples, outputs)):
+                d = staging / group / f"sample_{i}"
+                d.mkdir(parents=True)
+                for j, x in enumerate(ins):
+                    np.save(d / f"input_{j}.npy", x)
+                for j, y in enumerate(outs):
+                    np.save(d / f"output_{j}.npy", y)
+        return publish(staging, directory, force=True, kind="samples")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @dataclass

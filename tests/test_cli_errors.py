@@ -201,3 +201,20 @@ def test_sigterm_during_compile_leaves_no_staging_folder(shared_models: Path, tm
     assert left in ([], ["out"]), left
     if left:
         assert (tmp_path / "out/.aotgen-manifest.json").is_file() and (tmp_path / "out/metadata.json").is_file()
+
+
+@pytest.mark.parametrize("board", ["mps2_an386", "arduino_mega2560"])
+def test_run_with_a_port_flashes_first_or_refuses(board: str, shared_models: Path, tmp_path: Path) -> None:
+    """A port means a real board, which runs whatever was flashed last: `run` must flash what it
+    just built before testing, or fail; never test the port's old firmware (boards that also run
+    in an emulator included)."""
+    import shutil
+
+    needs = {"mps2_an386": ["arm-none-eabi-gcc"], "arduino_mega2560": ["avr-gcc", "arduino-builder"]}[board]
+    if not all(shutil.which(t) for t in needs):
+        pytest.skip(f"needs {', '.join(needs)}")
+    proc = subprocess.run([AOTGEN, "run", str(model_path("hello_world_int8")), "--board", board, "--count", "1",
+                           "--port", "socket://127.0.0.1:9", "-o", str(tmp_path / "fw")],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode != 0 and "flashing" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert "passed" not in proc.stdout + proc.stderr

@@ -462,3 +462,18 @@ def test_real_board_flash_and_test(tmp_path):
     subprocess.run([AOTGEN, "flash", str(p)], check=True, timeout=300)
     result = test_firmware(p, count=3, port=os.environ.get("AOTGEN_BOARD_PORT"))
     assert result.passed and result.unit == "cycles"
+
+
+def test_stale_firmware_is_refused_not_tested(tmp_path):
+    """The project regenerated from a recompiled library (same model, same tensor sizes, other
+    code) but not rebuilt: the firmware QEMU runs is the old one, and `aotgen test` refuses it,
+    naming both identities, instead of testing it."""
+    board = boards.load_board("mps2_an500")
+    p = built_project([HELLO], "mps2_an500", tmp_path / "a")
+    lib = aotgen.compile(HELLO, tmp_path / "lib", target="cortex-m7", io_in_arena=True).library  # other code
+    project.generate_project([lib], board, "cmsis", p, force=True)  # not rebuilt
+    proc = subprocess.run([AOTGEN, "test", str(p), "-n", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "stale or foreign" in proc.stderr and "firmware id" in proc.stderr, proc.stderr
+    firmware.build(p)
+    proc = subprocess.run([AOTGEN, "test", str(p), "-n", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr

@@ -167,7 +167,9 @@ def run_command(models: tuple[str, ...], board_name: str, template: str | None, 
         project.generate_project(libs, board, template, output, force=True)
         say(f"building {output}")
         firmware.build(output)
-        if not board.qemu_runnable and board.simulator is None:  # emulated boards are started by the test
+        # A port means a real board: it runs what was flashed last, so flash what was just built
+        # (or fail saying why) before testing. Without one, emulated boards start with the new ELF.
+        if port is not None or (not board.qemu_runnable and board.simulator is None):
             say(f"flashing {board.name}")
             flash(output, port=port)
         result = test_firmware(output, count=count, seed=seed, input_files=list(input_files), port=port,

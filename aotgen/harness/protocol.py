@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ..errors import AotgenError
 from .transport import Transport
 
-VERSION = 1
+VERSION = 2  # 2: the READY banner ends with the firmware identity
 SYNC = b"\xa5\x5a"
 HEADER = struct.Struct("<BBH")  # type, seq, length (after the sync pair)
 OVERHEAD = len(SYNC) + HEADER.size + 2

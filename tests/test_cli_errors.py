@@ -3,6 +3,7 @@ a non-zero exit and no traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -15,12 +16,15 @@ from onnx_builders import unsupported_op
 CLI_TIMEOUT_S = 300
 
 
-def aotgen_fails(*args: str, cwd: Path) -> str:
-    """Run `aotgen ARGS --json` (no progress lines), expect failure; the error text, one line."""
+def aotgen_fails(*args: str, cwd: Path, code: int | None = None) -> str:
+    """Run `aotgen ARGS --json` (no progress lines), expect failure (with exit `code` if given);
+    the error text, one line on stderr, and the same as a JSON error object on stdout."""
     proc = subprocess.run([AOTGEN, *args, "--json"], capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=cwd)
     assert proc.returncode != 0, f"exit 0 for {args}: {proc.stdout}"
+    assert code is None or proc.returncode == code, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stdout == "", proc.stdout
+    error = json.loads(proc.stdout)["error"]
+    assert error["exit_code"] == proc.returncode and proc.stderr.strip() == f"error: {error['message']}"
     # Exactly one message, on one line (not folded at the 80 columns of a pipe), nothing else.
     assert proc.stderr.startswith("error: ") and proc.stderr.count("error:") == 1, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, f"more than the message:\n{proc.stderr}"
@@ -176,8 +180,30 @@ def test_check_host_input_of_wrong_shape(shared_models: Path, tmp_path: Path) ->
 
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((3, 3), np.int8))
-    msg = aotgen_fails("check-host", str(model_path("hello_world_int8")), "--inputs", str(bad), cwd=tmp_path)
+    msg = aotgen_fails("check-host", str(model_path("hello_world_int8")), "--inputs", str(bad), cwd=tmp_path, code=2)
     assert "bad.npy" in msg and "does not match input" in msg
+
+
+def test_inputs_must_have_the_inputs_shape_and_dtype(shared_models: Path, tmp_path: Path) -> None:
+    """The same number of elements is not enough: a (1,10,49,1) array is not a (1,49,10,1) input;
+    only a leading batch of 1 may be added or left out; the dtype must match; .npz is refused."""
+    import numpy as np
+
+    kws = str(model_path("kws_ref_model"))
+    cases = {"transposed": np.zeros((1, 10, 49, 1), np.int8), "float": np.zeros((1, 49, 10, 1), np.float32)}
+    for name, x in cases.items():
+        np.save(tmp_path / f"{name}.npy", x)
+        msg = aotgen_fails("check-host", kws, "--count", "0", "--inputs", str(tmp_path / f"{name}.npy"), cwd=tmp_path,
+                           code=2)
+        assert f"{name}.npy" in msg and "does not match input" in msg and "[1, 49, 10, 1]" in msg
+    np.savez(tmp_path / "both.npz", a=np.zeros((1, 49, 10, 1), np.int8))
+    msg = aotgen_fails("check-host", kws, "--inputs", str(tmp_path / "both.npz"), cwd=tmp_path, code=2)
+    assert ".npz archives are not read" in msg
+    for ok in (np.zeros((49, 10, 1), np.int8), np.zeros((1, 49, 10, 1), np.int8)):  # batch dropped, or exact
+        np.save(tmp_path / "ok.npy", ok)
+        proc = subprocess.run([AOTGEN, "check-host", kws, "--count", "0", "--inputs", str(tmp_path / "ok.npy")],
+                              capture_output=True, text=True, timeout=CLI_TIMEOUT_S, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
 
 
 def test_sigterm_during_compile_leaves_no_staging_folder(shared_models: Path, tmp_path: Path) -> None:

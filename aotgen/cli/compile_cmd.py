@@ -14,11 +14,11 @@ from ..compiler import pipeline as compiler
 from ..compiler import mlf
 from .options import (FORCE_OPT, BACKEND_OPT, IO_IN_ARENA_OPT, JSON_OPT, MODEL_ARG, PREFIX_OPT, WORKSPACE_OPT, emit_json,
                       progress)
-from ..errors import AotgenError
+from ..errors import AotgenError, CheckFailed
 from ..verify.compare import save_samples
 from ..verify.hostcheck import ModelCheck, check_library, check_model
 from ..compiler.targets import CPUS
-from ..ui import console, err_console
+from ..ui import console
 
 def default_output(model: Path, prefix: str | None) -> Path:
     """`build/<prefix>` under the current directory: predictable, and kept out of git by .gitignore."""
@@ -111,7 +111,7 @@ def check_host_command(model: Path, input_files: tuple[str, ...], count: int, se
             console.print(f"outputs saved in {save_outputs}", highlight=False)
     if not report.passed:
         failed = sum(not s.passed for s in report.samples)
-        raise AotgenError(f"host check failed: {failed} of {len(report.samples)} samples outside tolerance")
+        raise CheckFailed(f"host check failed: {failed} of {len(report.samples)} samples outside tolerance")
     if not as_json:
         console.print(f"[bold green]passed[/]: {len(report.samples)} samples match {report.reference} "
                       f"- max abs error {report.max_abs_error():.3g}", highlight=False)

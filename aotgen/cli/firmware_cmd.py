@@ -10,7 +10,6 @@ from rich.table import Table
 
 from ..firmware import boards as boards_mod
 from ..firmware import build as firmware
-from ..compiler import mlf
 from ..firmware import project
 from ..api import libraries_for_board
 from .options import FORCE_OPT, BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emit_json, progress

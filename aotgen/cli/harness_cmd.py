@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from ..api import libraries_for_board
-from ..errors import AotgenError
+from ..errors import AotgenError, CheckFailed
 from ..outputs import refuse_overwrite
 from ..firmware.flash import flash
 from ..harness.runner import FirmwareTest, test_firmware
@@ -96,7 +96,7 @@ def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> N
     if not result.passed:
         failed = sum(not s.passed for r in result.reports for s in r.samples)
         total = sum(len(r.samples) for r in result.reports)
-        raise AotgenError(f"firmware test failed: {failed} of {total} samples outside tolerance")
+        raise CheckFailed(f"firmware test failed: {failed} of {total} samples outside tolerance")
     if not as_json:
         n = sum(len(r.samples) for r in result.reports)
         link = result.link

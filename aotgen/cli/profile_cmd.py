@@ -9,7 +9,6 @@ import click
 from rich.table import Table
 
 from ..api import libraries_for_board
-from ..compiler import mlf
 from ..errors import AotgenError
 from ..outputs import refuse_overwrite
 from ..firmware import boards

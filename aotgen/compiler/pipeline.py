@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import keyword
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,8 +18,8 @@ import tvm
 from ..version import __version__
 from . import c_helpers
 from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kernel_source
-from ..errors import AotgenError
-from .frontend import load_model
+from ..errors import AotgenError, UnsupportedModelError
+from .frontend import first_line, load_model
 from .graph import Graph, TensorKind
 from .kernels import build_c, c_params, tir_text
 from . import llvm_helpers
@@ -74,6 +75,17 @@ class CompileResult:
         }
 
 
+@contextlib.contextmanager
+def _tvm_step(model: str | Path, verb: str) -> Iterator[None]:
+    """A TVM failure inside a compile step, as one line naming the model and the step."""
+    try:
+        yield
+    except AotgenError:
+        raise
+    except Exception as e:
+        raise UnsupportedModelError(f"{Path(model).name}: TVM could not {verb} the model: {first_line(e)}") from e
+
+
 def _calls(graph: Graph, macs: dict[str, int]) -> list[dict]:
     """Each call of <prefix>_run: its kernel ("" for a copy), the tensor it writes, its MACs."""
     out = []
@@ -124,12 +136,13 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     done("import")
     target_obj = tvm.target.Target(tvm_target(cpu, backend))
     step("lower", f"lowering {len(imported.operators)} operators with TVM")
-    with c_helpers.symbol_prefix(prefix):
+    with c_helpers.symbol_prefix(prefix), _tvm_step(model, "lower"):
         lowered = lower(imported.mod, prefix, target_obj)
     done("lower")
     step("codegen", f"generating {'C' if backend == 'c' else 'LLVM object code'} for {len(lowered.kernels)} kernels")
     if backend == "c":
-        kernel_source = build_c(lowered.kernels, target_obj)
+        with _tvm_step(model, "generate C for"):
+            kernel_source = build_c(lowered.kernels, target_obj)
         functions = parse_kernel_source(kernel_source)
         helpers_c = c_helpers.used_by(kernel_source, prefix)
     else:
@@ -157,7 +170,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
         if backend == "llvm":
             lib_dir = staging / "codegen" / "host" / "lib"
             lib_dir.mkdir()
-            kernel_objects = build_llvm_objects(lowered.kernels, tvm_target(cpu, backend), lib_dir, prefix)
+            with _tvm_step(model, "build LLVM objects for"):
+                kernel_objects = build_llvm_objects(lowered.kernels, tvm_target(cpu, backend), lib_dir, prefix)
             objects = [str(o.path.relative_to(staging)) for o in kernel_objects]
         (staging / "memory_plan.txt").write_text(plan.report(graph))
         (staging / "ir").mkdir()

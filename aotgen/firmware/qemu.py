@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .boards import Board
-from ..errors import AotgenError, ToolNotFoundError
+from ..errors import AotgenError, DeviceFailure, ToolNotFoundError
 from ..toolchain import kill_group
 
 QEMU = "qemu-system-arm"
@@ -50,7 +50,7 @@ class QemuResult:
     exit_code: int
 
 
-class QemuTimeout(AotgenError):
+class QemuTimeout(DeviceFailure):
     def __init__(self, board: str, timeout: float, output: str):
         tail = output[-2000:]
         super().__init__(f"firmware on {board} did not exit within {timeout:g} s; console output so far:\n{tail}")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..firmware.boards import Board
-from ..errors import AotgenError, ToolNotFoundError
+from ..errors import AotgenError, DeviceFailure, ToolNotFoundError
 from ..firmware import qemu
 from .emulated import EmulatedSerial, die_with_parent
 from .transport import Transport, open_transport
@@ -53,7 +53,7 @@ class QemuSerial(EmulatedSerial):
         deadline = time.monotonic() + self.start_timeout
         while True:
             if self.proc.poll() is not None:
-                raise AotgenError(f"{qemu.QEMU} exited with {self.proc.returncode} before the firmware started"
+                raise DeviceFailure(f"{qemu.QEMU} exited with {self.proc.returncode} before the firmware started"
                                   f"{self.stderr_tail()}")
             try:
                 # The first connection QEMU accepts is the serial line: no probing connects.
@@ -61,7 +61,7 @@ class QemuSerial(EmulatedSerial):
                 return self.transport
             except AotgenError:
                 if time.monotonic() > deadline:
-                    raise AotgenError(f"{qemu.QEMU} did not open its serial port within "
+                    raise DeviceFailure(f"{qemu.QEMU} did not open its serial port within "
                                       f"{self.start_timeout:g} s{self.stderr_tail()}") from None
                 time.sleep(0.05)
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from ..firmware.boards import Board
-from ..errors import AotgenError, ToolNotFoundError
+from ..errors import AotgenError, DeviceFailure
 from .emulated import EmulatedSerial, die_with_parent
 from .hosttool import build_host_tool
 from .transport import Transport, open_transport
@@ -60,7 +60,7 @@ class SimavrSerial(EmulatedSerial):
         line = self._read_until("PTY ", self.start_timeout)
         if not line.startswith("PTY "):
             code = self.proc.poll()
-            raise AotgenError(f"simavr bridge did not start ({'exit ' + str(code) if code is not None else 'no pty'})"
+            raise DeviceFailure(f"simavr bridge did not start ({'exit ' + str(code) if code is not None else 'no pty'})"
                               f"{self.stderr_tail()}")
         self.transport = open_transport(line[4:].strip(), baudrate=self.board.console.baud)
         return self.transport

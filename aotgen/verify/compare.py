@@ -41,6 +41,27 @@ def random_inputs(inputs: list[TensorInfo], count: int, seed: int = 0) -> list[l
     return samples
 
 
+def _input_array(path: Path, t: TensorInfo) -> np.ndarray:
+    """The .npy file's array for input `t`: the same dtype and shape, where only a leading batch
+    dimension of 1 may be added or left out."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise AotgenError(f"cannot read input {path}: {first_line(str(e))}") from None
+    if not isinstance(x, np.ndarray):  # an .npz archive
+        raise AotgenError(f"{path}: .npz archives are not read; save each input with numpy.save as its own .npy")
+    want = tuple(t.shape)
+    matches = x.shape == want or (1, *x.shape) == want or x.shape == (1, *want)
+    if not matches or x.dtype != np.dtype(t.dtype):
+        raise AotgenError(f"{path}: {x.dtype}{list(x.shape)} does not match input '{t.name}' {t.dtype}{list(want)} "
+                          "(only a leading batch dimension of 1 may be added or left out)")
+    return x.reshape(want)
+
+
+def first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0][:200]
+
+
 def load_inputs(paths: list[str | Path], inputs: list[TensorInfo]) -> list[list[np.ndarray]]:
     """One sample per .npy file (single-input models) or per group of files (one per input)."""
     if not paths:
@@ -51,15 +72,7 @@ def load_inputs(paths: list[str | Path], inputs: list[TensorInfo]) -> list[list[
     for i in range(0, len(paths), len(inputs)):
         sample = []
         for path, t in zip(paths[i : i + len(inputs)], inputs):
-            try:
-                x = np.load(path)
-            except (OSError, ValueError) as e:
-                raise AotgenError(f"cannot read input {path}: {e}") from None
-            if x.size != t.size or x.dtype != np.dtype(t.dtype):
-                raise AotgenError(
-                    f"{path}: {x.dtype}{list(x.shape)} does not match input '{t.name}' {t.dtype}{t.shape}"
-                )
-            sample.append(x.reshape(t.shape))
+            sample.append(_input_array(Path(path), t))
         samples.append(sample)
     return samples
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import AotgenError
 from ..compiler.mlf import ModelLibrary
+from .reference import reference_name as interpreter_name
 from ..toolchain import run
 from .compare import CheckReport, SampleCheck, compare_output
 
@@ -93,7 +94,7 @@ def check_on_host(lib: ModelLibrary, samples: list[list[np.ndarray]], reference:
 
 
 def reference_name(lib: ModelLibrary) -> str:
-    return "onnxruntime" if lib.metadata["model"]["format"] == "onnx" else "ai-edge-litert (reference kernels)"
+    return interpreter_name(lib.metadata["model"]["format"] == "onnx")
 
 
 # ------------------------------------------------------------------ one-call check (check-host CLI)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -43,5 +44,16 @@ def progress(quiet: bool) -> Iterator[Callable[[str], None]]:
             yield spinner.update
 
 
+def _strict(value):
+    """Non-finite floats as the strings "NaN", "Infinity", "-Infinity": JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def emit_json(data: dict) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+    click.echo(json.dumps(_strict(data), indent=2, default=str, allow_nan=False))

@@ -22,7 +22,7 @@ from tvm import s_tir, tirx
 
 from .int8_dot import use_dot_helper
 from .macs import count_macs
-from .tir_rewrite import clip_guarded_loops, drop_dead_else, rebuild_stmt
+from .tir_rewrite import clip_guarded_loops, drop_dead_else, keep_nan, rebuild_stmt
 
 # Allocations of at most this many elements stay local (register-like accumulators); all larger
 # ones become scratch tensors in the arena.
@@ -190,6 +190,8 @@ def _optimizing_passes(target: tvm.target.Target) -> list:
         tirx.transform.StmtSimplify(),
         tirx.transform.RemoveNoOp(),
         s_tir.transform.RewriteUnsafeSelect(),
+        # After the simplifier, which would fold the NaN-keeping selects back into max/min.
+        _stmt_pass(keep_nan, "KeepNaN"),
         tirx.transform.CommonSubexprElim(),
         tirx.transform.LowerTVMBuiltin(),
         tirx.transform.LowerIntrin(),

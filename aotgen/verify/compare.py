@@ -150,8 +150,14 @@ def compare_output(actual: np.ndarray, expected: np.ndarray, tensor: TensorInfo,
     e = expected.reshape(-1).astype(np.float64)
     if a.shape != e.shape:
         raise AotgenError(f"output '{tensor.name}': {a.size} values, the reference has {e.size}")
-    err = float(np.max(np.abs(a - e))) if a.size else 0.0
-    scale = float(np.max(np.abs(e))) if e.size else 0.0
+    # NaN equals only NaN, an infinity only the same infinity; a NaN or infinity where the
+    # reference has a number (or the reverse) is an infinite error.
+    same = (a == e) | (np.isnan(a) & np.isnan(e))
+    with np.errstate(invalid="ignore"):  # inf - inf
+        diff = np.where(same, 0.0, np.abs(a - e))
+    err = float(np.max(np.where(np.isnan(diff), np.inf, diff))) if a.size else 0.0
+    finite = e[np.isfinite(e)]
+    scale = float(np.max(np.abs(finite))) if finite.size else 0.0
     rel = err / max(scale, 1e-12)
     if np.issubdtype(np.dtype(tensor.dtype), np.integer):
         limit = DEFAULT_INT_ATOL if atol is None else atol

@@ -244,3 +244,35 @@ def test_run_with_a_port_flashes_first_or_refuses(board: str, shared_models: Pat
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode != 0 and "flashing" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "passed" not in proc.stdout + proc.stderr
+
+
+def test_short_options_mean_one_thing_everywhere() -> None:
+    """-p is --port, -t --template, -b --board, -o --output, -i --inputs, -n --count, -f --force on every
+    command that has them; --timeout means only the build's time limit."""
+    from aotgen.cli import cli
+
+    meaning: dict[str, set[str]] = {}
+    timeouts = []
+    for name, command in cli.commands.items():
+        for param in command.params:
+            for opt in param.opts + param.secondary_opts:
+                if len(opt) == 2:
+                    meaning.setdefault(opt, set()).add(param.name)
+            if "--timeout" in param.opts:
+                timeouts.append(name)
+    assert {k: v for k, v in meaning.items() if len(v) > 1} == {}
+    assert meaning["-p"] == {"port"} and meaning["-t"] == {"template"}
+    assert timeouts == ["build"]
+
+
+@pytest.mark.parametrize("item", ["stack_bytes=lots", "baud_rate=fast", "stack_bytes=-5", "nonsense=1"])
+def test_set_values_are_checked_before_compiling(item: str, shared_models: Path, tmp_path: Path) -> None:
+    msg = aotgen_fails("project", str(model_path("hello_world_int8")), "--board", "mps2_an386", "--set", item,
+                       "-o", str(tmp_path / "p"), cwd=tmp_path, code=2)
+    assert item.split("=")[0] in msg and not (tmp_path / "p").exists()
+
+
+def test_a_template_the_board_lacks_is_refused_before_compiling(shared_models: Path, tmp_path: Path) -> None:
+    msg = aotgen_fails("run", str(model_path("hello_world_int8")), "--board", "mps2_an505", "-t", "zephyr",
+                       cwd=tmp_path, code=2)
+    assert "does not support template 'zephyr'" in msg and "importing" not in msg

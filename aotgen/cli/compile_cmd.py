@@ -30,7 +30,7 @@ def default_output(model: Path, prefix: str | None) -> Path:
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Output folder, or a .tar file [default: build/<prefix>].")
 @PREFIX_OPT
-@click.option("--target", "-t", default="host", show_default=True, metavar="CPU|BOARD",
+@click.option("--target", default="host", show_default=True, metavar="CPU|BOARD",
               help=f"CPU ({', '.join(CPUS)}) or board name to compile for (C sources stay portable; "
                    "--backend llvm objects are for this CPU).")
 @BACKEND_OPT

@@ -41,7 +41,8 @@ def _table(p: Profile) -> Table:
 @click.argument("source", type=click.Path(exists=True, path_type=Path), metavar="MODEL_OR_MLF_OR_PROJECT")
 @click.option("--board", "-b", "board_name", default=None,
               help="Board (a QEMU board) [required for a model; default: the project's].")
-@click.option("--template", "-t", default="cmsis", show_default=True, help="Project template for a model.")
+@click.option("--template", "-t", default="cmsis", show_default=True,
+              help="Project template for a model (see `aotgen templates`).")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Keep the generated project here [default: a temporary folder].")
 @FORCE_OPT

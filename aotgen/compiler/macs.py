@@ -25,6 +25,20 @@ def _is_mac(block) -> bool:
             and (_has_product(body.value.b) or _has_product(body.value.a)))
 
 
+# Micro-kernel calls (te.extern): name suffix -> the MACs from its integer arguments.
+_KERNEL_MACS = {"_conv1x1_s8": lambda a: a[10] * a[11] * a[12]}  # pixels * cin * cout
+
+
+def _kernel_call_macs(s) -> int:
+    call = getattr(s, "value", None)
+    op = getattr(call, "op", None)
+    name = str(call.args[0].value) if op is not None and getattr(op, "name", "") == "tirx.call_extern" else ""
+    for suffix, macs in _KERNEL_MACS.items():
+        if name.endswith(suffix):
+            return macs([int(a.value) if isinstance(a, tirx.IntImm) else 0 for a in call.args[1:]])
+    return 0
+
+
 def count_macs(func: tirx.PrimFunc) -> int:
     total = 0
 
@@ -45,6 +59,8 @@ def count_macs(func: tirx.PrimFunc) -> int:
         elif isinstance(s, tirx.SeqStmt):
             for x in s.seq:
                 walk(x)
+        elif isinstance(s, tirx.Evaluate):
+            total += _kernel_call_macs(s)
         elif hasattr(s, "body"):
             walk(s.body)
 

@@ -41,6 +41,7 @@ class FirmwareTest:
     link: LinkStats = field(default_factory=LinkStats)
     board: str | None = None
     firmware: str | None = None
+    place: str | None = None  # the labgrid place it ran on (harness/on_places.py)
 
     @property
     def passed(self) -> bool:
@@ -48,7 +49,7 @@ class FirmwareTest:
 
     def to_json(self) -> dict:
         return {"passed": self.passed, "board": self.board, "firmware": self.firmware,
-                "transport": self.transport, "count_unit": self.unit,
+                "transport": self.transport, "place": self.place, "count_unit": self.unit,
                 "link": vars(self.link),
                 "models": [dict(prefix=p, **r.to_json()) for p, r in zip(self.prefixes, self.reports)]}
 

@@ -35,12 +35,14 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 
-# Reinstall only when the dependencies changed (the install itself is editable).
+# Reinstall only when the dependencies changed (the install itself is editable). The farm extra
+# (labgrid) too: tests/test_farm.py runs a real coordinator and exporter.
+EXTRAS=test,farm
 stamp=.venv/.aotgen-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $EXTRAS"
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]] || ! .venv/bin/python -c 'import aotgen' 2>/dev/null; then
-    echo "setup: installing aotgen and its test dependencies into .venv"
-    .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[test]'
+    echo "setup: installing aotgen and its test and farm dependencies into .venv"
+    .venv/bin/python -m pip install --disable-pip-version-check -q -e ".[$EXTRAS]"
     echo "$want" > "$stamp"
 fi
 echo "setup: ready ($(.venv/bin/aotgen --version))"

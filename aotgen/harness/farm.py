@@ -39,7 +39,7 @@ class Place:
 
     name: str
     url: str  # its console, as a pyserial URL
-    flasher: Any = None  # the labgrid ResourceEntry of its debugger, if it has one
+    flasher: Any = None  # the labgrid ResourceEntry of its USB debugger, if it has one
     acquired_here: bool = False  # acquired by this command, so released by it
     host: str = ""  # the exporter host of the console
 
@@ -251,13 +251,7 @@ class Coordinator:
             raise DeviceFailure(f"place {place.name}: its serial port {name} is not available at the exporter "
                                 "(board unplugged, or its exporter stopped?)")
         link.url, link.host = console_url(port.args), port.args.get("host", "")
-        flashers = [(n, r) for (n, cls), r in resources.items() if cls in FLASHER_CLASSES]
-        if flashers:
-            fname, flasher = flashers[0]
-            if not flasher.avail:
-                raise DeviceFailure(f"place {place.name}: its flasher {fname} ({flasher.cls}) is not available at "
-                                    f"the exporter {flasher.args.get('host', '')} (debugger unplugged?)")
-            link.flasher = flasher
+        link.flasher = next((r for (_, cls), r in resources.items() if cls in FLASHER_CLASSES), None)
 
     def release(self, link: Place) -> None:
         if not link.acquired_here:
@@ -296,10 +290,13 @@ class Coordinator:
         from labgrid.resource.remote import RemotePlace, RemotePlaceManager
         from labgrid.util.managedfile import ManagedFile
 
+        if not link.flasher.avail:
+            raise DeviceFailure(f"its USB debugger is not available at the exporter {link.flasher.args.get('host')} "
+                                "(unplugged?); --no-flash tests the board as it is")
         method = next((m for m in board.flash_methods if m.tool == "openocd"), None)
         if method is None:
-            raise AotgenError(f"place {link.name} has a USB debugger, which aotgen drives with openocd, but board "
-                              f"{board.name} lists no openocd flasher in its board file")
+            raise AotgenError(f"it has a USB debugger, which aotgen drives with openocd, but board {board.name} "
+                              "lists no openocd flasher in its board file")
         if any(k in a for a in method.command for k in ("{bin}", "{hex}", "{port}")):
             raise AotgenError(f"board {board.name}: its openocd command uses more than {{elf}}, which is all "
                               "aotgen copies to the exporter")
@@ -313,14 +310,14 @@ class Coordinator:
             copy.sync_to_resource()
             remote_elf = copy.get_remote_path()
         except Exception as e:  # labgrid's own errors: SSH to the exporter, a resource that went away
-            raise DeviceFailure(f"place {link.name}: copying {elf.name} to the exporter {link.flasher.args.get('host')} "
-                                f"failed ({e}); aotgen reaches exporters over SSH, as labgrid does") from None
+            raise DeviceFailure(f"copying {elf.name} to the exporter {link.flasher.args.get('host')} failed ({e}); "
+                                "aotgen reaches exporters over SSH, as labgrid does") from None
         finally:
             target.cleanup()
         argv = [method.command[0], "-c", f'adapter usb location "{debugger.path}"',
                 *(a.format(elf=remote_elf) for a in method.command[1:])]
         proc = run(debugger.wrap_command(argv), FLASH_TIMEOUT_S,
-                   what=f"openocd on {debugger.host} (flashing place {link.name})")
+                   what=f"openocd on {debugger.host} (flashing {board.name})")
         return (proc.stdout + proc.stderr).decode(errors="replace")
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -256,6 +257,23 @@ def test_interrupt_releases_the_place(farm: Farm):
 
     with pytest.raises(KeyboardInterrupt):
         test_on_places(farm.project, [PLACES[0]], farm.address, count=50, progress=interrupt)
+    assert farm.holders() == {}
+
+
+def test_ctrl_c_on_parallel_places_releases_both(farm: Farm):
+    """SIGINT to `aotgen test` while two places are under test: exit 130, no traceback, both released."""
+    proc = subprocess.Popen([AOTGEN, "test", str(farm.project), "-n", "5000", "--place", PLACES[0], "--place", PLACES[1],
+                             "--coordinator", farm.address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:  # progress lines: the test is under way once samples go out
+            if "sample 20/5000" in line:
+                break
+        assert set(farm.who()) == set(PLACES)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and ("interrupted" in err or "aborted" in err) and "Traceback" not in err, err
     assert farm.holders() == {}
 
 

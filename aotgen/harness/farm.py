@@ -159,6 +159,8 @@ class Coordinator:
                 self._loop.call_soon_threadsafe(self._loop.stop)
                 if self._thread is not None:
                     self._thread.join(timeout=5.0)
+                if not self._loop.is_running():
+                    self._loop.close()
                 self._loop = None
             logging.getLogger().removeHandler(self._log)
 

@@ -120,7 +120,7 @@ class Farm:
         with Coordinator(self.address) as c:
             return set(c.session.resources.get("ci-exporter", {}))
 
-    def aotgen(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    def aotgen(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run([AOTGEN, *args, "--coordinator", self.address], capture_output=True, text=True,
                               timeout=timeout, env=dict(os.environ, COLUMNS="160"))
 
@@ -187,15 +187,20 @@ def test_two_places_in_parallel(farm: Farm):
     assert farm.holders() == {}
 
 
-def test_a_place_this_user_holds_is_used_and_kept(farm: Farm):
-    """Acquired beforehand by this host/user: aotgen tests on it and leaves it acquired."""
+def test_run_on_a_place_this_user_holds(farm: Farm, tmp_path):
+    """`aotgen run --place`: compiles and builds anew, then tests on the place (no debugger there:
+    the board's firmware as it is, which the identity check finds built from the same libraries).
+    The place was acquired beforehand by this host/user: aotgen uses it and leaves it acquired."""
     farm.client("-p", PLACES[0], "acquire")
     try:
-        proc = farm.aotgen("test", str(farm.project), "-n", "2", "--place", PLACES[0])
+        proc = subprocess.run([AOTGEN, "run", str(HELLO), "--board", "mps2_an500", "-n", "2", "-o", str(tmp_path / "fw"),
+                               "--place", PLACES[0], "--coordinator", farm.address], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path, env=dict(os.environ, COLUMNS="160"))
         assert proc.returncode == 0, proc.stderr
         out = " ".join(proc.stdout.split())
         assert f"on place {PLACES[0]} via socket://127.0.0.1:" in out and "passed: 2 samples match" in out
-        assert PLACES[0] in farm.holders()
+        assert (tmp_path / "fw/build/firmware.elf").is_file()
+        assert farm.holders() == {PLACES[0]: os.environ.get("LG_USERNAME") or getpass.getuser()}
     finally:
         farm.client("-p", PLACES[0], "release")
 

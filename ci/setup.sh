@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 # avr-libc, Debian's arduino-builder + AVR core, simavr + libsimavr-dev for the simavr bridge).
 APT_PACKAGES=(gcc make binutils gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm python3 python3-venv
               gcc-avr avr-libc binutils-avr simavr libsimavr-dev arduino-builder arduino-core-avr
-              binutils-arm-none-eabi openocd stlink-tools cmake ninja-build device-tree-compiler)
-# (The last line: flashers and the Zephyr build tools. Tests that need a missing tool skip rather
+              binutils-arm-none-eabi openocd stlink-tools cmake ninja-build device-tree-compiler
+              ser2net)
+# (The last lines: flashers, the Zephyr build tools, and ser2net, which labgrid exporters serve
+# serial ports with (tests/test_farm.py). Tests that need a missing tool skip rather
 # than fail, so CI must install them all to run the whole suite.)
 
 missing=()

@@ -1,8 +1,10 @@
 """`aotgen test --place` against a real labgrid farm on loopback: a coordinator, an exporter whose
 NetworkSerialPorts point at QEMUs running a built firmware (`-serial tcp:...,server=on,wait=off`,
-the way a QEMU place is set up in docs/farm.md), places made with labgrid-client. No mocks.
+the way a QEMU place is set up in docs/farm.md), places made with labgrid-client. No mocks. One
+more QEMU has its console on a pty that the exporter publishes as a RawSerialPort, through
+ser2net and RFC 2217: the path a board's USB serial port takes in a farm.
 
-Needs the farm extra (labgrid), gcc-arm-none-eabi and qemu-system-arm. Every process is started
+Needs the farm extra (labgrid), ser2net, gcc-arm-none-eabi and qemu-system-arm. Every process is started
 here in its own session, dies with pytest (parent-death signal) and is killed by its PID at the end.
 """
 
@@ -18,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,19 +35,23 @@ from aotgen.firmware import qemu
 from aotgen.harness.emulated import die_with_parent
 from aotgen.harness.farm import Coordinator
 from aotgen.harness.on_places import test_on_places
+from aotgen.harness.qemu_session import free_port
 from aotgen.toolchain import kill_group
 
 from aotgen_testlib import AOTGEN, MODELS, time_limit
 
 HELLO = MODELS / "tflite_micro/hello_world_int8.tflite"
 BIN = Path(sys.executable).parent  # labgrid-coordinator, -exporter, -client of this venv
-PLACES = ("ci-an500-1", "ci-an500-2")
+PLACES = ("ci-an500-1", "ci-an500-2")  # QEMU's serial on TCP: NetworkSerialPort, protocol raw
+RFC2217 = "ci-an500-rfc2217"  # QEMU's serial on a pty: RawSerialPort, through ser2net
 TEST_LIMIT_S = 120
 START_TIMEOUT_S = 30
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi"),
     pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm"),
+    pytest.mark.skipif(shutil.which("ser2net") is None and not os.path.exists("/usr/sbin/ser2net"),
+                       reason="needs ser2net (what labgrid exporters serve serial ports with)"),
 ]
 
 try:
@@ -61,12 +68,6 @@ def _bounded():
         yield
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for_port(port: int, proc: subprocess.Popen, what: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
@@ -79,18 +80,31 @@ def wait_for_port(port: int, proc: subprocess.Popen, what: str) -> None:
             time.sleep(0.1)
 
 
-def exporter_yaml(serial: list[tuple[str, int]], gone_port: int) -> str:
+def exporter_yaml(serial: list[tuple[str, int]], pty: str, gone_port: int) -> str:
     """labgrid renders this as a Jinja2 template: `#` starts a line statement, `##` a comment."""
     text = "## A place per QEMU: its console UART on a TCP port.\n"
     for name, port in serial:
         text += f"{name}:\n  NetworkSerialPort:\n    host: 127.0.0.1\n    port: {port}\n    protocol: raw\n"
+    text += f"## A QEMU console on a pty, served by ser2net like a USB serial port.\n{RFC2217}:\n" \
+            f"  RawSerialPort:\n    port: {pty}\n    speed: 115200\n"
     return text + ("## A board whose ST-LINK is not plugged in: published, unavailable.\n"
                    f"ci-stlink-gone:\n  NetworkSerialPort: {{host: 127.0.0.1, port: {gone_port}, protocol: raw}}\n"
                    "  USBDebugger:\n    match: {ID_SERIAL_SHORT: 'NO-SUCH-STLINK'}\n")
 
 
+def pty_of(log: Path) -> str:
+    """The pty QEMU put the console on ("char device redirected to /dev/pts/N")."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not (m := re.search(r"redirected to (/dev/pts/\d+)", log.read_text())):
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    return m.group(1)
+
+
 @dataclass
 class Farm:
+    """The running farm, and the ways the tests look at it."""
+
     address: str
     project: Path
     tmp: Path
@@ -134,7 +148,9 @@ class Farm:
 
 
 @pytest.fixture(scope="module")
-def farm(tmp_path_factory) -> Farm:
+def farm(tmp_path_factory) -> Iterator[Farm]:
+    """hello_world_int8 built for mps2_an500, in two QEMUs behind two places; a third place whose
+    debugger is missing."""
     tmp = tmp_path_factory.mktemp("farm")
     board = boards.load_board("mps2_an500")
     lib = aotgen.compile(HELLO, output=tmp / "mlf", target=board.cpu).library
@@ -150,15 +166,16 @@ def farm(tmp_path_factory) -> Farm:
             f.qemus[name] = f.start(qemu.command_line(board, elf, serial=f"tcp:127.0.0.1:{port},server=on,wait=off,"
                                                                          "nodelay=on"), f"qemu-{name}")
             serial.append((name, port))
-        (tmp / "exporter.yaml").write_text(exporter_yaml(serial, free_port()))
+        f.qemus[RFC2217] = f.start(qemu.command_line(board, elf, serial="pty"), f"qemu-{RFC2217}")
+        (tmp / "exporter.yaml").write_text(exporter_yaml(serial, pty_of(tmp / f"qemu-{RFC2217}.log"), free_port()))
         wait_for_port(int(address.rsplit(":", 1)[1]), coordinator, "labgrid-coordinator")
         f.start([str(BIN / "labgrid-exporter"), "-c", address, "-n", "ci-exporter", "--hostname", "127.0.0.1",
                  str(tmp / "exporter.yaml")], "exporter")
         deadline = time.monotonic() + START_TIMEOUT_S
-        while f.groups() != {*PLACES, "ci-stlink-gone"}:
+        while f.groups() != {*PLACES, RFC2217, "ci-stlink-gone"}:
             assert time.monotonic() < deadline, (tmp / "exporter.log").read_text()
             time.sleep(0.3)
-        for name in (*PLACES, "ci-stlink-gone"):
+        for name in (*PLACES, RFC2217, "ci-stlink-gone"):
             f.client("-p", name, "create")
             f.client("-p", name, "add-match", f"ci-exporter/{name}/*")
         yield f
@@ -167,23 +184,22 @@ def farm(tmp_path_factory) -> Farm:
             kill_group(proc)
 
 
-def place_json(report: dict) -> list[str]:
-    return [p["place"] for p in report["places"]]
-
-
-def test_two_places_in_parallel(farm: Farm):
-    """The same samples on both places at once: one report per place, the place recorded in each,
-    equal outputs and counts, and both places released afterwards."""
-    proc = farm.aotgen("test", str(farm.project), "-n", "3", "--place", PLACES[0], "--place", PLACES[1], "--json")
+def test_three_places_in_parallel(farm: Farm):
+    """The same samples on three places at once, two over raw TCP and one through ser2net's
+    RFC 2217: one report per place, the place recorded in each, equal outputs, all released."""
+    places = [*PLACES, RFC2217]
+    proc = farm.aotgen("test", str(farm.project), "-n", "3", *(a for p in places for a in ("--place", p)), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["passed"] and place_json(report) == list(PLACES)
-    a, b = report["places"]
-    for r in (a, b):
-        assert r["passed"] and r["transport"].startswith("socket://127.0.0.1:") and not r["flashed"]
-        assert r["count_unit"] == "instructions (QEMU icount)" and len(r["models"][0]["samples"]) == 3
-    assert a["transport"] != b["transport"]
-    assert [s["outputs"] for s in a["models"][0]["samples"]] == [s["outputs"] for s in b["models"][0]["samples"]]
+    assert report["passed"] and [p["place"] for p in report["places"]] == places
+    for r in report["places"]:
+        assert r["passed"] and not r["flashed"] and r["count_unit"] == "instructions (QEMU icount)"
+        assert len(r["models"][0]["samples"]) == 3
+    transports = [r["transport"] for r in report["places"]]
+    assert all(re.fullmatch(r"socket://127\.0\.0\.1:\d+", t) for t in transports[:2]) and transports[0] != transports[1]
+    assert re.fullmatch(r"rfc2217://127\.0\.0\.1:\d+\?ign_set_control", transports[2])
+    outputs = [[s["outputs"] for s in r["models"][0]["samples"]] for r in report["places"]]
+    assert outputs[0] == outputs[1] == outputs[2]
     assert farm.holders() == {}
 
 
@@ -223,7 +239,7 @@ def test_place_names_are_exact_and_the_coordinator_must_answer(farm: Farm):
     """labgrid matches place names by substring; aotgen takes only the exact name. An unreachable
     coordinator is one line, not a hang."""
     with pytest.raises(AotgenError, match=r"no place named 'ci-an500' at the labgrid coordinator .* "
-                                          r"\(similar: ci-an500-1, ci-an500-2\)"):
+                                          r"\(similar: ci-an500-1, ci-an500-2, ci-an500-rfc2217\)"):
         test_on_places(farm.project, ["ci-an500"], farm.address, count=1)
     with pytest.raises(DeviceFailure, match=r"cannot reach the labgrid coordinator at 127\.0\.0\.1:\d+ .*"
                                             r"Connection refused"):

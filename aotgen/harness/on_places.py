@@ -54,8 +54,6 @@ def test_on_places(project_dir: str | Path, places: list[str], coordinator: str 
     say = progress or (lambda _m: None)
     board, elf, libs = project_libraries(project_dir)
     samples = make_samples(libs, count, seed, input_files)  # the same samples on every place
-    if flash and not elf.is_file():
-        raise AotgenError(f"{elf}: no firmware yet; build it with `aotgen build {project_dir}`")
     with Coordinator(coordinator) as farm:
         links = farm.acquire(places, say)
         runs = [PlaceRun(link.name) for link in links]
@@ -63,6 +61,8 @@ def test_on_places(project_dir: str | Path, places: list[str], coordinator: str 
             if flash and link.flasher is not None:
                 say(f"{link.name}: flashing {elf.name} through the place's debugger")
                 try:
+                    if not elf.is_file():
+                        raise AotgenError(f"{elf}: no firmware to flash yet; build it with `aotgen build {project_dir}`")
                     farm.flash(link, board, elf)
                     run.flashed = True
                 except AotgenError as e:

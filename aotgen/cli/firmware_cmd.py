@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from rich.table import Table
 
 from ..firmware import boards as boards_mod
 from ..firmware import build as firmware
-from ..firmware import project
+from ..firmware import project, qemu
 from ..api import libraries_for_board
 from ..firmware.apps import DEFAULT_APP, check_app
 from ..firmware.templates import APPS, choose_template
@@ -141,11 +142,16 @@ def build_command(project_dir: Path, timeout: float, as_json: bool) -> None:
     console.print(f"[green]built[/] {result.elf} for {info.board_name}", highlight=False)
     console.print(f"  flash {_usage(result.flash_used, result.flash_limit)}", highlight=False)
     console.print(f"  RAM   {_usage(result.ram_used, result.ram_limit)}", highlight=False)
-    if info.data["board"].get("qemu"):
-        console.print(f"test it in QEMU with: aotgen test {info.root}", highlight=False)
-    elif boards_mod.load_board(info.board_name).simulator:
-        sim = boards_mod.load_board(info.board_name).simulator
-        console.print(f"test it in {sim.name} with: aotgen test {info.root}", highlight=False)
+    board = boards_mod.load_board(info.board_name)
+    emulator = "QEMU" if info.data["board"].get("qemu") else (board.simulator.name if board.simulator else None)
+    app = info.app["name"]
+    if app == "harness" and emulator:
+        console.print(f"test it in {emulator} with: aotgen test {info.root}", highlight=False)
+    elif app == "mlperf-tiny":
+        console.print(f"drive it{' in ' + emulator if emulator else ''} with: aotgen mlperf {info.root}",
+                      highlight=False)
+    elif app == "minimal" and info.data["board"].get("qemu"):
+        console.print(f"run it in QEMU with: {shlex.join(qemu.command_line(board, info.elf))}", highlight=False)
 
 
 COMMANDS = [boards_command, project_command, templates_command, build_command]

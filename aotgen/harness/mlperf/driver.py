@@ -218,11 +218,11 @@ def run_mlperf(project_dir: str | Path, mode: str = "performance", inputs: str |
         link = MlperfLink(transport, trace=trace)
         try:
             say(f"connected to {transport.name}")
-            if emulator is not None:
+            if clock == "qemu":  # QEMU starts the firmware once we are connected: the boot lines come
                 if not link.wait_for_boot(boot_timeout):
                     raise DeviceFailure(f"the firmware printed no MLPerf Tiny boot lines within {boot_timeout:g} s; "
                                         "is it an mlperf-tiny build of this project? (`aotgen build` it)")
-            else:
+            else:  # a board (or simavr's pty) may have booted before we listened: `name` tells
                 link.drain(REAL_PORT_QUIET_S)
             link.name()
             _, model_id = link.profile()

@@ -54,7 +54,7 @@ static void put_real(float f) {
         put("-");
         v = -v;
     }
-    if (v > 1e308) {
+    if (v > 3.4028235e38) { /* beyond FLT_MAX */
         put("inf");
         return;
     }
@@ -209,7 +209,7 @@ static void load_input(void) {
     const aotgen_mlperf_config_t *c = &aotgen_mlperf_config;
     uint8_t *in = tensor_data(&aotgen_models[0].inputs[0]);
     if (c->raw == AOTGEN_MLPERF_RAW_TENSOR) {
-        memcpy(in, c->db, c->db_size);
+        memcpy(in, c->db, (size_t)c->db_size);
         return;
     }
     for (uint32_t i = 0; i < c->elements; i++) store_real(in, i, &c->input, raw_real(i));

@@ -82,7 +82,20 @@ class MlperfLink:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            self._buf += self.transport.read(4096, min(left, 0.05))
+            self._buf += self._read_some(min(left, 0.05))
+
+    def _read_some(self, timeout: float) -> bytes:
+        """What has arrived: waits up to `timeout` for the first byte only (a line's round trip
+        must not cost a whole read slice)."""
+        got = self.transport.read(1, timeout)
+        if got:
+            try:
+                waiting = self.transport.port.in_waiting
+            except (OSError, AttributeError, ValueError):
+                waiting = 0
+            if waiting:
+                got += self.transport.read(waiting, 0)
+        return got
 
     def _take_boot(self, line: str) -> bool:
         m = _BOOT_RE.fullmatch(line)
@@ -107,7 +120,7 @@ class MlperfLink:
         """Drop whatever arrives until the line is quiet for `quiet` s (a board's boot output we
         joined half-way), noting the timestamp mode if a boot line passes."""
         while True:
-            got = self.transport.read(4096, quiet)
+            got = self._read_some(quiet)
             if not got:
                 break
             self._buf += got

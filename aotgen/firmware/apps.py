@@ -108,5 +108,6 @@ def render_minimal(libs: list[ModelLibrary], models_ctx: list[dict[str, Any]], w
                              keep_trailing_newline=True)
     models = [dict(m, io_in_arena=bool(lib.metadata.get("options", {}).get("io_in_arena")))
               for m, lib in zip(models_ctx, libs)]
+    needs_float = any(t["dtype"] == "float32" for m in models for t in m["outputs"])
     return env.get_template(MINIMAL_TEMPLATE).render(models=models, version=__version__,
-                                                     workspace_symbol=workspace_symbol)
+                                                     workspace_symbol=workspace_symbol, needs_float=needs_float)

@@ -4,7 +4,7 @@
 {%- set app = cookiecutter._aotgen.app.name %}
 {%- if app == "minimal" %}
 // Your application starts here: src/aotgen_app_minimal.c gives each model its sample input, runs
-// it once and prints the outputs and the count on Serial at {{ cookiecutter.baud_rate }} baud.
+// it and prints the outputs and the count on Serial at {{ cookiecutter.baud_rate }} baud, once a second.
 {%- elif app == "mlperf-tiny" %}
 // MLPerf Tiny firmware: the MLCommons benchmark runner (or `aotgen mlperf <project>`) drives it on
 // Serial at {{ cookiecutter.baud_rate }} baud; src/aotgen_mlperf.c answers its commands (docs/mlperf.md in aotgen).
@@ -29,11 +29,9 @@ extern "C" {
 
 void setup() {
     harness_port_begin({{ cookiecutter.baud_rate }}UL);
-{%- if app == "minimal" %}
-    (void)aotgen_app_minimal();
-{%- elif app == "mlperf-tiny" %}
+{%- if app == "mlperf-tiny" %}
     aotgen_mlperf_init();
-{%- else %}
+{%- elif app == "harness" %}
     harness_init(aotgen_models, aotgen_model_count);
     harness_send_ready(0);
 {%- endif %}
@@ -41,7 +39,8 @@ void setup() {
 
 void loop() {
 {%- if app == "minimal" %}
-    // Done: the results are printed once. Your application's work goes here.
+    (void)aotgen_app_minimal();  // your application's work goes here
+    delay(1000);
 {%- elif app == "mlperf-tiny" %}
     (void)aotgen_mlperf_poll(100);
 {%- else %}

@@ -40,6 +40,14 @@ def call(dtype: str, name: str, *args):
     return tirx.call_pure_extern(dtype, f"{_prefix.get()}_{name}", *args)
 
 
+def extern_name(name: str) -> str:
+    """The symbol of helper `name` under the current model's prefix, for a `call_extern` (a
+    helper with effects, e.g. a kernel writing its output)."""
+    if f"aotgen_{name}" not in HELPERS:
+        raise KeyError(f"no C helper aotgen_{name}")
+    return f"{_prefix.get()}_{name}"
+
+
 @dataclass(frozen=True)
 class Helper:
     name: str

@@ -18,6 +18,7 @@ from .te_kernels import (
     resize_nearest_indices, resize_nearest_te, softmax_te, space_to_batch_te, squared_difference_te,
     transpose_conv_pads, transpose_conv_te,
 )
+from .gemm_call import conv_constants, conv_gemm_te, gemm_enabled
 from .tables import _gelu, hard_swish_table, populate_lut
 
 # ------------------------------------------------------------------------------- the converters
@@ -176,12 +177,27 @@ class IntegerConverters:
         if not depthwise and (in_shape[3] % int(w.shape[3]) or out_c % (in_shape[3] // int(w.shape[3]))):
             raise UnsupportedModelError("int8 CONV_2D whose filter depth does not divide the input channels into groups")
         x = self._expr(ins[0])
+        if not depthwise and gemm_enabled() and in_shape[0] == 1 and int(w.shape[3]) == in_shape[3]:
+            return self._conv_gemm(x, w, self._bias(ins, out_c), zi, zo, lo, hi, si, ws, so, out_shape,
+                                   strides=strides, dilation=dilation, pads=pads)
         return self.bb.call_te(
             lambda x_, w_, b_, *r_: conv2d_te(
                 x_, w_, b_, r_, rq=rq, strides=strides, dilation=dilation, pads=pads, zp_in=zi, zp_out=zo,
                 lo=lo, hi=hi, out_shape=out_shape, depth_multiplier=dm, out_dtype="int8"),
             x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors),
             primfunc_name_hint="dwconv2d_int8" if depthwise else "conv2d_int8",
+        )
+
+    def _conv_gemm(self, x, w, bias, zi, zo, lo, hi, si, ws, so, out_shape, **geometry):
+        """CONV_2D through the C GEMM kernel (DSP cores), constants prepared at compile time."""
+        mult, shift = output_requant_params(si, ws, so, out_shape[3])
+        rows, folded, mult, shift, fast = conv_constants(w, bias, zi, mult, shift)
+        return self.bb.call_te(
+            lambda x_, w_, b_, m_, s_: conv_gemm_te(
+                x_, w_, b_, m_, s_, kernel_hw=(int(w.shape[1]), int(w.shape[2])), zp_in=zi, zp_out=zo, lo=lo, hi=hi,
+                out_shape=out_shape, fast=fast, **geometry),
+            x, relax.const(rows), relax.const(folded), relax.const(mult), relax.const(shift),
+            primfunc_name_hint="conv2d_gemm_int8",
         )
 
     # -- layout ops TVM 0.27 lowers to packed runtime calls (no C kernel): any dtype

@@ -1,0 +1,77 @@
+"""int8 CONV_2D as one call of the C GEMM kernel (runtime/aotgen_conv_s8.h) on cores with the DSP
+extension: the kernel's constants are prepared here at compile time (conv_gemm.py: weights as
+[out_channel][K] rows, input zero point folded into the bias, the fast requantization's bound),
+and the im2col rows of two pixels are a scratch tensor the planner places in the arena."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+import numpy as np
+from tvm import te, tirx
+
+from .. import c_helpers
+from ..conv_gemm import gemm_constants
+
+_enabled: ContextVar[bool] = ContextVar("aotgen_gemm_kernels", default=False)
+
+
+@contextlib.contextmanager
+def gemm_kernels(enabled: bool) -> Iterator[None]:
+    """Convolutions imported inside this block call the GEMM kernel when `enabled` (DSP cores)."""
+    token = _enabled.set(enabled)
+    try:
+        yield
+    finally:
+        _enabled.reset(token)
+
+
+def gemm_enabled() -> bool:
+    return _enabled.get()
+
+
+def conv_constants(w: np.ndarray, bias: np.ndarray, zp_in: int, mult: np.ndarray, shift: np.ndarray):
+    """(weights [O][K] int8, folded bias int32, multipliers int32, shifts int32, fast)."""
+    c = gemm_constants(w, bias.astype(np.int64), -zp_in, shift)
+    return c.weights, c.bias, mult.astype(np.int32), shift.astype(np.int32), c.fast
+
+
+def _ptr(buf):
+    return tirx.address_of(tirx.BufferLoad(buf, [tirx.const(0, "int32")] * len(buf.shape)))
+
+
+def conv_gemm_te(x, w, bias, mult, shift, *, kernel_hw, strides, dilation, pads, zp_in: int, zp_out: int, lo: int,
+                 hi: int, out_shape, fast: bool):
+    """The convolution as a `te.extern` whose body calls <prefix>_conv_s8; the two im2col rows
+    are an allocation the lowering lifts into an arena scratch tensor (kernels._lift_scratch)."""
+    _, in_h, in_w, in_c = (int(d) for d in x.shape)
+    c_out, k = (int(d) for d in w.shape)
+    kh, kw = kernel_hw
+    out_h, out_w = int(out_shape[1]), int(out_shape[2])
+    i32 = lambda v: tirx.const(int(v), "int32")  # noqa: E731
+    pointwise = (kh, kw) == (1, 1) and tuple(strides) == (1, 1) and tuple(pads) == (0, 0) \
+        and (out_h, out_w) == (in_h, in_w)
+
+    def body(ins, outs):
+        stmts = []
+        if pointwise:  # the input pixels are the GEMM's rows: no gathering, no scratch
+            scratch_ptr = _ptr(outs[0])  # unused
+        else:
+            scratch = tirx.decl_buffer((2 * k,), "int8", name="im2col")
+            stmts.append(tirx.AllocBuffer(scratch))
+            scratch_ptr = scratch.access_ptr("rw")  # the whole buffer: keeps its size through compaction
+        call = tirx.call_extern(
+            "int32", c_helpers.extern_name("conv_s8"), _ptr(ins[0]), i32(in_h), i32(in_w), i32(in_c), i32(kh), i32(kw),
+            i32(strides[0]), i32(strides[1]), i32(dilation[0]), i32(dilation[1]), i32(pads[0]), i32(pads[1]),
+            i32(out_h), i32(out_w), i32(zp_in), _ptr(ins[1]), i32(c_out), _ptr(ins[2]), _ptr(ins[3]), _ptr(ins[4]),
+            i32(fast), i32(zp_out), i32(lo), i32(hi), _ptr(outs[0]), scratch_ptr)
+        stmts.append(tirx.Evaluate(call))
+        return tirx.SeqStmt(stmts) if len(stmts) > 1 else stmts[0]
+
+    # Buffers with a fixed zero offset (te.extern's defaults carry a free elem_offset variable).
+    ins = [tirx.decl_buffer(t.shape, t.dtype, name=f"in{i}") for i, t in enumerate((x, w, bias, mult, shift))]
+    out = tirx.decl_buffer(list(out_shape), "int8", name="out")
+    return te.extern([list(out_shape)], [x, w, bias, mult, shift], body, name="conv_gemm", dtype="int8",
+                     in_buffers=ins, out_buffers=[out])

@@ -15,7 +15,7 @@ import pytest
 
 import tflite_arith as T
 from aotgen.compiler import c_helpers
-from aotgen.compiler.conv_gemm import fast_requantize_holds, gemm_constants
+from aotgen.compiler.conv_gemm import fast_requantize_holds, gemm_constants, pack_requant
 
 WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 
@@ -30,16 +30,15 @@ int main(void) {
   int32_t h = d[0], w = d[1], ci = d[2], kh = d[3], kw = d[4], co = d[14];
   int32_t k = kh * kw * ci, n = d[12] * d[13];
   int8_t* x = malloc((size_t)(h * w * ci)); int8_t* wt = malloc((size_t)(co * k));
-  int32_t* b = malloc(sizeof(int32_t) * (size_t)co); int32_t* m = malloc(sizeof(int32_t) * (size_t)co);
-  int32_t* s = malloc(sizeof(int32_t) * (size_t)co);
+  int32_t* b = malloc(sizeof(int32_t) * (size_t)co); int32_t* rq = malloc(sizeof(int32_t) * (size_t)co);
   int8_t* y = malloc((size_t)(n * co)); int8_t* scratch = malloc((size_t)(2 * k));
   for (int32_t i = 0; i < h * w * ci; ++i) x[i] = (int8_t)next();
   for (int32_t i = 0; i < co * k; ++i) wt[i] = (int8_t)next();
   for (int32_t i = 0; i < co; ++i) b[i] = next();
-  for (int32_t i = 0; i < co; ++i) m[i] = next();
-  for (int32_t i = 0; i < co; ++i) s[i] = next();
-  aotgen_conv_s8(x, h, w, ci, kh, kw, d[5], d[6], d[7], d[8], d[9], d[10], d[12], d[13], d[11], wt, co, b, m, s,
-                 d[18], d[15], d[16], d[17], y, scratch);
+  int32_t step = next(), base = next();
+  for (int32_t i = 0; i < (step ? co : 1); ++i) rq[i] = next();
+  aotgen_conv_s8(x, h, w, ci, kh, kw, d[5], d[6], d[7], d[8], d[9], d[10], d[12], d[13], d[11], wt, co, b, rq, step,
+                 base, d[18], d[15], d[16], d[17], y, scratch);
   for (int32_t i = 0; i < n * co; ++i) printf("%d\n", y[i]);
   return 0;
 }
@@ -61,6 +60,7 @@ class Layer:
     act: tuple[int, int] = (-128, 127)
     extreme: int = 0  # 1: x = 127, w = 127 (largest sums); -1: x = -128, w = -127
     positive_shift: bool = False
+    per_tensor: bool = False  # one (multiplier, shift) for every channel
 
     @property
     def out_hw(self) -> tuple[int, int]:
@@ -79,6 +79,7 @@ LAYERS = {
     "extreme +, 3x3 16->5": Layer(4, 3, 16, 5, (3, 3), pad=(1, 1), zp_in=-128, extreme=1),
     "extreme -, 1x1 13->3": Layer(3, 3, 13, 3, zp_in=127, extreme=-1),
     "positive shift": Layer(3, 3, 4, 3, zp_in=-128, positive_shift=True),
+    "per-tensor requantization, 3x3 stride 2": Layer(5, 6, 6, 5, (3, 3), (2, 2), pad=(1, 1), zp_in=3, per_tensor=True),
     "K beyond the fast bound": Layer(1, 3, 34000, 3, zp_in=-128, extreme=1),
 }
 
@@ -98,8 +99,10 @@ def layer_data(layer: Layer, seed: int):
     # Shifts that put outputs in range: roughly 2^-log2(K * 2^13).
     base = -int(np.log2(k * 8192)) + 7
     shift = (rng.integers(base - 2, base + 2, layer.c_out)).clip(-31, 0).astype(np.int32)
-    if layer.positive_shift:
-        shift[0] = 1
+    if layer.positive_shift:  # a left shift (and shifts within the packed form's span of 4)
+        shift[:] = np.resize([1, 0, -2], layer.c_out)
+    if layer.per_tensor:
+        mult[:], shift[:] = mult[0], shift[0]
     return x, w, bias, mult, shift
 
 
@@ -135,11 +138,11 @@ def driver(request, tmp_path_factory):
     return d / "driver"
 
 
-def run_c(exe, layer: Layer, x, w, consts, mult, shift, fast: bool) -> np.ndarray:
+def run_c(exe, layer: Layer, x, consts, fast: bool) -> np.ndarray:
     oh, ow = layer.out_hw
     head = [layer.h, layer.w, layer.c_in, *layer.k, *layer.stride, *layer.dilation, *layer.pad, layer.zp_in, oh, ow,
             layer.c_out, layer.zp_out, *layer.act, int(fast)]
-    values = [*head, *x.ravel(), *consts.weights.ravel(), *consts.bias, *mult, *shift]
+    values = [*head, *x.ravel(), *consts.weights.ravel(), *consts.bias, consts.rq_step, consts.shift_base, *consts.rq]
     out = subprocess.run([str(exe)], input="\n".join(str(int(v)) for v in values), capture_output=True, text=True,
                          timeout=60, check=True)
     return np.array([int(v) for v in out.stdout.split()], np.int8).reshape(oh, ow, layer.c_out)
@@ -149,14 +152,15 @@ def run_c(exe, layer: Layer, x, w, consts, mult, shift, fast: bool) -> np.ndarra
 def test_conv_kernel_is_bit_exact(driver, name):
     layer = LAYERS[name]
     x, w, bias, mult, shift = layer_data(layer, len(name))
-    consts = gemm_constants(w, bias, -layer.zp_in, shift)
-    got = run_c(driver, layer, x, w, consts, mult, shift, consts.fast)
+    consts = gemm_constants(w, bias, -layer.zp_in, mult, shift)
+    got = run_c(driver, layer, x, consts, consts.fast)
     want = reference(layer, x, w, bias, mult, shift)
     assert np.array_equal(got, want), (np.argwhere(got != want)[:5], got.ravel()[:10], want.ravel()[:10])
 
 
 def test_fast_bound_is_decided_per_layer():
-    assert gemm_constants(*layer_data(LAYERS["1x1 64->6 zp 127, relu6"], 1)[1:3], 127, np.zeros(6)).fast
+    _, w, bias, mult, _ = layer_data(LAYERS["1x1 64->6 zp 127, relu6"], 1)
+    assert gemm_constants(w, bias, 127, mult, np.zeros(6)).fast
     big = LAYERS["K beyond the fast bound"]
     _, w, bias, _, shift = layer_data(big, 2)
     assert not fast_requantize_holds(w, bias, shift)
@@ -172,8 +176,15 @@ def test_fast_form_is_wrong_beyond_its_bound(tmp_path):
     layer = LAYERS["K beyond the fast bound"]
     x, w, bias, mult, shift = layer_data(layer, 3)
     shift[:] = -31  # outputs inside int8: only the rounding of a 2^30+ sum can differ
-    consts = gemm_constants(w, bias, -layer.zp_in, shift)
+    consts = gemm_constants(w, bias, -layer.zp_in, mult, shift)
     want = reference(layer, x, w, bias, mult, shift)
-    assert np.array_equal(run_c(exe, layer, x, w, consts, mult, shift, False), want)
-    assert not np.array_equal(run_c(exe, layer, x, w, consts, mult, shift, True), want)
+    assert np.array_equal(run_c(exe, layer, x, consts, False), want)
+    assert not np.array_equal(run_c(exe, layer, x, consts, True), want)
 
+
+
+def test_requantization_packs_or_the_layer_keeps_its_tir_kernel():
+    assert pack_requant(np.array([2**30, 2**31 - 1]), np.array([-3, -6]))[1:] == (1, -6)
+    assert pack_requant(np.array([2**30 + 5] * 3), np.array([-4] * 3))[1] == 0  # one word for the layer
+    assert pack_requant(np.array([2**30, 2**30]), np.array([-1, -6])) is None  # shifts span > 3
+    assert pack_requant(np.array([0, 2**30]), np.array([0, 0])) is None  # a zero multiplier

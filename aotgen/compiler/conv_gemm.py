@@ -20,6 +20,9 @@ FAST_REQUANTIZE_LIMIT = 2**30
 class GemmConstants:
     weights: np.ndarray  # int8 [out_channels, K], TFLite's OHWI rows
     bias: np.ndarray  # int32 [out_channels], input zero point folded in
+    rq: np.ndarray  # int32 packed (multiplier, shift) words: one per channel, or one for the layer
+    rq_step: int  # 1 per channel, 0 one word for every channel
+    shift_base: int  # the smallest shift; a word holds its shift minus this
     fast: bool  # the SMMULR requantization is exact for every output of this layer
 
 
@@ -44,8 +47,26 @@ def fast_requantize_holds(weights: np.ndarray, bias: np.ndarray | None, shifts: 
     return bool(np.all(rows.sum(axis=1) * 255 + base < FAST_REQUANTIZE_LIMIT))
 
 
-def gemm_constants(weights: np.ndarray, bias: np.ndarray | None, input_offset: int,
-                   shifts: np.ndarray) -> GemmConstants:
-    rows = np.ascontiguousarray(weights.reshape(weights.shape[0], -1).astype(np.int8))
-    return GemmConstants(rows, fold_bias(rows, bias, input_offset), fast_requantize_holds(rows, bias, shifts))
+def pack_requant(mult: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+    """(words, step, base): each channel's multiplier (bit 30 set, bit 31 clear, as TFLite's
+    QuantizeMultiplier makes them) in bits 0..29 and its shift minus the layer's smallest in bits
+    30..31 (params.ChannelRequant's "packed" form); None when a channel does not fit that."""
+    m, sh = np.asarray(mult, np.int64), np.asarray(shift, np.int64)
+    if np.any(m < 2**30) or np.any(m >= 2**31) or int(sh.max()) - int(sh.min()) > 3:
+        return None
+    base = int(sh.min())
+    words = ((m - 2**30) | ((sh - base) << 30)).astype(np.uint32).view(np.int32)
+    if len(set(zip(m.tolist(), sh.tolist()))) == 1:
+        return words[:1].copy(), 0, base
+    return words, 1, base
 
+
+def gemm_constants(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, mult: np.ndarray,
+                   shifts: np.ndarray) -> GemmConstants | None:
+    """The kernel's constants, or None when the requantization does not pack (the layer then
+    keeps its TIR kernel)."""
+    packed = pack_requant(mult, shifts)
+    if packed is None:
+        return None
+    rows = np.ascontiguousarray(weights.reshape(weights.shape[0], -1).astype(np.int8))
+    return GemmConstants(rows, fold_bias(rows, bias, input_offset), *packed, fast_requantize_holds(rows, bias, shifts))

@@ -178,8 +178,10 @@ class IntegerConverters:
             raise UnsupportedModelError("int8 CONV_2D whose filter depth does not divide the input channels into groups")
         x = self._expr(ins[0])
         if not depthwise and gemm_enabled() and in_shape[0] == 1 and int(w.shape[3]) == in_shape[3]:
-            return self._conv_gemm(x, w, self._bias(ins, out_c), zi, zo, lo, hi, si, ws, so, out_shape,
+            call = self._conv_gemm(x, w, self._bias(ins, out_c), zi, zo, lo, hi, si, ws, so, out_shape,
                                    strides=strides, dilation=dilation, pads=pads)
+            if call is not None:
+                return call
         return self.bb.call_te(
             lambda x_, w_, b_, *r_: conv2d_te(
                 x_, w_, b_, r_, rq=rq, strides=strides, dilation=dilation, pads=pads, zp_in=zi, zp_out=zo,
@@ -189,14 +191,16 @@ class IntegerConverters:
         )
 
     def _conv_gemm(self, x, w, bias, zi, zo, lo, hi, si, ws, so, out_shape, **geometry):
-        """CONV_2D through the C GEMM kernel (DSP cores), constants prepared at compile time."""
-        mult, shift = output_requant_params(si, ws, so, out_shape[3])
-        rows, folded, mult, shift, fast = conv_constants(w, bias, zi, mult, shift)
+        """CONV_2D through the C GEMM kernel (DSP cores), constants prepared at compile time;
+        None when the layer's requantization does not pack (it keeps its TIR kernel)."""
+        c = conv_constants(w, bias, zi, *output_requant_params(si, ws, so, out_shape[3]))
+        if c is None:
+            return None
         return self.bb.call_te(
-            lambda x_, w_, b_, m_, s_: conv_gemm_te(
-                x_, w_, b_, m_, s_, kernel_hw=(int(w.shape[1]), int(w.shape[2])), zp_in=zi, zp_out=zo, lo=lo, hi=hi,
-                out_shape=out_shape, fast=fast, **geometry),
-            x, relax.const(rows), relax.const(folded), relax.const(mult), relax.const(shift),
+            lambda x_, w_, b_, r_: conv_gemm_te(
+                x_, w_, b_, r_, kernel_hw=(int(w.shape[1]), int(w.shape[2])), zp_in=zi, zp_out=zo, lo=lo, hi=hi,
+                out_shape=out_shape, rq_step=c.rq_step, shift_base=c.shift_base, fast=c.fast, **geometry),
+            x, relax.const(c.weights), relax.const(c.bias), relax.const(c.rq),
             primfunc_name_hint="conv2d_gemm_int8",
         )
 

@@ -33,17 +33,17 @@ def gemm_enabled() -> bool:
 
 
 def conv_constants(w: np.ndarray, bias: np.ndarray, zp_in: int, mult: np.ndarray, shift: np.ndarray):
-    """(weights [O][K] int8, folded bias int32, multipliers int32, shifts int32, fast)."""
-    c = gemm_constants(w, bias.astype(np.int64), -zp_in, shift)
-    return c.weights, c.bias, mult.astype(np.int32), shift.astype(np.int32), c.fast
+    """conv_gemm.GemmConstants of a layer (weights [O][K] int8, folded bias, packed requantization),
+    or None if it does not pack."""
+    return gemm_constants(w, bias.astype(np.int64), -zp_in, mult, shift)
 
 
 def _ptr(buf):
     return tirx.address_of(tirx.BufferLoad(buf, [tirx.const(0, "int32")] * len(buf.shape)))
 
 
-def conv_gemm_te(x, w, bias, mult, shift, *, kernel_hw, strides, dilation, pads, zp_in: int, zp_out: int, lo: int,
-                 hi: int, out_shape, fast: bool):
+def conv_gemm_te(x, w, bias, rq, *, kernel_hw, strides, dilation, pads, zp_in: int, zp_out: int, lo: int,
+                 hi: int, out_shape, rq_step: int, shift_base: int, fast: bool):
     """The convolution as a `te.extern` whose body calls <prefix>_conv_s8; the two im2col rows
     are an allocation the lowering lifts into an arena scratch tensor (kernels._lift_scratch)."""
     _, in_h, in_w, in_c = (int(d) for d in x.shape)
@@ -65,13 +65,13 @@ def conv_gemm_te(x, w, bias, mult, shift, *, kernel_hw, strides, dilation, pads,
         call = tirx.call_extern(
             "int32", c_helpers.extern_name("conv_s8"), _ptr(ins[0]), i32(in_h), i32(in_w), i32(in_c), i32(kh), i32(kw),
             i32(strides[0]), i32(strides[1]), i32(dilation[0]), i32(dilation[1]), i32(pads[0]), i32(pads[1]),
-            i32(out_h), i32(out_w), i32(zp_in), _ptr(ins[1]), i32(c_out), _ptr(ins[2]), _ptr(ins[3]), _ptr(ins[4]),
-            i32(fast), i32(zp_out), i32(lo), i32(hi), _ptr(outs[0]), scratch_ptr)
+            i32(out_h), i32(out_w), i32(zp_in), _ptr(ins[1]), i32(c_out), _ptr(ins[2]), _ptr(ins[3]), i32(rq_step),
+            i32(shift_base), i32(fast), i32(zp_out), i32(lo), i32(hi), _ptr(outs[0]), scratch_ptr)
         stmts.append(tirx.Evaluate(call))
         return tirx.SeqStmt(stmts) if len(stmts) > 1 else stmts[0]
 
     # Buffers with a fixed zero offset (te.extern's defaults carry a free elem_offset variable).
-    ins = [tirx.decl_buffer(t.shape, t.dtype, name=f"in{i}") for i, t in enumerate((x, w, bias, mult, shift))]
+    ins = [tirx.decl_buffer(t.shape, t.dtype, name=f"in{i}") for i, t in enumerate((x, w, bias, rq))]
     out = tirx.decl_buffer(list(out_shape), "int8", name="out")
-    return te.extern([list(out_shape)], [x, w, bias, mult, shift], body, name="conv_gemm", dtype="int8",
+    return te.extern([list(out_shape)], [x, w, bias, rq], body, name="conv_gemm", dtype="int8",
                      in_buffers=ins, out_buffers=[out])

@@ -116,13 +116,13 @@ static inline void aotgen_dot_2x2_s8(const int8_t* x0, const int8_t* x1, const i
   s[3] = a11;
 }
 
-/* y[p * y_stride + c] for p < n_pixels, c < n_channels from x[p * x_stride + k] and w[c * k + kk].
+/* y[p * y_stride + c] for p < n_pixels, c < n_channels from x[p * x_stride + k] and w[c * k + kk];
+ * channel c requantizes with packed word rq[c * rq_step] (rq_step 0: one word for the layer).
  * An odd last pixel or channel is computed with its row paired with itself (not stored twice). */
 static inline void aotgen_gemm_s8(const int8_t* x, int32_t x_stride, int32_t n_pixels, const int8_t* w,
-                                  int32_t k, int32_t n_channels, const int32_t* bias,
-                                  const int32_t* multiplier, const int32_t* shift, int32_t fast,
-                                  int32_t zp_out, int32_t act_min, int32_t act_max, int8_t* y,
-                                  int32_t y_stride) {
+                                  int32_t k, int32_t n_channels, const int32_t* bias, const int32_t* rq,
+                                  int32_t rq_step, int32_t shift_base, int32_t fast, int32_t zp_out,
+                                  int32_t act_min, int32_t act_max, int8_t* y, int32_t y_stride) {
   for (int32_t p = 0; p < n_pixels; p += 2) {
     const int8_t* x0 = x + p * x_stride;
     int32_t two_p = p + 1 < n_pixels;
@@ -134,16 +134,17 @@ static inline void aotgen_gemm_s8(const int8_t* x, int32_t x_stride, int32_t n_p
       const int8_t* w1 = two_c ? w0 + k : w0;
       int32_t s[4];
       aotgen_dot_2x2_s8(x0, x1, w0, w1, k, s);
-      y0[c] = aotgen_conv_out_s8(s[0] + bias[c], multiplier[c], shift[c], fast, zp_out, act_min, act_max);
-      if (two_c)
-        y0[c + 1] = aotgen_conv_out_s8(s[1] + bias[c + 1], multiplier[c + 1], shift[c + 1], fast, zp_out,
-                                       act_min, act_max);
+      /* The packed requantization words (ChannelRequant "packed", params.py): bits 0..29 the
+       * multiplier's low bits (bit 30 implied), bits 30..31 the shift above shift_base. */
+      uint32_t r0 = (uint32_t)rq[c * rq_step], r1 = (uint32_t)rq[(c + two_c) * rq_step];
+      int32_t m0 = (int32_t)((r0 & 0x3FFFFFFFu) | 0x40000000u), sh0 = (int32_t)(r0 >> 30) + shift_base;
+      int32_t m1 = (int32_t)((r1 & 0x3FFFFFFFu) | 0x40000000u), sh1 = (int32_t)(r1 >> 30) + shift_base;
+      y0[c] = aotgen_conv_out_s8(s[0] + bias[c], m0, sh0, fast, zp_out, act_min, act_max);
+      if (two_c) y0[c + 1] = aotgen_conv_out_s8(s[1] + bias[c + 1], m1, sh1, fast, zp_out, act_min, act_max);
       if (two_p) {
-        y0[y_stride + c] = aotgen_conv_out_s8(s[2] + bias[c], multiplier[c], shift[c], fast, zp_out, act_min,
-                                              act_max);
+        y0[y_stride + c] = aotgen_conv_out_s8(s[2] + bias[c], m0, sh0, fast, zp_out, act_min, act_max);
         if (two_c)
-          y0[y_stride + c + 1] = aotgen_conv_out_s8(s[3] + bias[c + 1], multiplier[c + 1], shift[c + 1], fast,
-                                                    zp_out, act_min, act_max);
+          y0[y_stride + c + 1] = aotgen_conv_out_s8(s[3] + bias[c + 1], m1, sh1, fast, zp_out, act_min, act_max);
       }
     }
   }
@@ -177,14 +178,15 @@ static inline void aotgen_im2col_row_s8(const int8_t* x, int32_t h, int32_t w, i
 static inline void aotgen_conv_s8(const int8_t* x, int32_t h, int32_t w, int32_t c_in, int32_t kh, int32_t kw,
                                   int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w, int32_t pad_h,
                                   int32_t pad_w, int32_t out_h, int32_t out_w, int32_t zp_in, const int8_t* wts,
-                                  int32_t c_out, const int32_t* bias, const int32_t* multiplier,
-                                  const int32_t* shift, int32_t fast, int32_t zp_out, int32_t act_min,
+                                  int32_t c_out, const int32_t* bias, const int32_t* rq, int32_t rq_step,
+                                  int32_t shift_base, int32_t fast, int32_t zp_out, int32_t act_min,
                                   int32_t act_max, int8_t* y, int8_t* scratch) {
   int32_t k = kh * kw * c_in;
   int32_t n = out_h * out_w;
   if (kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0 && out_h == h &&
       out_w == w) {
-    aotgen_gemm_s8(x, c_in, n, wts, k, c_out, bias, multiplier, shift, fast, zp_out, act_min, act_max, y, c_out);
+    aotgen_gemm_s8(x, c_in, n, wts, k, c_out, bias, rq, rq_step, shift_base, fast, zp_out, act_min, act_max, y,
+                   c_out);
     return;
   }
   for (int32_t p = 0; p < n; p += 2) {
@@ -192,8 +194,8 @@ static inline void aotgen_conv_s8(const int8_t* x, int32_t h, int32_t w, int32_t
     for (int32_t q = 0; q < pixels; ++q)
       aotgen_im2col_row_s8(x, h, w, c_in, kh, kw, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w, (p + q) / out_w,
                            (p + q) % out_w, zp_in, scratch + q * k);
-    aotgen_gemm_s8(scratch, k, pixels, wts, k, c_out, bias, multiplier, shift, fast, zp_out, act_min, act_max,
-                   y + p * c_out, c_out);
+    aotgen_gemm_s8(scratch, k, pixels, wts, k, c_out, bias, rq, rq_step, shift_base, fast, zp_out, act_min,
+                   act_max, y + p * c_out, c_out);
   }
 }
 

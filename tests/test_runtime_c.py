@@ -191,7 +191,7 @@ def test_every_helper_is_covered():
              "dot": "dot_s8"}
     tested = {f"aotgen_{short.get(n, n)}" for n in names}
     indirect = {"aotgen_requantize", "aotgen_requantize_single", "aotgen_exp_quarter"}  # test_requantize; via exp_neg
-    indirect |= {n for n in c_helpers.read_helpers(("aotgen_conv_s8.h",))}  # test_conv_s8.py
+    indirect |= {n for n in c_helpers.read_helpers(("aotgen_conv_gemm_s8.h",))}  # test_conv_gemm_s8.py
     assert set(c_helpers.HELPERS) - tested - indirect == set()
 
 

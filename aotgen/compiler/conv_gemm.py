@@ -1,4 +1,4 @@
-"""Compile-time preparation of int8 convolutions for the GEMM kernel (runtime/aotgen_conv_s8.h).
+"""Compile-time preparation of int8 convolutions for the GEMM kernel (runtime/aotgen_conv_gemm_s8.h).
 
 The kernel computes `bias' + sum x*w` with the input zero point folded into the bias here, once:
 TFLite sums `(x + input_offset) * w` over the taps inside the image; with every outside tap

@@ -1,4 +1,4 @@
-"""int8 CONV_2D as one call of the C GEMM kernel (runtime/aotgen_conv_s8.h) on cores with the DSP
+"""int8 CONV_2D as one call of the C GEMM kernel (runtime/aotgen_conv_gemm_s8.h) on cores with the DSP
 extension: the kernel's constants are prepared here at compile time (conv_gemm.py: weights as
 [out_channel][K] rows, input zero point folded into the bias, the fast requantization's bound),
 and the im2col rows of two pixels are a scratch tensor the planner places in the arena."""

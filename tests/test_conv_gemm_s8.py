@@ -1,4 +1,4 @@
-"""The int8 GEMM convolution kernel (aotgen/compiler/runtime/aotgen_conv_s8.h) on its own, against
+"""The int8 GEMM convolution kernel (aotgen/compiler/runtime/aotgen_conv_gemm_s8.h) on its own, against
 TFLite's reference CONV_2D arithmetic (tests/tflite_arith.py), bit-exact, at awkward shapes: odd
 pixel and channel counts, channels not multiples of 4, borders and all-padding windows, stride 2,
 dilation 2, input layers with 1 and 3 channels, zero points -128 and 127, weights +-127, and K
@@ -22,7 +22,7 @@ WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 DRIVER = r"""
 #include <stdio.h>
 #include <stdlib.h>
-#include "aotgen_conv_s8.h"
+#include "aotgen_conv_gemm_s8.h"
 static int32_t next(void) { long v; if (scanf("%ld", &v) != 1) exit(3); return (int32_t)v; }
 int main(void) {
   int32_t d[19];

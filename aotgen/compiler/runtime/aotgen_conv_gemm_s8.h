@@ -16,8 +16,8 @@
  *
  * Every function is `static inline` and named aotgen_<name>; the emitter copies the ones a model
  * calls into its library renamed <prefix>_<name> (compiler/c_helpers.py). Standard headers only. */
-#ifndef AOTGEN_CONV_S8_H
-#define AOTGEN_CONV_S8_H
+#ifndef AOTGEN_CONV_GEMM_S8_H
+#define AOTGEN_CONV_GEMM_S8_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -199,4 +199,4 @@ static inline void aotgen_conv_s8(const int8_t* x, int32_t h, int32_t w, int32_t
   }
 }
 
-#endif /* AOTGEN_CONV_S8_H */
+#endif /* AOTGEN_CONV_GEMM_S8_H */

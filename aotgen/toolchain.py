@@ -8,7 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from .errors import AotgenError, ToolNotFoundError
+from .errors import ToolFailedError, ToolNotFoundError
 
 # Debian package that provides each tool aotgen runs.
 APT_PACKAGES = {
@@ -63,8 +63,8 @@ def run(cmd: list[str], timeout: float, cwd: str | Path | None = None, input: by
     try:
         proc = subprocess.run(cmd, cwd=cwd, input=input, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise AotgenError(f"{what} did not finish within {timeout:g} s") from None
+        raise ToolFailedError(f"{what} did not finish within {timeout:g} s") from None
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).decode(errors="replace").strip().splitlines()[-25:]
-        raise AotgenError(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+        raise ToolFailedError(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(tail))
     return proc

@@ -24,7 +24,7 @@ from aotgen.harness.runner import test_firmware
 from aotgen.firmware.project import generate_project
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = REPO.parent / "shared" / "models"
+MODELS = REPO / "tests" / "models"  # the published models, shipped with the tests
 
 # TFLite Micro on mps2-an500, instructions of one Invoke() (reference kernels / CMSIS-NN) and MACs;
 # printed beside that board's rows only.
@@ -45,7 +45,7 @@ def find_model(name: str) -> Path:
         p = MODELS / sub / f"{name}.tflite"
         if p.is_file():
             return p
-    raise SystemExit(f"no shared model {name} under {MODELS}")
+    raise SystemExit(f"no model {name} under {MODELS}")
 
 
 def measure(name: str, backend: str, board_name: str, work: Path) -> dict:

@@ -15,10 +15,13 @@ import numpy as np
 from aotgen import ModelLibrary
 
 REPO = Path(__file__).resolve().parents[1]
+# The published models the tests use, shipped in the repository (tests/models/README.md).
+MODELS = REPO / "tests" / "models"
+# The project's shared folder beside the clone (optional): a few more models in models/more/.
 SHARED = Path(os.environ.get("AOTGEN_SHARED", REPO.parent / "shared"))
-MODELS = SHARED / "models"
+MORE_MODELS = SHARED / "models" / "more"
 
-# name -> path under ../shared/models; every one has io/<name>/{input_0,output_0}.npy (litert_ref).
+# name -> path under tests/models; every one has io/<name>/{input_0,output_0}.npy (litert_ref).
 FLOAT_MODELS = {
     "hello_world_float": "tflite_micro/hello_world_float.tflite",
     "pretrainedResnet": "mlperf_tiny/pretrainedResnet.tflite",
@@ -48,7 +51,7 @@ def model_path(name: str) -> Path:
 
 
 def saved_pair(name: str) -> tuple[Path, np.ndarray]:
-    """The shared reference pair: input_0.npy (path) and output_0.npy (= ai-edge-litert reference kernels)."""
+    """The saved reference pair: input_0.npy (path) and output_0.npy (= ai-edge-litert reference kernels)."""
     rel = Path(TFLITE_MODELS[name])
     io = MODELS / rel.parent / "io" / rel.stem
     return io / "input_0.npy", np.load(io / "output_0.npy")

@@ -1,4 +1,4 @@
-"""Session fixtures: the shared models, and every model compiled once per session.
+"""Session fixtures: the test models (tests/models), and every model compiled once per session.
 
 Compiling is cheap next to building and running, but the generated-C rules, the correctness
 checks and the linking tests all look at the same libraries, so each (model, prefix, options)
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import aotgen
-from aotgen_testlib import MODELS, SHARED
+from aotgen_testlib import MODELS, MORE_MODELS
 import onnx_builders
 
 ONNX_BUILDERS = {
@@ -24,11 +24,17 @@ ONNX_BUILDERS = {
 
 @pytest.fixture(scope="session")
 def shared_models() -> Path:
-    """../shared/models (or $AOTGEN_SHARED/models): the published models and reference pairs."""
-    if not (MODELS / "README.md").is_file():
-        pytest.fail(f"shared models not found at {MODELS}: clone next to ../shared or set AOTGEN_SHARED "
-                    f"(currently {SHARED})", pytrace=False)
+    """tests/models: the published models and their reference pairs, shipped in the repository."""
     return MODELS
+
+
+@pytest.fixture(scope="session")
+def more_models() -> Path:
+    """The shared folder's extra models (../shared/models/more, or $AOTGEN_SHARED/models/more):
+    used when present, the test skipped with the reason when not."""
+    if not MORE_MODELS.is_dir():
+        pytest.skip(f"needs the shared extra models at {MORE_MODELS} (set AOTGEN_SHARED)")
+    return MORE_MODELS
 
 
 @pytest.fixture(scope="session")

@@ -126,7 +126,7 @@ def test_check_host_on_compiled_libraries(shared_models: Path, tmp_path: Path) -
         report = json.loads(proc.stdout)
         assert report["passed"] and len(report["samples"]) == 3 and report["model"] == "hello_world_int8.tflite"
     proc = aotgen_cli("check-host", str(tmp_path / "c_lib"), "--workspace", "user", cwd=tmp_path)
-    assert proc.returncode == 1 and "already compiled library" in proc.stderr and "--workspace" in proc.stderr
+    assert proc.returncode == 2 and "already compiled library" in proc.stderr and "--workspace" in proc.stderr
 
 
 def test_check_host_seed_reproduces_inputs(shared_models: Path, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ int main(void) {
   for (int32_t i = 0; i < co; ++i) b[i] = next();
   int32_t step = next(), base = next();
   for (int32_t i = 0; i < (step ? co : 1); ++i) rq[i] = next();
-  aotgen_conv_s8(x, h, w, ci, kh, kw, d[5], d[6], d[7], d[8], d[9], d[10], d[12], d[13], d[11], wt, co, b, rq, step,
+  aotgen_conv_gemm_s8(x, h, w, ci, kh, kw, d[5], d[6], d[7], d[8], d[9], d[10], d[12], d[13], d[11], wt, co, b, rq, step,
                  base, d[18], d[15], d[16], d[17], y, scratch);
   for (int32_t i = 0; i < n * co; ++i) printf("%d\n", y[i]);
   return 0;

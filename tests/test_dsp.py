@@ -72,7 +72,7 @@ def test_dot_products_with_smlad_are_bit_exact_on_a_cortex_m4(tmp_path):
             libs.append(lib)
     for i, lib in enumerate(libs):  # the SIMD path is the one under test
         if i >= 4:  # convolutions: the C GEMM kernel (in the C glue for LLVM too), blocked SMLAD inside
-            assert f"{lib.prefix}_conv_s8(" in lib.sources[0].read_text()
+            assert f"{lib.prefix}_conv_gemm_s8(" in lib.sources[0].read_text()
         elif lib.metadata["options"]["backend"] == "c":
             assert f"{lib.prefix}_dot_s8(" in lib.sources[0].read_text()
         else:
@@ -84,5 +84,44 @@ def test_dot_products_with_smlad_are_bit_exact_on_a_cortex_m4(tmp_path):
     result = test_firmware(project, count=4, seed=9)
     assert result.passed, result.to_json()
     assert len(result.reports) == len(libs) and all(len(r.samples) == 4 for r in result.reports)
+    for prefix, report in zip(result.prefixes, result.reports):
+        assert report.max_abs_error() == 0, (prefix, report.to_json())
+
+
+def pointwise_model(rng, in_c: int, out_c: int, hw: tuple[int, int], zp_in: int) -> tuple[ModelSpec, int]:
+    s_in = 0.05
+    ws = weight_scales(rng, out_c, True)
+    m = ModelSpec()
+    x = m.input("x", [1, *hw, in_c], "int8", s_in, zp_in)
+    w = m.const("w", extreme_weights(rng, [out_c, 1, 1, in_c]), ws, 0)
+    b = m.const("b", bias_int32(rng, out_c), s_in * ws, 0)
+    y = m.activation("y", [1, *hw, out_c], "int8", output_scale_for(s_in, ws, in_c), 5)
+    m.op("CONV_2D", [x, w, b], [y], "Conv2DOptions", version=3, Padding=SAME, StrideW=1, StrideH=1,
+         DilationWFactor=1, DilationHFactor=1, FusedActivationFunction=NONE)
+    return m, y
+
+
+@pytest.mark.parametrize("board_name", ["mps2_an386", "mps2_an505"])
+def test_pointwise_gemm_micro_kernel_is_bit_exact(board_name, tmp_path):
+    """The 1x1 convolution's 2x2-blocked SMLAD kernel (runtime/aotgen_conv_s8.h) at awkward shapes:
+    an odd pixel count, input channels not a multiple of 4 (and fewer than 4), an odd channel
+    count, zero points -128 and 127, weights at +-127; C and LLVM backends, on a Cortex-M4 and M33."""
+    rng = np.random.default_rng(11)
+    board = boards.load_board(board_name)
+    specs = [pointwise_model(rng, 13, 7, (3, 5), -128), pointwise_model(rng, 3, 2, (1, 1), 127),
+             pointwise_model(rng, 64, 9, (5, 5), 127), pointwise_model(rng, 8, 16, (2, 3), -128)]
+    libs = []
+    for i, (spec, y) in enumerate(specs):
+        path = tmp_path / f"p{i}.tflite"
+        path.write_bytes(spec.to_bytes([y]))
+        for backend in ("c", "llvm"):
+            lib = aotgen.compile(path, output=tmp_path / f"{backend}{i}", prefix=f"{backend}{i}", backend=backend,
+                                 target=board.cpu).library
+            assert f"{lib.prefix}_conv1x1_s8(" in lib.sources[0].read_text()  # the micro-kernel is the one used
+            libs.append(lib)
+    project = generate_project(libs, board, "cmsis", tmp_path / "fw")
+    firmware.build(project)
+    result = test_firmware(project, count=3, seed=4)
+    assert result.passed, result.to_json()
     for prefix, report in zip(result.prefixes, result.reports):
         assert report.max_abs_error() == 0, (prefix, report.to_json())

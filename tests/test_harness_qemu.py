@@ -143,7 +143,7 @@ def test_aotgen_run_on_a_real_board_stops_at_the_flasher(tmp_path):
         pytest.skip("needs openocd")
     proc = subprocess.run([AOTGEN, "run", str(HELLO), "--board", "nucleo_f746zg"], capture_output=True, text=True,
                           timeout=300, cwd=tmp_path)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 7 and "Traceback" not in proc.stderr  # a tool aotgen ran failed
     assert "openocd (flashing nucleo_f746zg) failed" in proc.stderr
     assert (tmp_path / "build/run/nucleo_f746zg/build/firmware.elf").is_file()
 
@@ -236,7 +236,7 @@ def test_input_files_per_model(hello_kws_an385, tmp_path):
         assert np.abs(got.astype(int) - want.astype(int)).max() <= INT8_ATOL
     proc = subprocess.run([AOTGEN, "test", str(hello_kws_an385), "--inputs", str(io[0] / "input_0.npy")],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1
+    assert proc.returncode == 2
     assert "give each input as PREFIX=FILE.npy, e.g. hello=" in " ".join(proc.stderr.split())
 
 
@@ -347,8 +347,10 @@ def test_interrupt_stops_qemu(hello_an500):
     assert proc.poll() is not None and not qemu_processes_for(elf)
 
 
-def test_ctrl_c_on_the_command_line_stops_qemu(tmp_path):
-    """SIGINT to `aotgen test` while the device is busy: exit 130, no traceback, QEMU gone."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_on_the_command_line_stops_qemu(sig, tmp_path):
+    """SIGINT or SIGTERM to `aotgen test` while the device is busy: exit 130 / 143, no traceback,
+    QEMU gone."""
     lib = tiny_library(tmp_path / "tiny", HANG_LIB_C)
     p = generate([lib], boards.load_board("mps2_an385"), tmp_path / "p")
     elf = firmware.build(p).elf
@@ -360,18 +362,19 @@ def test_ctrl_c_on_the_command_line_stops_qemu(tmp_path):
             time.sleep(0.1)
         assert qemu_processes_for(elf), "QEMU did not start"
         time.sleep(1.0)  # the RUN request is out; the model never returns
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 130 and ("interrupted" in err or "aborted" in err) and "Traceback" not in err
+    assert proc.returncode == 128 + sig and ("interrupted" in err or "aborted" in err or "terminated" in err)
+    assert "Traceback" not in err
     assert not qemu_processes_for(elf)
 
 
 def test_qemu_dies_with_a_killed_aotgen(hello_an500):
     """SIGKILL leaves no `finally` to run: QEMU must still go (Linux parent-death signal)."""
     elf = hello_an500 / "build/firmware.elf"
-    script = ("import os, sys\nfrom aotgen import boards\nfrom aotgen.harness.qemu_session import QemuSerial\n"
+    script = ("import os, sys\nfrom aotgen.firmware import boards\nfrom aotgen.harness.qemu_session import QemuSerial\n"
               f"q = QemuSerial(boards.load_board('mps2_an500'), {str(elf)!r}).__enter__()\n"
               "print(q.proc.pid, flush=True)\nsys.stdin.read()\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -419,14 +422,14 @@ def test_real_board_not_attached_is_a_clear_error(tmp_path):
     p = generate([lib], boards.load_board("nucleo_f746zg"), tmp_path / "p")
     proc = subprocess.run([AOTGEN, "test", str(p), "-n", "1", "--model", str(HELLO)], capture_output=True,
                           text=True, timeout=60)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 6 and "Traceback" not in proc.stderr  # device
     assert "no serial port with USB id 0483:374b found; is the board connected? Give the port with --port" \
         in " ".join(proc.stderr.split())
 
 
 def test_flash_refuses_qemu_boards(hello_an500):
     proc = subprocess.run([AOTGEN, "flash", str(hello_an500)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1 and "runs in QEMU, there is nothing to flash" in proc.stderr
+    assert proc.returncode == 2 and "runs in QEMU, there is nothing to flash" in proc.stderr
 
 
 def test_real_board_path_against_the_host_board(tmp_path):
@@ -459,3 +462,18 @@ def test_real_board_flash_and_test(tmp_path):
     subprocess.run([AOTGEN, "flash", str(p)], check=True, timeout=300)
     result = test_firmware(p, count=3, port=os.environ.get("AOTGEN_BOARD_PORT"))
     assert result.passed and result.unit == "cycles"
+
+
+def test_stale_firmware_is_refused_not_tested(tmp_path):
+    """The project regenerated from a recompiled library (same model, same tensor sizes, other
+    code) but not rebuilt: the firmware QEMU runs is the old one, and `aotgen test` refuses it,
+    naming both identities, instead of testing it."""
+    board = boards.load_board("mps2_an500")
+    p = built_project([HELLO], "mps2_an500", tmp_path / "a")
+    lib = aotgen.compile(HELLO, tmp_path / "lib", target="cortex-m7", io_in_arena=True).library  # other code
+    project.generate_project([lib], board, "cmsis", p, force=True)  # not rebuilt
+    proc = subprocess.run([AOTGEN, "test", str(p), "-n", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "stale or foreign" in proc.stderr and "firmware id" in proc.stderr, proc.stderr
+    firmware.build(p)
+    proc = subprocess.run([AOTGEN, "test", str(p), "-n", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr

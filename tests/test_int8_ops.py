@@ -130,12 +130,12 @@ def test_conv_2d(case, tmp_path):
 
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_conv_2d_through_the_gemm_kernel(case, tmp_path):
-    """The C a DSP core gets (the GEMM kernel, runtime/aotgen_conv_s8.h), built and run on the host:
+    """The C a DSP core gets (the im2col GEMM kernel, runtime/aotgen_conv_gemm_s8.h), built and run on the host:
     its portable path, with this core's constants (folded bias, packed requantization)."""
     rng = np.random.default_rng(list(CONV_CASES).index(case))
     m, y = conv_model(rng, in_shape=[1, 9, 10, 5], out_c=6, kernel=(3, 3), **CONV_CASES[case])
     check_exact(m, [y], tmp_path, target="cortex-m4")
-    assert "model_conv_s8(" in (tmp_path / "mlf" / "codegen" / "host" / "src" / "model_lib0.c").read_text()
+    assert "model_conv_gemm_s8(" in (tmp_path / "mlf" / "codegen" / "host" / "src" / "model_lib0.c").read_text()
 
 
 def test_conv_2d_pointwise_and_5x5(tmp_path):

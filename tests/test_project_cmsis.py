@@ -1,14 +1,13 @@
 """The cmsis template end to end with the real toolchain: compile real models, generate a project
 per board, build it, and on QEMU boards run it and compare with LiteRT's reference kernels.
 
-Needs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm and the shared models
-($AOTGEN_SHARED, default ../shared beside the clone).
+Needs gcc-arm-none-eabi, libnewlib-arm-none-eabi and qemu-system-arm (ci/setup.sh installs them);
+the models are tests/models.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -29,20 +28,19 @@ from aotgen.errors import AotgenError, ToolNotFoundError
 from aotgen.harness.runner import run_embedded
 from aotgen.verify.reference import run_reference
 from aotgen.compiler.targets import CPUS
+from aotgen_testlib import MODELS as TEST_MODELS
 
-SHARED = Path(os.environ.get("AOTGEN_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 MODELS = {
-    "hello": SHARED / "models/tflite_micro/hello_world_int8.tflite",
-    "kws": SHARED / "models/mlperf_tiny/kws_ref_model.tflite",
-    "vww": SHARED / "models/mlperf_tiny/vww_96_int8.tflite",
-    "hello_float": SHARED / "models/tflite_micro/hello_world_float.tflite",
+    "hello": TEST_MODELS / "tflite_micro/hello_world_int8.tflite",
+    "kws": TEST_MODELS / "mlperf_tiny/kws_ref_model.tflite",
+    "vww": TEST_MODELS / "mlperf_tiny/vww_96_int8.tflite",
+    "hello_float": TEST_MODELS / "tflite_micro/hello_world_float.tflite",
 }
 ALL_BOARDS = [b.name for b in boards.list_boards()
               if b.source and b.source.parent == boards.BUILTIN_BOARDS_DIR and "cmsis" in b.templates]
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi"),
-    pytest.mark.skipif(not MODELS["kws"].is_file(), reason=f"shared models not found in {SHARED}"),
 ]
 
 
@@ -282,11 +280,26 @@ def test_refuses_to_overwrite_without_force(cmsis_compiled, tmp_path):
     out = tmp_path / "p"
     out.mkdir()
     (out / "mine.txt").write_text("keep me")
-    with pytest.raises(AotgenError, match="exists and is not empty; use --force"):
+    with pytest.raises(AotgenError, match="is not empty .*mine.txt.*use --force"):
         generate([lib], "mps2_an386", out)
+    with pytest.raises(AotgenError, match="not written by aotgen"):
+        generate([lib], "mps2_an386", out, force=True)
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+def test_regeneration_keeps_the_users_sources(cmsis_compiled, tmp_path):
+    """user/ is the documented place for the user's code: regenerating and rebuilding keeps it, and
+    the firmware links it."""
+    lib = cmsis_compiled("hello", "cortex-m4")
+    out = generate([lib], "mps2_an386", tmp_path / "p")
+    (out / "user").mkdir()
+    (out / "user/mine.c").write_text("int users_own_symbol(void) { return 42; }\n")
+    (out / "src/main.c").write_text("/* edited */\n" + (out / "src/main.c").read_text())
     generate([lib], "mps2_an386", out, force=True)
-    assert not (out / "mine.txt").exists() and (out / project.PROJECT_FILE).is_file()
+    assert (out / "user/mine.c").is_file()
+    assert not (out / "src/main.c").read_text().startswith("/* edited */")  # aotgen's own file, replaced
+    firmware.build(out)
+    assert (out / "build/user/mine.o").is_file()  # compiled (and dropped at link: nothing calls it)
 
 
 def test_failure_leaves_no_half_written_folder(tmp_path):
@@ -470,6 +483,9 @@ def test_cli_project_and_build(tmp_path):
     assert json.loads(res.output) == {"project": str(out), "board": "mps2_an386", "template": "cmsis", "models": ["hw"]}
     res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out)])
     assert isinstance(res.exception, AotgenError) and "use --force" in str(res.exception)
+    res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out),
+                              "--prefix", "hw", "--force"])
+    assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["build", str(out), "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output[res.output.index("{"):])

@@ -91,11 +91,11 @@ def test_build_needs_zephyr_base(tmp_path):
     aotgen("project", str(HELLO), "--board", "mps2_an385", "--template", "zephyr", "-o", str(out))
     env = {k: v for k, v in os.environ.items() if k != "ZEPHYR_BASE"}
     proc = aotgen("build", str(out), check=False, env=env)
-    assert proc.returncode == 1 and "ZEPHYR_BASE is not set" in proc.stderr
+    assert proc.returncode == 5 and "ZEPHYR_BASE is not set" in proc.stderr
     proc = aotgen("build", str(out), check=False, env={**env, "ZEPHYR_BASE": str(tmp_path)})
-    assert proc.returncode == 1 and "is not a Zephyr tree" in proc.stderr
+    assert proc.returncode == 5 and "is not a Zephyr tree" in proc.stderr
     proc = aotgen("flash", str(out), check=False, env=env)
-    assert proc.returncode == 1 and "no firmware yet" in proc.stderr
+    assert proc.returncode == 2 and "no firmware yet" in proc.stderr
 
 
 def test_arena_goes_to_the_dtcm_or_the_build_refuses(tmp_path, monkeypatch):

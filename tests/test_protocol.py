@@ -8,6 +8,7 @@ plus an alarm that fails a test outright if it ever blocks."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shutil
 import socket
 import struct
@@ -24,6 +25,7 @@ from aotgen.harness import protocol as P
 from aotgen.harness.hostbuild import build_host_harness, start_host_harness
 from aotgen.harness.protocol import DeviceError, Frame, Link, ProtocolError
 from aotgen.harness.runner import check_session
+from aotgen.harness.identity import firmware_identity
 from aotgen.harness.session import Session, match_models, parse_banner
 from aotgen.harness.transport import LinkClosed, Transport, open_transport
 from aotgen.compiler.mlf import ModelLibrary
@@ -121,7 +123,8 @@ def test_crc_is_ccitt_false():
 def test_round_trip_matches_reference(device, libs):
     s = Session(device, timeout=1.0)
     banner = s.handshake(5.0)
-    assert banner.version == 1 and banner.max_payload == 256 and not banner.instructions
+    assert banner.version == 2 and banner.max_payload == 256 and not banner.instructions
+    assert banner.identity == firmware_identity(libs)  # built from these very libraries
     assert [m.name for m in banner.models] == ["hello_world_int8", "kws"]
     assert banner.models[1].input_sizes == [490] and banner.models[1].output_sizes == [12]
     samples = [random_inputs(lib.inputs, 3, seed=7) for lib in libs]
@@ -405,16 +408,32 @@ def test_banner_for_another_model_is_a_clear_mismatch(device, libs):
     assert match_models(banner, list(reversed(libs))) == [1, 0]
 
 
+def test_firmware_built_from_other_libraries_is_refused(device, libs):
+    """Same model names and sizes, other code (a recompiled library the firmware was not rebuilt
+    with): the identity in the banner tells, and the error names both identities."""
+    banner = ready_session(device).banner
+    changed = copy.deepcopy(libs)
+    changed[1] = dataclasses.replace(changed[1], root=changed[1].root.parent / "kws_changed")
+    shutil.copytree(libs[1].root, changed[1].root, dirs_exist_ok=True)
+    src = changed[1].sources[0]
+    src.write_text(src.read_text() + "\n/* rebuilt */\n")
+    with pytest.raises(ProtocolError, match=rf"firmware id {banner.identity.hex()}, this project's libraries give "
+                                            rf"{firmware_identity(changed).hex()}\): it is stale or foreign"):
+        match_models(banner, changed)
+    with pytest.raises(ProtocolError, match=r"runs 2 models \(hello_world_int8, kws\); give the libraries of all"):
+        match_models(banner, libs[:1])
+
+
 def test_banner_of_another_protocol_version_is_a_clear_error(device):
-    """The device's real READY, as a future firmware (protocol v2) would send it."""
+    """The device's real READY, as a future firmware (protocol v3) would send it."""
     link = synced_link(device)
     link.send(Frame(P.HELLO, 9, b""))
     while (f := raw_frame(link)).seq != 9:
         pass
-    assert parse_banner(f.payload).version == 1
-    with pytest.raises(ProtocolError, match=r"firmware speaks harness protocol v2, this aotgen speaks v1: "
+    assert parse_banner(f.payload).version == 2
+    with pytest.raises(ProtocolError, match=r"firmware speaks harness protocol v3, this aotgen speaks v2: "
                                             r"regenerate and rebuild the project"):
-        parse_banner(b"\x02" + f.payload[1:])
+        parse_banner(b"\x03" + f.payload[1:])
     with pytest.raises(ProtocolError, match=r"malformed READY banner"):
         parse_banner(f.payload[:-3])
 

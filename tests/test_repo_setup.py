@@ -8,7 +8,9 @@ import os
 import re
 from pathlib import Path
 
-from aotgen_testlib import MODELS, REPO
+import pytest
+
+from aotgen_testlib import MODELS, REPO, SHARED
 
 
 def readme_commands() -> list[str]:
@@ -31,6 +33,27 @@ def test_ci_runs_the_readme_test_command() -> None:
     _, tests = readme_commands()
     ci_lines = [line.strip() for line in (REPO / ".ci/run").read_text().splitlines()]
     assert tests in ci_lines, f".ci/run does not run the README's test command: {tests}"
+
+
+def test_test_models_are_the_files_their_readme_lists() -> None:
+    """tests/models/README.md gives every model's full sha256; the files must match them."""
+    listed = dict(re.findall(r"^\| `([\w/.]+\.tflite)` \| ([0-9a-f]{64}) \|$", (MODELS / "README.md").read_text(), re.M))
+    present = {str(p.relative_to(MODELS)) for p in MODELS.rglob("*.tflite")}
+    assert set(listed) == present and present
+    for name, digest in listed.items():
+        assert hashlib.sha256((MODELS / name).read_bytes()).hexdigest() == digest, name
+        io = MODELS / Path(name).parent / "io" / Path(name).stem
+        assert (io / "input_0.npy").is_file() and (io / "output_0.npy").is_file(), name
+
+
+def test_test_models_equal_the_shared_ones_when_present() -> None:
+    shared = SHARED / "models"
+    if not shared.is_dir():
+        pytest.skip(f"no shared folder at {SHARED} to compare with")
+    for ours in MODELS.rglob("*"):
+        if ours.is_file() and ours.name != "README.md":
+            theirs = shared / ours.relative_to(MODELS)
+            assert theirs.is_file() and theirs.read_bytes() == ours.read_bytes(), ours
 
 
 def test_shipped_models_are_the_published_files(shared_models: Path) -> None:

@@ -190,7 +190,10 @@ def test_every_helper_is_covered():
     short = {"exp_neg": "exp_neg_q5_26", "one_over": "one_over_one_plus_x", "quantize": "quantize_f32_int8",
              "dot": "dot_s8"}
     tested = {f"aotgen_{short.get(n, n)}" for n in names}
-    indirect = {"aotgen_requantize", "aotgen_requantize_single", "aotgen_exp_quarter"}  # test_requantize; via exp_neg
+    indirect = {"aotgen_requantize", "aotgen_requantize_single", "aotgen_exp_quarter",  # test_requantize; via exp_neg
+                # the micro-kernels and their parts: test_conv1x1_against_tflite_arithmetic here, test_dsp.py in QEMU
+                "aotgen_conv1x1_s8", "aotgen_conv1x1_channel_s8", "aotgen_output_s8", "aotgen_channel_requant",
+                "aotgen_folded_bias"}
     indirect |= {n for n in c_helpers.read_helpers(("aotgen_conv_gemm_s8.h",))}  # test_conv_gemm_s8.py
     assert set(c_helpers.HELPERS) - tested - indirect == set()
 
@@ -216,3 +219,71 @@ def test_the_python_model_is_the_real_function():
         assert abs(T.exp_on_negative_values_q5_26(int(a)) - min(want, 2**31 - 1)) <= 2**31 * 5e-7  # gemmlowp: ~2^-22
     for a in np.linspace(0, 2**31 - 1, 97).astype(int):
         assert abs(T.one_over_one_plus_x_for_x_in_0_1(int(a)) / 2**31 - 1 / (1 + a / 2**31)) < 1e-8
+
+
+CONV1X1_DRIVER = r"""
+#include <stdio.h>
+#include "aotgen_conv_s8.h"
+static int8_t x[4096], w[4096], y[4096];
+static int32_t bias32[64], words[64];
+static int16_t bias16[64];
+static int8_t shifts[64];
+int main(void) {
+  long pixels, cin, cout, zp_in, zp_out, lo, hi, b16, mode, m0, s0, v;
+  while (scanf("%ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld", &pixels, &cin, &cout, &zp_in, &zp_out, &lo, &hi,
+               &b16, &mode, &m0, &s0) == 11) {
+    for (long i = 0; i < pixels * cin; ++i) { scanf("%ld", &v); x[i] = (int8_t)v; }
+    for (long i = 0; i < cout * cin; ++i) { scanf("%ld", &v); w[i] = (int8_t)v; }
+    for (long i = 0; i < cout; ++i) { scanf("%ld", &v); bias32[i] = (int32_t)v; bias16[i] = (int16_t)v; }
+    for (long i = 0; i < cout; ++i) { scanf("%ld", &v); words[i] = (int32_t)v; }
+    for (long i = 0; i < cout; ++i) { scanf("%ld", &v); shifts[i] = (int8_t)v; }
+    aotgen_conv1x1_s8(x, w, b16 ? (const void*)bias16 : (const void*)bias32, (int32_t)b16, (int32_t)mode, words,
+                      shifts, (int32_t)m0, (int32_t)s0, y, (int32_t)pixels, (int32_t)cin, (int32_t)cout,
+                      (int32_t)zp_in, (int32_t)zp_out, (int32_t)lo, (int32_t)hi);
+    for (long i = 0; i < pixels * cout; ++i) printf("%d ", y[i]);
+    printf("\n");
+  }
+  return 0;
+}
+"""
+
+
+def test_conv1x1_against_tflite_arithmetic(tmp_path):
+    """The pointwise micro-kernel's plain-C path (the DSP path: tests/test_dsp.py in QEMU) against
+    TFLite's ConvPerChannel arithmetic: every requantization encoding, int16 and int32 biases, zero
+    points at both ends, weights at +-127, channel counts that leave tails, an activation clamp."""
+    from aotgen.compiler.quantized.params import ChannelRequant
+
+    src = tmp_path / "conv.c"
+    src.write_text(CONV1X1_DRIVER)
+    exe = tmp_path / "conv"
+    subprocess.run(["gcc", *WARNINGS, "-O2", "-I", str(RUNTIME), str(src), "-o", str(exe)], check=True, timeout=60)
+    rng = np.random.default_rng(3)
+    cases, lines = [], []
+    for pixels, cin, cout, zp_in, b16, kind in [(3, 5, 3, -128, True, "scalar"), (7, 13, 6, 127, False, "packed"),
+                                                (1, 64, 9, 83, False, "arrays"), (25, 3, 2, 0, True, "packed")]:
+        x = rng.integers(-128, 128, (pixels, cin))
+        w = rng.integers(-127, 128, (cout, cin))
+        w[0, :] = 127
+        bias = rng.integers(-300, 300, cout) if b16 else rng.integers(-(1 << 20), 1 << 20, cout)
+        mult = np.full(cout, 1 << 30) + (0 if kind == "scalar" else rng.integers(0, (1 << 30) - 1, cout))
+        shift = np.full(cout, -9) + (0 if kind == "scalar" else rng.integers(0, 4 if kind == "packed" else 9, cout))
+        if kind == "arrays":
+            mult[1] = 123456  # an unnormalized multiplier forces the arrays encoding
+        rq = ChannelRequant(mult, shift)
+        assert rq.kind == kind
+        words = rq.tensors[0].astype(np.int64) if rq.tensors else np.zeros(cout, np.int64)
+        shifts = rq.tensors[1].astype(np.int64) if len(rq.tensors) > 1 else np.zeros(cout, np.int64)
+        m0, s0 = (int(mult[0]), int(shift[0])) if kind == "scalar" else (0, rq.base)
+        zp_out, lo, hi = 5, -100, 127
+        head = [pixels, cin, cout, zp_in, zp_out, lo, hi, int(b16), {"scalar": 0, "packed": 1, "arrays": 2}[kind], m0, s0]
+        lines.append(" ".join(map(str, [*head, *x.ravel(), *w.ravel(), *bias, *words, *shifts])))
+        want = [[max(lo, min(hi, T.multiply_by_quantized_multiplier(
+            int(bias[o]) + int(((x[p] - zp_in) * w[o]).sum()), int(mult[o]), int(shift[o])) + zp_out))
+            for o in range(cout)] for p in range(pixels)]
+        cases.append(np.array(want).ravel())
+    out = subprocess.run([str(exe)], input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=60,
+                         check=True).stdout.splitlines()
+    assert len(out) == len(cases)
+    for got, want in zip(out, cases):
+        assert np.array_equal(np.array(got.split(), int), want)

@@ -85,16 +85,16 @@ def test_set_errors(tmp_path):
     tpl = _user_template(tmp_path)
     proc = aotgen("project", str(HELLO), "--board", "mps2_an385", "--template-dir", str(tpl), "-o",
                   str(tmp_path / "a"), "--set", "colour=red", check=False)
-    assert proc.returncode == 1 and "template greeter has no variable 'colour'; its variables:" in proc.stderr
+    assert proc.returncode == 2 and "template greeter has no variable 'colour'; its variables:" in proc.stderr
     assert "greeting" in proc.stderr and not (tmp_path / "a").exists()
     proc = aotgen("project", str(HELLO), "--board", "mps2_an385", "-o", str(tmp_path / "b"), "--set", "oops", check=False)
-    assert proc.returncode == 1 and "expected key=value" in proc.stderr
+    assert proc.returncode == 2 and "expected key=value" in proc.stderr
     proc = aotgen("project", str(HELLO), "--board", "mps2_an385", "--template-dir", str(tmp_path), "-o",
                   str(tmp_path / "c"), check=False)
-    assert proc.returncode == 1 and "not a cookiecutter template (no cookiecutter.json)" in proc.stderr
+    assert proc.returncode == 2 and "not a cookiecutter template (no cookiecutter.json)" in proc.stderr
     proc = aotgen("project", str(HELLO), "--board", "mps2_an385", "--template", "nope", "-o", str(tmp_path / "d"),
                   check=False)
-    assert proc.returncode == 1 and "unknown template 'nope'" in proc.stderr
+    assert proc.returncode == 2 and "unknown template 'nope'" in proc.stderr
 
 
 def test_template_spec_file_is_validated(tmp_path):

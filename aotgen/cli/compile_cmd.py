@@ -12,12 +12,13 @@ from rich.table import Table
 from .. import api
 from ..compiler import pipeline as compiler
 from ..compiler import mlf
-from .options import (BACKEND_OPT, IO_IN_ARENA_OPT, JSON_OPT, MODEL_ARG, PREFIX_OPT, WORKSPACE_OPT, emit_json,
+from .options import (FORCE_OPT, BACKEND_OPT, IO_IN_ARENA_OPT, JSON_OPT, MODEL_ARG, PREFIX_OPT, WORKSPACE_OPT, emit_json,
                       progress)
-from ..errors import AotgenError
-from ..verify.hostcheck import ModelCheck, check_library, check_model, save_samples
+from ..errors import AotgenError, CheckFailed
+from ..verify.compare import save_samples
+from ..verify.hostcheck import ModelCheck, check_library, check_model
 from ..compiler.targets import CPUS
-from ..ui import console, err_console
+from ..ui import console
 
 def default_output(model: Path, prefix: str | None) -> Path:
     """`build/<prefix>` under the current directory: predictable, and kept out of git by .gitignore."""
@@ -29,13 +30,13 @@ def default_output(model: Path, prefix: str | None) -> Path:
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
               help="Output folder, or a .tar file [default: build/<prefix>].")
 @PREFIX_OPT
-@click.option("--target", "-t", default="host", show_default=True, metavar="CPU|BOARD",
+@click.option("--target", default="host", show_default=True, metavar="CPU|BOARD",
               help=f"CPU ({', '.join(CPUS)}) or board name to compile for (C sources stay portable; "
                    "--backend llvm objects are for this CPU).")
 @BACKEND_OPT
 @WORKSPACE_OPT
 @IO_IN_ARENA_OPT
-@click.option("--force", "-f", is_flag=True, help="Replace a non-empty output folder or an existing tarball.")
+@FORCE_OPT
 @JSON_OPT
 def compile_command(model: Path, output: Path | None, prefix: str | None, target: str, backend: str,
                     workspace: str, io_in_arena: bool, force: bool, as_json: bool) -> None:
@@ -100,7 +101,7 @@ def check_host_command(model: Path, input_files: tuple[str, ...], count: int, se
                                 prefix=prefix, progress=say, backend=backend, workspace=workspace,
                                 io_in_arena=io_in_arena)
     if save_outputs is not None:
-        save_samples(save_outputs, check)
+        save_samples(save_outputs, [("", check.samples, check.outputs)])
     report = check.report
     if as_json:
         emit_json(report.to_json())
@@ -110,7 +111,7 @@ def check_host_command(model: Path, input_files: tuple[str, ...], count: int, se
             console.print(f"outputs saved in {save_outputs}", highlight=False)
     if not report.passed:
         failed = sum(not s.passed for s in report.samples)
-        raise AotgenError(f"host check failed: {failed} of {len(report.samples)} samples outside tolerance")
+        raise CheckFailed(f"host check failed: {failed} of {len(report.samples)} samples outside tolerance")
     if not as_json:
         console.print(f"[bold green]passed[/]: {len(report.samples)} samples match {report.reference} "
                       f"- max abs error {report.max_abs_error():.3g}", highlight=False)

@@ -10,11 +10,12 @@ from rich.table import Table
 
 from ..firmware import boards as boards_mod
 from ..firmware import build as firmware
-from ..compiler import mlf
 from ..firmware import project
 from ..api import libraries_for_board
-from .options import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emit_json, progress
-from ..errors import AotgenError
+from ..firmware.templates import choose_template
+from .options import (BACKEND_OPT, FORCE_OPT, IO_IN_ARENA_OPT, SET_OPT, TEMPLATE_DIR_OPT, TEMPLATE_OPT, WORKSPACE_OPT,
+                      emit_json, progress)
+from ..outputs import refuse_overwrite
 from ..ui import console, err_console
 
 
@@ -33,30 +34,29 @@ def boards_command(as_json: bool) -> None:
     if as_json:
         emit_json({"boards": [b.to_json() for b in all_boards]})
         return
-    table = Table(box=None, header_style="bold")
+    # Fits an 80-column log: names and sizes never wrap; the lists wrap between their words.
+    table = Table(box=None, header_style="bold", pad_edge=False, collapse_padding=True)
     for col in ("board", "CPU", "FPU", "flash", "RAM"):
         table.add_column(col, no_wrap=True)
-    table.add_column("templates")
-    table.add_column("QEMU / sim")
+    table.add_column("templates", min_width=len("templates"))
+    table.add_column("emulator", no_wrap=True)
     for b in all_boards:
-        qemu = "yes" if b.qemu_runnable else (f"twin: {b.qemu_twin}" if b.qemu_twin else
-                                              (b.simulator.name if b.simulator else "no"))
+        qemu = "QEMU" if b.qemu_runnable else (b.qemu_twin if b.qemu_twin else
+                                               (b.simulator.name if b.simulator else "no"))
         table.add_row(b.name, b.cpu, b.fpu, _size(b.flash.size), _size(b.ram.size),
                       ", ".join(b.templates), qemu)
     console.print(table)
+    console.print("emulator: QEMU or simavr runs it; a board name: its QEMU twin", highlight=False)
 
 
 @click.command("project")
 @click.argument("models", nargs=-1, required=True, metavar="MODEL_OR_MLF...")
 @click.option("--board", "-b", "board_name", required=True, help="Board name (see `aotgen boards`).")
-@click.option("--template", "-t", default=None,
-              help="Built-in project template (see `aotgen templates`) [default: the board's first].")
-@click.option("--template-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="Your own cookiecutter template folder instead (context: docs/templates.md).")
-@click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
-              help="Override a template variable (repeatable), e.g. --set stack_bytes=4096 --set opt_flags=-O3.")
+@TEMPLATE_OPT
+@TEMPLATE_DIR_OPT
+@SET_OPT
 @click.option("--output", "-o", type=click.Path(path_type=Path), required=True, help="Project folder to create.")
-@click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
+@FORCE_OPT
 @click.option("--prefix", help="C prefix when compiling a single model file.")
 @BACKEND_OPT
 @WORKSPACE_OPT
@@ -66,23 +66,15 @@ def project_command(models: tuple[str, ...], board_name: str, template: str | No
                     set_items: tuple[str, ...], output: Path, force: bool,
                     prefix: str | None, backend: str, workspace: str, io_in_arena: bool, as_json: bool) -> None:
     """Generate a firmware project for a board from models (.tflite/.onnx) or compiled libraries."""
-    from ..firmware.templates import load_template, parse_set
-
     board = boards_mod.load_board(board_name)
-    if template and template_dir:
-        raise AotgenError("give --template or --template-dir, not both")
-    source: str | Path = template_dir or template or next(iter(board.templates))
-    spec = load_template(source)  # errors (unknown template, bad folder) before compiling anything
+    spec, source, overrides = choose_template(board, template, template_dir, set_items)  # before compiling
     template = spec.name
-    overrides = parse_set(set_items)
-    for key in overrides:
-        spec.check_variable(key)
-    mlf.refuse_overwrite(output, force)  # before compiling anything
+    refuse_overwrite(output, force)  # before compiling anything
     with tempfile.TemporaryDirectory(prefix="aotgen-project-") as tmp, progress(as_json) as say:
         libs = libraries_for_board(list(models), prefix, board, Path(tmp),
                                    {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena}, say)
         say(f"generating {template} project for {board.name}")
-        path = project.generate_project(libs, board, template_dir or template, output, force=force,
+        path = project.generate_project(libs, board, source, output, force=force,
                                         context_overrides=overrides)
     if as_json:
         emit_json({"project": str(path), "board": board.name, "template": template,

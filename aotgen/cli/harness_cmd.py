@@ -6,29 +6,18 @@ import tempfile
 from pathlib import Path
 
 import click
-import numpy as np
 from rich.table import Table
 
 from ..api import libraries_for_board
-from ..errors import AotgenError
+from ..errors import AotgenError, CheckFailed
+from ..outputs import refuse_overwrite
 from ..firmware.flash import flash
 from ..harness.runner import FirmwareTest, test_firmware
 from ..ui import console, err_console
-from .options import BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emit_json, progress
-
-
-def _save(directory: Path, result: FirmwareTest, prefixes: list[str]) -> None:
-    """DIR/sample_<i>/{input,output}_<j>.npy (DIR/<prefix>/... for several models): the layout
-    check-host writes, so a saved input feeds back with --inputs."""
-    for prefix, samples, outputs in zip(prefixes, result.samples, result.outputs):
-        base = directory / prefix if len(prefixes) > 1 else directory
-        for i, (ins, outs) in enumerate(zip(samples, outputs)):
-            d = base / f"sample_{i}"
-            d.mkdir(parents=True, exist_ok=True)
-            for j, x in enumerate(ins):
-                np.save(d / f"input_{j}.npy", x)
-            for j, y in enumerate(outs):
-                np.save(d / f"output_{j}.npy", y)
+from ..verify.compare import save_samples
+from ..firmware.templates import choose_template
+from .options import (BACKEND_OPT, HANDSHAKE_TIMEOUT_OPT, IO_IN_ARENA_OPT, PORT_OPT, RUN_TIMEOUT_OPT, SET_OPT,
+                      TEMPLATE_DIR_OPT, TEMPLATE_OPT, WORKSPACE_OPT, emit_json, progress)
 
 
 def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
@@ -55,8 +44,7 @@ def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
 @click.option("--count", "-n", type=click.IntRange(min=0), default=3, show_default=True,
               help="Random input samples (seeded, over each input's range) besides the --inputs files.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
-@click.option("--port", "-p", default=None,
-              help="Serial port or pyserial URL [default: QEMU boards start QEMU; real boards: found by USB id].")
+@PORT_OPT
 @click.option("--atol", type=click.FloatRange(min=0), default=None,
               help="Max absolute error; integer outputs default to 2 (LSB).")
 @click.option("--rtol", type=click.FloatRange(min=0), default=None,
@@ -64,17 +52,15 @@ def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
 @click.option("--model", "model_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The .tflite/.onnx to run the reference on, per model in firmware order "
                    "[default: the copy in the project].")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Seconds to wait for the firmware's READY banner.")
-@click.option("--run-timeout", type=click.FloatRange(min=0.1), default=120.0, show_default=True,
-              help="Seconds one inference may take.")
+@HANDSHAKE_TIMEOUT_OPT
+@RUN_TIMEOUT_OPT
 @click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write every sample's inputs and the device's outputs as .npy.")
 @click.option("--trace", is_flag=True, help="Log every protocol frame on stderr (board bring-up).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON on stdout.")
 def test_command(project_dir: Path, input_files: tuple[str, ...], count: int, seed: int, port: str | None,
-                 atol: float | None, rtol: float | None, model_files: tuple[Path, ...], timeout: float,
-                 run_timeout: float, save_outputs: Path | None, trace: bool, as_json: bool) -> None:
+                 atol: float | None, rtol: float | None, model_files: tuple[Path, ...],
+                 handshake_timeout: float, run_timeout: float, save_outputs: Path | None, trace: bool, as_json: bool) -> None:
     """Send inputs to the firmware of a built project, read back outputs and counts, and compare
     with the reference interpreter. QEMU boards are started (and stopped) here.
 
@@ -84,7 +70,7 @@ def test_command(project_dir: Path, input_files: tuple[str, ...], count: int, se
         raise AotgenError("nothing to test: give --count > 0 or --inputs")
     with progress(as_json) as say:
         result = test_firmware(project_dir, count=count, seed=seed, input_files=list(input_files),
-                               model_files=list(model_files) or None, port=port, handshake_timeout=timeout,
+                               model_files=list(model_files) or None, port=port, handshake_timeout=handshake_timeout,
                                run_timeout=run_timeout, atol=atol, rtol=rtol, progress=say,
                                trace=_trace_line if trace else None)
     _finish(result, save_outputs, as_json)
@@ -97,7 +83,9 @@ def _trace_line(line: str) -> None:
 def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> None:
     """Save, print (table or JSON) and fail unless every sample passed."""
     if save_outputs is not None:
-        _save(save_outputs, result, result.prefixes)
+        prefixes = result.prefixes
+        save_samples(save_outputs, [(p if len(prefixes) > 1 else "", samples, outputs)
+                                    for p, samples, outputs in zip(prefixes, result.samples, result.outputs)])
     if as_json:
         emit_json(result.to_json())
     else:
@@ -107,7 +95,7 @@ def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> N
     if not result.passed:
         failed = sum(not s.passed for r in result.reports for s in r.samples)
         total = sum(len(r.samples) for r in result.reports)
-        raise AotgenError(f"firmware test failed: {failed} of {total} samples outside tolerance")
+        raise CheckFailed(f"firmware test failed: {failed} of {total} samples outside tolerance")
     if not as_json:
         n = sum(len(r.samples) for r in result.reports)
         link = result.link
@@ -120,7 +108,7 @@ def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> N
 
 @click.command("flash")
 @click.argument("project_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--port", "-p", default=None, help="Serial port, for flashers that need one.")
+@PORT_OPT
 @click.option("--tool", default=None, help="Flasher to use [default: the board file's first one installed].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json: bool) -> None:
@@ -135,7 +123,9 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
 @click.command("run")
 @click.argument("models", nargs=-1, required=True, metavar="MODEL_OR_MLF...")
 @click.option("--board", "-b", "board_name", required=True, help="Board name (see `aotgen boards`).")
-@click.option("--template", "-t", default=None, help="Project template [default: the board's first].")
+@TEMPLATE_OPT
+@TEMPLATE_DIR_OPT
+@SET_OPT
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Project folder, replaced on every run [default: build/run/<board>].")
 @click.option("--prefix", help="C prefix when compiling a single model file.")
@@ -147,15 +137,19 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
 @click.option("--count", "-n", type=click.IntRange(min=0), default=3, show_default=True,
               help="Random input samples besides the --inputs files.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
-@click.option("--port", "-p", default=None, help="Serial port of a real board [default: found by USB id].")
+@PORT_OPT
+@HANDSHAKE_TIMEOUT_OPT
+@RUN_TIMEOUT_OPT
 @click.option("--atol", type=click.FloatRange(min=0), default=None, help="Max absolute error (integers: LSB).")
 @click.option("--rtol", type=click.FloatRange(min=0), default=None, help="Max relative error (floats).")
 @click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write every sample's inputs and the device's outputs as .npy.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test report as JSON on stdout.")
-def run_command(models: tuple[str, ...], board_name: str, template: str | None, output: Path | None, prefix: str | None,
-                backend: str, workspace: str, io_in_arena: bool, input_files: tuple[str, ...], count: int, seed: int, port: str | None, atol: float | None,
-                rtol: float | None, save_outputs: Path | None, as_json: bool) -> None:
+def run_command(models: tuple[str, ...], board_name: str, template: str | None, template_dir: Path | None,
+                set_items: tuple[str, ...], output: Path | None, prefix: str | None, backend: str, workspace: str,
+                io_in_arena: bool, input_files: tuple[str, ...], count: int, seed: int, port: str | None,
+                handshake_timeout: float, run_timeout: float, atol: float | None, rtol: float | None,
+                save_outputs: Path | None, as_json: bool) -> None:
     """The whole loop: compile MODELs for a board, generate and build the project, flash it (real
     boards) or start QEMU, and test it against the reference interpreter. Exit 0 only on pass."""
     from ..firmware import boards
@@ -165,21 +159,27 @@ def run_command(models: tuple[str, ...], board_name: str, template: str | None, 
     if count == 0 and not input_files:
         raise AotgenError("nothing to test: give --count > 0 or --inputs")
     board = boards.load_board(board_name)
-    template = template or next(iter(board.templates))
+    spec, source, overrides = choose_template(board, template, template_dir, set_items)  # before compiling
     output = output or Path("build") / "run" / board.name
+    # run regenerates its project: it replaces what aotgen wrote there before, and refuses any
+    # other non-empty folder (before compiling anything).
+    refuse_overwrite(output, force=True)
     with tempfile.TemporaryDirectory(prefix="aotgen-run-") as tmp, progress(as_json) as say:
         say(f"compiling for {board.cpu}")
         libs = libraries_for_board(list(models), prefix, board, Path(tmp),
                                    {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena})
-        say(f"generating the {template} project in {output}")
-        project.generate_project(libs, board, template, output, force=True)
+        say(f"generating the {spec.name} project in {output}")
+        project.generate_project(libs, board, source, output, force=True, context_overrides=overrides)
         say(f"building {output}")
         firmware.build(output)
-        if not board.qemu_runnable and board.simulator is None:  # emulated boards are started by the test
+        # A port means a real board: it runs what was flashed last, so flash what was just built
+        # (or fail saying why) before testing. Without one, emulated boards start with the new ELF.
+        if port is not None or (not board.qemu_runnable and board.simulator is None):
             say(f"flashing {board.name}")
             flash(output, port=port)
         result = test_firmware(output, count=count, seed=seed, input_files=list(input_files), port=port,
-                               atol=atol, rtol=rtol, progress=say)
+                               handshake_timeout=handshake_timeout, run_timeout=run_timeout, atol=atol, rtol=rtol,
+                               progress=say)
     _finish(result, save_outputs, as_json)
 
 

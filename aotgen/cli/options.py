@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ..ui import err_console
 
 MODEL_ARG = click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 PREFIX_OPT = click.option(
-    "--prefix", "-p", default=None,
+    "--prefix", default=None,
     help="C identifier every generated symbol starts with [default: the model file name].")
 JSON_OPT = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout, no progress.")
 BACKEND_OPT = click.option("--backend", type=click.Choice(["c", "llvm"]), default="c", show_default=True,
@@ -21,6 +22,25 @@ BACKEND_OPT = click.option("--backend", type=click.Choice(["c", "llvm"]), defaul
 WORKSPACE_OPT = click.option(
     "--workspace", type=click.Choice(["static", "user"]), default="static", show_default=True,
     help="static: the library owns its arena; user: the caller passes it with <prefix>_set_workspace.")
+# One meaning per short option on every command: -b board, -t template, -p port, -o output,
+# -i inputs, -n count, -f force, -v verbose.
+TEMPLATE_OPT = click.option("--template", "-t", default=None,
+                            help="Built-in project template (see `aotgen templates`) [default: the board's first].")
+TEMPLATE_DIR_OPT = click.option(
+    "--template-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+    help="Your own cookiecutter template folder instead (context: docs/templates.md).")
+SET_OPT = click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
+                       help="Override a template variable (repeatable), e.g. --set stack_bytes=4096 --set opt_flags=-O3.")
+PORT_OPT = click.option("--port", "-p", default=None,
+                        help="Serial port of a real board (a device or a pyserial URL) [default: found by USB id].")
+HANDSHAKE_TIMEOUT_OPT = click.option("--handshake-timeout", type=click.FloatRange(min=0.1), default=10.0,
+                                     show_default=True, help="Seconds to wait for the firmware's READY banner.")
+RUN_TIMEOUT_OPT = click.option("--run-timeout", type=click.FloatRange(min=0.1), default=120.0, show_default=True,
+                               help="Seconds one inference may take.")
+FORCE_OPT = click.option(
+    "--force", "-f", is_flag=True,
+    help="Replace what aotgen wrote in an existing output (a folder or tarball it wrote before); files you "
+         "added there are kept, and other folders are never written into.")
 IO_IN_ARENA_OPT = click.option(
     "--io-in-arena", is_flag=True,
     help="Place inputs and outputs inside the arena too (zero-copy <prefix>_<tensor>_buffer() accessors).")
@@ -39,5 +59,16 @@ def progress(quiet: bool) -> Iterator[Callable[[str], None]]:
             yield spinner.update
 
 
+def _strict(value):
+    """Non-finite floats as the strings "NaN", "Infinity", "-Infinity": JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def emit_json(data: dict) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+    click.echo(json.dumps(_strict(data), indent=2, default=str, allow_nan=False))

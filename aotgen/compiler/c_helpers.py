@@ -40,12 +40,12 @@ def call(dtype: str, name: str, *args):
     return tirx.call_pure_extern(dtype, f"{_prefix.get()}_{name}", *args)
 
 
-def extern_name(name: str) -> str:
-    """The symbol of helper `name` under the current model's prefix, for a `call_extern` (a
-    helper with effects, e.g. a kernel writing its output)."""
+def call_kernel(name: str, *args):
+    """A TIR call of micro-kernel `name` (e.g. "conv1x1_s8"), which writes through its pointer
+    arguments: not pure, so never removed or merged."""
     if f"aotgen_{name}" not in HELPERS:
-        raise KeyError(f"no C helper aotgen_{name}")
-    return f"{_prefix.get()}_{name}"
+        raise KeyError(f"no C kernel aotgen_{name}")
+    return tirx.call_extern("int32", f"{_prefix.get()}_{name}", *args)
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Helper:
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 # Headers in dependency order (a helper may call those of earlier headers).
-HEADERS = ("aotgen_fixedpoint.h", "aotgen_softmax.h", "aotgen_quantize.h", "aotgen_dot.h", "aotgen_conv_gemm_s8.h")
+HEADERS = ("aotgen_fixedpoint.h", "aotgen_softmax.h", "aotgen_quantize.h", "aotgen_dot.h", "aotgen_conv_s8.h", "aotgen_conv_gemm_s8.h")
 _DEFINITION = re.compile(r"^static inline [^(]*\b(aotgen_\w+)\(.*?^}\n", re.M | re.S)
 
 

@@ -15,6 +15,7 @@ import tvm
 from tvm import relax
 
 from ..errors import AotgenError, UnsupportedModelError
+from .model_check import InvalidModel, verify_tflite
 from .tensors import ModelSignature, Quantization, TensorInfo, c_identifier
 
 
@@ -34,7 +35,7 @@ def detect_format(path: Path, data: bytes) -> str:
         return "tflite"
     if path.suffix.lower() == ".onnx" or data[:1] == b"\x08":
         return "onnx"
-    raise AotgenError(f"{path} is not a TFLite (.tflite) or ONNX (.onnx) model")
+    raise InvalidModel(f"{path} is not a TFLite (.tflite) or ONNX (.onnx) model")
 
 
 def load_model(path: str | Path) -> ImportedModel:
@@ -43,7 +44,7 @@ def load_model(path: str | Path) -> ImportedModel:
         raise AotgenError(f"model file not found: {path}")
     data = path.read_bytes()
     if len(data) < 8:
-        raise AotgenError(f"{path} is not a TFLite (.tflite) or ONNX (.onnx) model")
+        raise InvalidModel(f"{path} is not a TFLite (.tflite) or ONNX (.onnx) model")
     fmt = detect_format(path, data)
     loader = _load_tflite if fmt == "tflite" else _load_onnx
     mod, signature, operators = loader(path, data)
@@ -174,19 +175,11 @@ def _tflite_converter_class():
 
 
 def _load_tflite(path: Path, data: bytes):
-    import tflite
     from tflite.BuiltinOperator import BuiltinOperator
     from tvm.relax.frontend.tflite import from_tflite
 
-    try:
-        model = tflite.Model.GetRootAsModel(data, 0)
-        if model.SubgraphsLength() < 1:
-            raise AotgenError(f"{path}: the TFLite model has no subgraph")
-        sg = model.Subgraphs(0)
-    except AotgenError:
-        raise
-    except Exception as e:  # a corrupt flatbuffer raises anything from struct.error to IndexError
-        raise AotgenError(f"{path} is not a valid TFLite model ({e})") from None
+    model = verify_tflite(path, data)
+    sg = model.Subgraphs(0)
     if model.SubgraphsLength() > 1:
         raise UnsupportedModelError(f"{path}: models with {model.SubgraphsLength()} subgraphs (control flow) are not supported")
     code_names = {v: k for k, v in BuiltinOperator.__dict__.items() if not k.startswith("_")}
@@ -218,7 +211,7 @@ def _load_tflite(path: Path, data: bytes):
     except (AotgenError, ImportError, NameError):  # ours, or a broken installation: not the model's fault
         raise
     except Exception as e:
-        raise UnsupportedModelError(f"{path}: TVM's TFLite importer failed: {_first_line(e)}") from None
+        raise UnsupportedModelError(f"{path}: TVM's TFLite importer failed: {first_line(e)}") from None
     return mod, _signature(names_in, names_out, quant_in, quant_out, mod), operators
 
 
@@ -239,7 +232,7 @@ def _load_onnx(path: Path, data: bytes):
         model = onnx.load_model_from_string(data)
         onnx.checker.check_model(model)
     except Exception as e:
-        raise AotgenError(f"{path} is not a valid ONNX model ({_first_line(e)})") from None
+        raise InvalidModel(f"{path} is not a valid ONNX model ({first_line(e)})") from None
     graph = model.graph
     supported = _get_convert_map()
     operators = []
@@ -276,14 +269,14 @@ def _load_onnx(path: Path, data: bytes):
     except (AotgenError, ImportError, NameError):  # ours, or a broken installation: not the model's fault
         raise
     except Exception as e:
-        raise UnsupportedModelError(f"{path}: TVM's ONNX importer failed: {_first_line(e)}") from None
+        raise UnsupportedModelError(f"{path}: TVM's ONNX importer failed: {first_line(e)}") from None
     names_in = [i.name for i in inputs]
     names_out = [o.name for o in graph.output]
     none = [None] * max(len(names_in), len(names_out))
     return mod, _signature(names_in, names_out, none, none, mod), operators
 
 
-def _first_line(e: Exception) -> str:
+def first_line(e: Exception) -> str:
     text = str(e).strip()
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("Traceback", "  File"))]
     return (lines[-1] if lines else type(e).__name__)[:300]

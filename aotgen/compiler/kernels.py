@@ -21,7 +21,8 @@ import tvm
 from tvm import s_tir, tirx
 
 from .int8_dot import use_dot_helper
-from .tir_rewrite import clip_guarded_loops, drop_dead_else, rebuild_stmt
+from .macs import count_macs
+from .tir_rewrite import clip_guarded_loops, drop_dead_else, keep_nan, rebuild_stmt
 
 # Allocations of at most this many elements stay local (register-like accumulators); all larger
 # ones become scratch tensors in the arena.
@@ -40,6 +41,7 @@ class LoweredKernel:
     symbol: str
     func: tirx.PrimFunc
     scratch: list[ScratchBuffer]  # appended after the original parameters, in this order
+    macs: int = 0  # multiply-accumulates per call (macs.py)
 
 
 def schedule_for_mcu(func: tirx.PrimFunc) -> tirx.PrimFunc:
@@ -47,8 +49,8 @@ def schedule_for_mcu(func: tirx.PrimFunc) -> tirx.PrimFunc:
     sch = s_tir.Schedule(func)
     try:
         root = sch.get_sblock("root")
-    except s_tir.ScheduleError:
-        return func  # a single extern call (a C kernel, quantized/gemm_call.py): nothing to schedule
+    except Exception:  # noqa: BLE001 - no root block: a micro-kernel call (te.extern): nothing to schedule
+        return func
     changed = True
     while changed:  # inlining one block can make another inlinable
         changed = False
@@ -195,6 +197,8 @@ def _optimizing_passes(target: tvm.target.Target) -> list:
         tirx.transform.StmtSimplify(),
         tirx.transform.RemoveNoOp(),
         s_tir.transform.RewriteUnsafeSelect(),
+        # After the simplifier, which would fold the NaN-keeping selects back into max/min.
+        _stmt_pass(keep_nan, "KeepNaN"),
         tirx.transform.CommonSubexprElim(),
         tirx.transform.LowerTVMBuiltin(),
         tirx.transform.LowerIntrin(),
@@ -202,6 +206,7 @@ def _optimizing_passes(target: tvm.target.Target) -> list:
 
 
 def lower_kernel(func: tirx.PrimFunc, symbol: str, target: tvm.target.Target) -> LoweredKernel:
+    macs = count_macs(func)
     func = _unpack_params(schedule_for_mcu(func), symbol)
     mod = tvm.IRModule({symbol: func})
     mod = tirx.transform.BindTarget(target)(mod)
@@ -210,7 +215,7 @@ def lower_kernel(func: tirx.PrimFunc, symbol: str, target: tvm.target.Target) ->
     mod = tvm.IRModule({symbol: lifted})
     with tvm.transform.PassContext(config=_HOIST_CONFIG):
         mod = tvm.transform.Sequential(_optimizing_passes(target))(mod)
-    return LoweredKernel(symbol, mod[symbol], scratch)
+    return LoweredKernel(symbol, mod[symbol], scratch, macs)
 
 
 def c_params(kernel: LoweredKernel) -> list[tuple[str, str]]:

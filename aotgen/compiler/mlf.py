@@ -5,13 +5,13 @@ Layout and header API: docs/model-library-format.md.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import AotgenError
 from ..jsonfile import read_versioned
 from .tensors import TensorInfo
 
@@ -67,11 +67,22 @@ class ModelLibrary:
         return f if f.exists() else None
 
 
+_extracted: list[Path] = []
+
+
+@atexit.register
+def _remove_extracted() -> None:
+    for d in _extracted:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def load(path: str | Path) -> ModelLibrary:
-    """Read a Model Library Format folder, or a tarball (extracted to a temporary folder)."""
+    """Read a Model Library Format folder, or a tarball (extracted to a temporary folder, removed
+    when the process exits)."""
     path = Path(path)
     if path.is_file() and tarfile.is_tarfile(path):
         dest = Path(tempfile.mkdtemp(prefix="aotgen-mlf-"))
+        _extracted.append(dest)
         with tarfile.open(path) as tar:
             tar.extractall(dest, filter="data")
         path = dest
@@ -85,40 +96,3 @@ def is_model_library(path: str | Path) -> bool:
     return (path / "metadata.json").is_file() or (
         path.is_file() and path.suffix == ".tar" and tarfile.is_tarfile(path)
     )
-
-
-def refuse_overwrite(dest: str | Path, force: bool) -> None:
-    """Outputs never replace a non-empty folder or an existing file unless asked to."""
-    dest = Path(dest)
-    if dest.exists() and (dest.is_file() or any(dest.iterdir())) and not force:
-        raise AotgenError(f"{dest} exists and is not empty; use --force to overwrite it")
-
-
-def publish(staging: Path, dest: Path, force: bool) -> Path:
-    """Move a fully written staging folder to `dest` (or tar it if dest ends in .tar).
-
-    Output is generated into a temporary folder first so a failure never leaves a half-written
-    destination; an existing non-empty destination is only replaced with `force`.
-    """
-    dest = Path(dest)
-    refuse_overwrite(dest, force)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.suffix == ".tar":
-        tmp_tar = dest.with_name(dest.name + ".partial")
-        with tarfile.open(tmp_tar, "w") as tar:
-            for item in sorted(staging.iterdir()):
-                tar.add(item, arcname=item.name)
-        tmp_tar.replace(dest)
-        shutil.rmtree(staging, ignore_errors=True)
-        return dest
-    if dest.exists():
-        shutil.rmtree(dest) if dest.is_dir() else dest.unlink()
-    shutil.move(str(staging), str(dest))
-    return dest
-
-
-def staging_dir(dest: Path) -> Path:
-    """A temporary folder on the same file system as `dest`, so the final move is a rename."""
-    parent = Path(dest).resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{Path(dest).name}.", dir=parent))

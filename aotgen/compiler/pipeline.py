@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import keyword
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import tvm
 
-from .. import __version__
+from ..version import __version__
 from . import c_helpers
 from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kernel_source
-from ..errors import AotgenError
-from .frontend import load_model
-from .graph import TensorKind
+from ..errors import AotgenError, UnsupportedModelError
+from .frontend import first_line, load_model
+from .graph import Graph, TensorKind
 from .kernels import build_c, c_params, tir_text, uses_dsp_helpers
 from . import llvm_helpers
 from .llvm_build import build_llvm_objects
 from .lower import lower
-from .mlf import SCHEMA_VERSION, ModelLibrary, load, publish, refuse_overwrite, staging_dir
+from ..outputs import publish, refuse_overwrite, staging_dir
+from .mlf import SCHEMA_VERSION, ModelLibrary, load
 from .plan import plan_memory
 from .quantized.gemm_call import gemm_kernels
 from .targets import get_cpu, tvm_target
@@ -74,6 +76,27 @@ class CompileResult:
         }
 
 
+@contextlib.contextmanager
+def _tvm_step(model: str | Path, verb: str) -> Iterator[None]:
+    """A TVM failure inside a compile step, as one line naming the model and the step."""
+    try:
+        yield
+    except AotgenError:
+        raise
+    except Exception as e:
+        raise UnsupportedModelError(f"{Path(model).name}: TVM could not {verb} the model: {first_line(e)}") from e
+
+
+def _calls(graph: Graph, macs: dict[str, int]) -> list[dict]:
+    """Each call of <prefix>_run: its kernel ("" for a copy), the tensor it writes, its MACs."""
+    out = []
+    for call in graph.calls:
+        written = graph.tensors[next(a for a, ro in zip(call.args, call.read_only) if not ro)]
+        out.append({"kernel": call.kernel, "output": {"shape": list(written.shape), "dtype": written.dtype},
+                    "macs": macs.get(call.kernel, 0)})
+    return out
+
+
 def compile(  # noqa: A001 - the natural name for the package's main verb
     model: str | Path,
     output: str | Path | None = None,
@@ -115,12 +138,13 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
         imported = load_model(model)
     done("import")
     step("lower", f"lowering {len(imported.operators)} operators with TVM")
-    with c_helpers.symbol_prefix(prefix):
+    with c_helpers.symbol_prefix(prefix), _tvm_step(model, "lower"):
         lowered = lower(imported.mod, prefix, target_obj)
     done("lower")
     step("codegen", f"generating {'C' if backend == 'c' else 'LLVM object code'} for {len(lowered.kernels)} kernels")
     if backend == "c":
-        kernel_source = build_c(lowered.kernels, target_obj)
+        with _tvm_step(model, "generate C for"):
+            kernel_source = build_c(lowered.kernels, target_obj)
         functions = parse_kernel_source(kernel_source)
         helpers_c = c_helpers.used_by(kernel_source, prefix)
     else:
@@ -148,7 +172,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
         if backend == "llvm":
             lib_dir = staging / "codegen" / "host" / "lib"
             lib_dir.mkdir()
-            kernel_objects = build_llvm_objects(lowered.kernels, tvm_target(cpu, backend), lib_dir, prefix)
+            with _tvm_step(model, "build LLVM objects for"):
+                kernel_objects = build_llvm_objects(lowered.kernels, tvm_target(cpu, backend), lib_dir, prefix)
             objects = [str(o.path.relative_to(staging)) for o in kernel_objects]
         (staging / "memory_plan.txt").write_text(plan.report(graph))
         (staging / "ir").mkdir()
@@ -179,6 +204,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             },
             "operators": imported.operators,
             "kernels": [k.symbol for k in lowered.kernels],
+            # What <prefix>_run does, in order (one line of its C each): for profiles.
+            "calls": _calls(graph, {k.symbol: k.macs for k in lowered.kernels}),
             "sources": [f"codegen/host/src/{prefix}_lib0.c"],
             "objects": objects,
         }
@@ -186,7 +213,7 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             metadata["llvm_objects"] = [{"path": path, "tuning": o.tuning, "kernels": list(o.kernels)}
                                         for path, o in zip(objects, kernel_objects)]
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
-        written = publish(staging, dest, force)
+        written = publish(staging, dest, force, kind="model-library")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

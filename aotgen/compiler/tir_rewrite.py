@@ -106,3 +106,44 @@ def clip_guarded_loops(s):
     hi = s.min + s.extent if bounds[1] is None else tirx.min(s.min + s.extent, bounds[1] + 1)  # exclusive
     body = tirx.BufferStore(store.buffer, store.value.a + product, store.indices)
     return tirx.For(s.loop_var, lo, tirx.max(hi - lo, 0), s.kind, body, s.thread_binding, s.annotations, s.step)
+
+
+_BINARY = tuple(getattr(tirx, n) for n in ("Add", "Sub", "Mul", "Div", "FloorDiv", "FloorMod", "Mod", "LT", "LE", "GT",
+                                           "GE", "EQ", "NE", "And", "Or"))
+
+
+def _keep_nan_expr(e):
+    """`e` with every float max/min written to keep NaN (see keep_nan)."""
+    if isinstance(e, (tirx.Max, tirx.Min)):
+        a, b = _keep_nan_expr(e.a), _keep_nan_expr(e.b)
+        if not str(e.ty).startswith("float"):
+            return e if a.same_as(e.a) and b.same_as(e.b) else type(e)(a, b)
+        take_b = a < b if isinstance(e, tirx.Max) else b < a  # false when a is NaN: a passes
+        picked = tirx.Select(take_b, b, a)
+        return picked if isinstance(b, tirx.FloatImm) else tirx.Select(b != b, b, picked)
+    if isinstance(e, _BINARY):
+        a, b = _keep_nan_expr(e.a), _keep_nan_expr(e.b)
+        return e if a.same_as(e.a) and b.same_as(e.b) else type(e)(a, b)
+    if isinstance(e, tirx.Cast):
+        v = _keep_nan_expr(e.value)
+        return e if v.same_as(e.value) else tirx.Cast(e.ty, v)
+    if isinstance(e, tirx.Select):
+        c, t, f = (_keep_nan_expr(x) for x in (e.condition, e.true_value, e.false_value))
+        same = c.same_as(e.condition) and t.same_as(e.true_value) and f.same_as(e.false_value)
+        return e if same else tirx.Select(c, t, f)
+    return e
+
+
+def keep_nan(s):
+    """Float max/min as TFLite's and onnxruntime's kernels compute them: TVM's C writes max(a, b)
+    as `a > b ? a : b`, so ReLU(NaN) = 0; TFLite clamps with `x < lo ? lo : x` (NaN passes,
+    infinities clamp) and onnxruntime's Max, Min and Clip return NaN. Here max(a, b) becomes
+    `b != b ? b : (a < b ? b : a)` (no test against a constant b): NaN if either is NaN."""
+    s = rebuild_stmt(s, keep_nan)
+    if isinstance(s, tirx.BufferStore):
+        v = _keep_nan_expr(s.value)
+        return s if v.same_as(s.value) else tirx.BufferStore(s.buffer, v, s.indices)
+    if isinstance(s, (tirx.Bind, tirx.LetStmt)):
+        v = _keep_nan_expr(s.value)
+        return s if v.same_as(s.value) else type(s)(s.var, v)
+    return s

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from .. import toolchain
-from ..errors import AotgenError, ToolNotFoundError
+from ..errors import AotgenError, MissingSetupError, ToolNotFoundError
 from .project import ProjectInfo
 
 ARDUINO_CLI = "arduino-cli"
@@ -56,7 +56,7 @@ def build_argv(project: ProjectInfo) -> list[str]:
     package, arch = board_fqbn.split(":")[:2]
     core = DEBIAN_HARDWARE[0] / package / arch
     if not core.is_dir():
-        raise AotgenError(f"the FQBN {board_fqbn} needs the {package}:{arch} Arduino core, which Debian does not "
+        raise MissingSetupError(f"the FQBN {board_fqbn} needs the {package}:{arch} Arduino core, which Debian does not "
                           f"package ({core} is missing): install arduino-cli and `arduino-cli core install "
                           f"{package}:{arch}` (Debian's arduino-builder builds AVR boards only)")
     if arch == "avr":
@@ -73,7 +73,7 @@ def build_argv(project: ProjectInfo) -> list[str]:
 def upload_argv(project: ProjectInfo, port: str | None) -> list[str]:
     """`arduino-cli upload` of the built sketch (the board's own uploader: bossac, avrdude, ...)."""
     if not shutil.which(ARDUINO_CLI):
-        raise AotgenError(f"uploading to {project.board_name} needs arduino-cli with its core "
+        raise MissingSetupError(f"uploading to {project.board_name} needs arduino-cli with its core "
                           f"(`arduino-cli core install {':'.join(fqbn(project).split(':')[:2])}`)")
     if port is None:
         raise AotgenError("arduino-cli upload needs the board's serial port: give it with --port")

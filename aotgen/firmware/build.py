@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import toolchain
-from ..errors import AotgenError, ToolNotFoundError
+from ..errors import AotgenError, ExitCode, ToolFailedError, ToolNotFoundError
 from .boards import load_board
 from .project import ProjectInfo, load_project
 from ..toolchain import kill_group
@@ -31,6 +31,8 @@ _OVERFLOW_RE = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
 
 class FitError(AotgenError):
     """The firmware does not fit the board; the message names the region and the bytes over."""
+
+    exit_code = ExitCode.DOES_NOT_FIT
 
     def __init__(self, message: str, region: str, over_bytes: int):
         super().__init__(message)
@@ -193,7 +195,7 @@ def _run_make(cwd: Path, argv: list[str], timeout: float, on_line: Callable[[str
         timer.cancel()
         kill_group(proc)
     if timed_out.is_set():
-        raise AotgenError(f"build in {cwd} did not finish within {timeout:g} s")
+        raise ToolFailedError(f"build in {cwd} did not finish within {timeout:g} s")
     if proc.returncode != 0:
         _raise_build_error(cwd, lines)
 
@@ -212,16 +214,16 @@ def _raise_build_error(cwd: Path, lines: list[str]) -> None:
         raise ToolNotFoundError("newlib (libc.a)", NEWLIB_APT)
     errors = [ln for ln in lines if "error" in ln.lower()] or lines
     tail = "\n".join(errors[-15:])
-    raise AotgenError(f"build failed in {cwd}:\n{tail}")
+    raise ToolFailedError(f"build failed in {cwd}:\n{tail}")
 
 
 def _size(elf: Path, fmt: str, tool: str = SIZE) -> str:
     try:
         return subprocess.run([tool, fmt, str(elf)], capture_output=True, text=True, timeout=60, check=True).stdout
     except subprocess.CalledProcessError as e:
-        raise AotgenError(f"{SIZE} failed on {elf}: {e.stderr.strip()}") from None
+        raise ToolFailedError(f"{SIZE} failed on {elf}: {e.stderr.strip()}") from None
     except subprocess.TimeoutExpired:
-        raise AotgenError(f"{SIZE} did not finish within 60 s on {elf}") from None
+        raise ToolFailedError(f"{SIZE} did not finish within 60 s on {elf}") from None
 
 
 def _sizes(project: ProjectInfo) -> BuildResult:
@@ -253,7 +255,7 @@ def model_code_bytes(elf: Path, prefix: str) -> int:
         out = subprocess.run(["arm-none-eabi-readelf", "-sW", str(elf)], capture_output=True, text=True,
                              timeout=60, check=True).stdout
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        raise AotgenError(f"arm-none-eabi-readelf failed on {elf}: {e}") from None
+        raise ToolFailedError(f"arm-none-eabi-readelf failed on {elf}: {e}") from None
     total = 0
     for line in out.splitlines():
         parts = line.split()

@@ -26,6 +26,7 @@ from .boards import Board
 from .templates import TemplateSpec, load_template
 from ..errors import AotgenError
 from ..jsonfile import read_versioned
+from ..outputs import publish, refuse_overwrite, staging_dir
 from ..compiler.mlf import ModelLibrary
 from ..compiler.targets import check_object_abi
 from ..compiler.tensors import TensorInfo
@@ -311,7 +312,7 @@ def generate_project(
             if m.objects:
                 raise AotgenError(f"model '{m.prefix}' has prebuilt objects (--backend llvm); the {spec.name} template "
                                   "compiles C sources only: compile it with --backend c")
-    mlf.refuse_overwrite(output, force)
+    refuse_overwrite(output, force)
 
     overrides = dict(context_overrides or {})
     if stack_bytes is None:
@@ -337,7 +338,7 @@ def generate_project(
             extra[k] = v
     spec.apply_known_variables(extra, aot_ctx)
 
-    staging = mlf.staging_dir(output)
+    staging = staging_dir(output)
     try:
         project, variables = _render(spec.path, extra, staging)
         for m in models:
@@ -349,7 +350,7 @@ def generate_project(
         _write_extra_files(project, {**files, **(extra_files or {})})
         _write_test_data(project, inputs)
         _write_project_file(project, board, spec, models, seed, variables)
-        return mlf.publish(project, output, force)
+        return publish(project, output, force, kind="project")
     except OSError as e:
         raise AotgenError(f"cannot write the project to {output}: {e}") from None
     finally:

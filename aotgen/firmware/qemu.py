@@ -13,19 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .boards import Board
-from ..errors import AotgenError, ToolNotFoundError
+from ..errors import AotgenError, DeviceFailure, ToolNotFoundError
 from ..toolchain import kill_group
 
 QEMU = "qemu-system-arm"
 QEMU_APT_PACKAGE = "qemu-system-arm"
 
 
-def command_line(board: Board, elf: Path, serial: str | Sequence[str] = "stdio", icount: bool = True) -> list[str]:
+def command_line(board: Board, elf: Path, serial: str | Sequence[str] = "stdio", icount: bool = True,
+                 extra: Sequence[str] = ()) -> list[str]:
     """argv for running `elf` on `board`. serial: a QEMU -serial backend (stdio, tcp:..., pty), or
     one per UART in the machine's order (e.g. ["null", "stdio"] for the second UART).
 
     -icount shift=0 makes virtual time advance 1 ns per instruction, so the firmware's SysTick
     counts instructions deterministically; semihosting lets the firmware exit with a code.
+    `extra`: more QEMU options (e.g. a -plugin).
     """
     if board.qemu is None:
         raise AotgenError(f"board {board.name} does not run in QEMU" +
@@ -38,7 +40,7 @@ def command_line(board: Board, elf: Path, serial: str | Sequence[str] = "stdio",
         argv += ["-serial", backend]
     if icount:
         argv += ["-icount", "shift=0"]
-    argv += [*board.qemu.extra_args, "-kernel", str(elf)]
+    argv += [*board.qemu.extra_args, *extra, "-kernel", str(elf)]
     return argv
 
 
@@ -48,7 +50,7 @@ class QemuResult:
     exit_code: int
 
 
-class QemuTimeout(AotgenError):
+class QemuTimeout(DeviceFailure):
     def __init__(self, board: str, timeout: float, output: str):
         tail = output[-2000:]
         super().__init__(f"firmware on {board} did not exit within {timeout:g} s; console output so far:\n{tail}")

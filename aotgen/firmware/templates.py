@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from .boards import TEMPLATES_DIR, list_boards, template_names
+from .boards import TEMPLATES_DIR, Board, list_boards, template_names
 from ..errors import AotgenError
 
 SPEC_FILE = "aotgen_template.yaml"
@@ -68,6 +68,22 @@ class TemplateSpec:
         if key not in self.defaults:
             known = ", ".join(k for k in self.defaults) or "(none)"
             raise AotgenError(f"template {self.name} has no variable '{key}'; its variables: {known}")
+
+    def check_value(self, key: str, value: Any) -> None:
+        """A --set value must have the type of the variable's default (a number for a number, one
+        of the choices for a choice variable)."""
+        self.check_variable(key)
+        default = self.defaults[key]
+        if isinstance(default, list):
+            if value not in default:
+                raise AotgenError(f"--set {key}={value}: template {self.name} allows {', '.join(map(str, default))}")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise AotgenError(f"--set {key}={value}: expected true or false")
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise AotgenError(f"--set {key}={value}: expected a whole number of "
+                                  f"{'bytes' if key.endswith('_bytes') else 'units'} (e.g. {default or 4096})")
 
     def apply_known_variables(self, extra: dict[str, Any], aot_ctx: dict[str, Any]) -> None:
         """Copy well-known top-level values into the `_aotgen` entries they stand for."""
@@ -150,6 +166,24 @@ def _load(path: Path, name: str, builtin: bool) -> TemplateSpec:
         ram_overhead_bytes=overhead,
         defaults=public,
     )
+
+
+def choose_template(board: Board, template: str | None, template_dir: Path | None,
+                    set_items: tuple[str, ...] | list[str] = ()) -> tuple[TemplateSpec, str | Path, dict[str, Any]]:
+    """The template for a project (a built-in name, a folder, or the board's first), checked
+    against the board and the --set values, before anything is compiled: (spec, what
+    generate_project takes, the overrides)."""
+    if template and template_dir:
+        raise AotgenError("give --template or --template-dir, not both")
+    source: str | Path = template_dir or template or next(iter(board.templates))
+    spec = load_template(source)
+    if spec.board_key and spec.board_key not in board.templates:
+        raise AotgenError(f"board {board.name} does not support template '{spec.name}'; it supports: "
+                          f"{', '.join(board.templates)}")
+    overrides = parse_set(set_items)
+    for key, value in overrides.items():
+        spec.check_value(key, value)
+    return spec, source, overrides
 
 
 def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:

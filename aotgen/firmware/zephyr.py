@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..errors import AotgenError
+from ..errors import AotgenError, MissingSetupError
 from .project import ProjectInfo
 
 WEST = "west"
@@ -22,11 +22,11 @@ WEST_PIP = "west"
 def zephyr_base() -> Path:
     base = os.environ.get("ZEPHYR_BASE")
     if not base:
-        raise AotgenError("ZEPHYR_BASE is not set: point it at a Zephyr tree (e.g. ~/zephyrproject/zephyr; "
+        raise MissingSetupError("ZEPHYR_BASE is not set: point it at a Zephyr tree (e.g. ~/zephyrproject/zephyr; "
                           "`west init` + `west update` make one) to build Zephyr projects")
     path = Path(base)
     if not (path / "VERSION").is_file() or not (path / "cmake").is_dir():
-        raise AotgenError(f"ZEPHYR_BASE={base} is not a Zephyr tree (no VERSION file and cmake/ folder)")
+        raise MissingSetupError(f"ZEPHYR_BASE={base} is not a Zephyr tree (no VERSION file and cmake/ folder)")
     return path
 
 
@@ -46,7 +46,7 @@ def board_name(project: ProjectInfo) -> str:
 def require_west() -> str:
     path = shutil.which(WEST)
     if path is None:
-        raise AotgenError(f"'{WEST}' not found on PATH: install it with `pip install {WEST_PIP}`")
+        raise MissingSetupError(f"'{WEST}' not found on PATH: install it with `pip install {WEST_PIP}`")
     return path
 
 

@@ -8,6 +8,7 @@ against the header's size macros) and a thunk per model that builds the
 from __future__ import annotations
 
 from ..compiler.mlf import ModelLibrary
+from .identity import firmware_identity
 
 MODELS_C = "aotgen_models.c"
 MAX_MODELS = 255
@@ -63,6 +64,9 @@ def models_source(libs: list[ModelLibrary], workspace_symbol: str | None = None,
         outs = f"{p}_out_tensors" if lib.outputs else "0"
         out.append(f'    {{"{p}", {len(lib.inputs)}u, {len(lib.outputs)}u, {ins}, {outs}, {p}_thunk}},')
     out += ["};", f"const uint8_t aotgen_model_count = {len(libs)}u;", ""]
+    ident = ", ".join(f"0x{b:02x}u" for b in firmware_identity(libs))
+    out += ["/* What this firmware is built from (aotgen/harness/identity.py), announced in the READY banner. */",
+            f"const uint8_t aotgen_firmware_id[AOTGEN_FIRMWARE_ID_SIZE] = {{{ident}}};", ""]
     return "\n".join(out)
 
 

@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import AotgenError
+from ..errors import DeviceFailure
 from .transport import Transport
 
-VERSION = 1
+VERSION = 2  # 2: the READY banner ends with the firmware identity
 SYNC = b"\xa5\x5a"
 HEADER = struct.Struct("<BBH")  # type, seq, length (after the sync pair)
 OVERHEAD = len(SYNC) + HEADER.size + 2
@@ -60,7 +60,7 @@ def encode(type_: int, seq: int, payload: bytes = b"") -> bytes:
     return Frame(type_, seq, payload).encode()
 
 
-class ProtocolError(AotgenError):
+class ProtocolError(DeviceFailure):
     """The conversation with the firmware failed (no answer, garbled answers, wrong answer)."""
 
 

@@ -12,10 +12,11 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..firmware.boards import Board
-from ..errors import AotgenError, ToolNotFoundError
+from ..errors import AotgenError, DeviceFailure, ToolNotFoundError
 from ..firmware import qemu
 from .emulated import EmulatedSerial, die_with_parent
 from .transport import Transport, open_transport
@@ -32,11 +33,13 @@ def free_port() -> int:
 class QemuSerial(EmulatedSerial):
     """`with QemuSerial(board, elf) as q:` q.transport is connected to the firmware's console."""
 
-    def __init__(self, board: Board, elf: str | Path, start_timeout: float = START_TIMEOUT_S, uart_index: int = 0):
+    def __init__(self, board: Board, elf: str | Path, start_timeout: float = START_TIMEOUT_S, uart_index: int = 0,
+                 qemu_args: Sequence[str] = ()):
         """uart_index: which of the machine's UARTs is the console (e.g. 1 for a NUCLEO-F401RE
-        build, whose USART2 is the second UART of QEMU's STM32F405)."""
+        build, whose USART2 is the second UART of QEMU's STM32F405); qemu_args: more QEMU options."""
         super().__init__(board, elf, start_timeout)
         self.uart_index = uart_index
+        self.qemu_args = tuple(qemu_args)
 
     def start(self) -> Transport:
         self.check_elf()
@@ -44,13 +47,13 @@ class QemuSerial(EmulatedSerial):
             raise ToolNotFoundError(qemu.QEMU, qemu.QEMU_APT_PACKAGE)
         port = free_port()
         serial = ["null"] * self.uart_index + [f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
-        argv = qemu.command_line(self.board, self.elf, serial=serial)
+        argv = qemu.command_line(self.board, self.elf, serial=serial, extra=self.qemu_args)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.new_stderr(), start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + self.start_timeout
         while True:
             if self.proc.poll() is not None:
-                raise AotgenError(f"{qemu.QEMU} exited with {self.proc.returncode} before the firmware started"
+                raise DeviceFailure(f"{qemu.QEMU} exited with {self.proc.returncode} before the firmware started"
                                   f"{self.stderr_tail()}")
             try:
                 # The first connection QEMU accepts is the serial line: no probing connects.
@@ -58,7 +61,7 @@ class QemuSerial(EmulatedSerial):
                 return self.transport
             except AotgenError:
                 if time.monotonic() > deadline:
-                    raise AotgenError(f"{qemu.QEMU} did not open its serial port within "
+                    raise DeviceFailure(f"{qemu.QEMU} did not open its serial port within "
                                       f"{self.start_timeout:g} s{self.stderr_tail()}") from None
                 time.sleep(0.05)
 

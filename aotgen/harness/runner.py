@@ -13,7 +13,7 @@ import numpy as np
 
 from ..compiler import mlf
 from ..firmware.boards import Board, load_board
-from ..errors import AotgenError
+from ..errors import AotgenError, DeviceFailure
 from ..verify.hostcheck import reference_name
 from ..compiler.mlf import ModelLibrary
 from ..firmware.project import ModelRun, load_project
@@ -190,11 +190,11 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
             crash = q.crashed(wait=1.0 if isinstance(e, LinkClosed) else 0.0) if q else None
             exited = q is not None and q.proc is not None and (q.proc.returncode or 0) >= 0  # not killed by a signal
             if crash and exited and session.banner is None:
-                raise AotgenError(f"the firmware ended before announcing itself (no READY banner); it is not a "
+                raise DeviceFailure(f"the firmware ended before announcing itself (no READY banner); it is not a "
                                   f"serial-harness build: regenerate the project with `aotgen project` and rebuild it"
                                   f"\n{crash}") from None
             if crash:
-                raise AotgenError(f"{e}\n{crash}") from None
+                raise DeviceFailure(f"{e}\n{crash}") from None
             raise
 
 
@@ -235,6 +235,6 @@ def run_embedded(board: Board, elf: str | Path, project_dir: str | Path, uart_in
         except (ProtocolError, LinkClosed) as e:
             crash = q.crashed(wait=1.0 if isinstance(e, LinkClosed) else 0.0)
             if crash:
-                raise AotgenError(f"{e}\n{crash}") from None
+                raise DeviceFailure(f"{e}\n{crash}") from None
             raise
     return runs

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..compiler.mlf import ModelLibrary
+from .identity import SIZE as IDENTITY_SIZE
+from .identity import firmware_identity
 from . import protocol as P
 from .protocol import Frame, Link, ProtocolError
 from .transport import Transport
@@ -45,6 +47,7 @@ class Banner:
     max_payload: int
     instructions: bool  # counts are instructions (QEMU icount), not cycles
     models: list[ModelInfo]
+    identity: bytes = b""  # what the firmware was built from (harness/identity.py)
 
     @property
     def unit(self) -> str:
@@ -68,18 +71,22 @@ def parse_banner(payload: bytes) -> Banner:
             sizes = list(struct.unpack_from(f"<{n_in + n_out}I", payload, pos))
             pos += 4 * (n_in + n_out)
             models.append(ModelInfo(name, sizes[:n_in], sizes[n_in:]))
+        identity = payload[pos : pos + IDENTITY_SIZE]
+        if len(identity) != IDENTITY_SIZE:
+            raise IndexError
+        pos += IDENTITY_SIZE
     except (IndexError, struct.error):
         raise ProtocolError(f"malformed READY banner from the firmware ({len(payload)} bytes)") from None
     if pos != len(payload):
         raise ProtocolError(f"malformed READY banner: {len(payload) - pos} bytes left over")
     if max_payload < 8:
         raise ProtocolError(f"firmware announces max_payload {max_payload}; at least 8 is needed")
-    return Banner(version, max_payload, bool(flags & 1), models)
+    return Banner(version, max_payload, bool(flags & 1), models, identity)
 
 
 def match_models(banner: Banner, libs: list[ModelLibrary]) -> list[int]:
     """The firmware's model index for each library; a clear error if the firmware runs other
-    models or the same names with other tensor sizes."""
+    models or the same names with other tensor sizes, or was not built from these libraries."""
     indices = []
     for lib in libs:
         want = ModelInfo.of(lib)
@@ -90,7 +97,23 @@ def match_models(banner: Banner, libs: list[ModelLibrary]) -> list[int]:
         runs = ", ".join(m.describe() for m in banner.models) or "no models"
         raise ProtocolError(f"firmware runs model {runs}, expected {want.describe()}; "
                             "flash the firmware built for this model (or test the project it was built from)")
+    check_identity(banner, libs, indices)
     return indices
+
+
+def check_identity(banner: Banner, libs: list[ModelLibrary], indices: list[int]) -> None:
+    """Refuse firmware not built from `libs` (all of its models, in its order): stale (the project
+    was regenerated, the board not reflashed) or foreign firmware must never pass."""
+    by_index = dict(zip(indices, libs))
+    if sorted(by_index) != list(range(len(banner.models))):
+        names = ", ".join(m.name for m in banner.models)
+        raise ProtocolError(f"the firmware runs {len(banner.models)} models ({names}); give the libraries of all of "
+                            "them to check what it was built from")
+    want = firmware_identity([by_index[i] for i in range(len(banner.models))])
+    if banner.identity != want:
+        raise ProtocolError(f"the firmware was built from other libraries (firmware id {banner.identity.hex()}, "
+                            f"this project's libraries give {want.hex()}): it is stale or foreign; rebuild and "
+                            "flash the project (aotgen build, aotgen flash) and test again")
 
 
 @dataclass

@@ -9,67 +9,34 @@ aotgen (parent-death signal).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import selectors
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 from ..firmware.boards import Board
-from ..errors import AotgenError, ToolNotFoundError
+from ..errors import AotgenError, DeviceFailure
 from .emulated import EmulatedSerial, die_with_parent
+from .hosttool import build_host_tool
 from .transport import Transport, open_transport
 
 BRIDGE_SOURCE = Path(__file__).resolve().parent / "simavr_bridge.c"
 SIMAVR_INCLUDE = Path("/usr/include/simavr")
 SIMAVR_APT = "libsimavr-dev"
 START_TIMEOUT_S = 10.0
-BUILD_TIMEOUT_S = 120.0
 # What the counts are: exact AVR core cycles, as simulated.
 UNIT = "cycles (simavr)"
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "aotgen"
-
-
 def bridge_path() -> Path:
-    """The compiled bridge, built now if missing (named by the source's hash: a changed source
-    rebuilds)."""
-    digest = hashlib.sha256(BRIDGE_SOURCE.read_bytes()).hexdigest()[:12]
-    exe = cache_dir() / f"simavr_bridge-{digest}"
-    if exe.is_file():
-        return exe
-    gcc = shutil.which("gcc")
-    if gcc is None:
-        raise ToolNotFoundError("gcc", "gcc")
+    """The compiled bridge, built now if missing."""
     if not (SIMAVR_INCLUDE / "sim_avr.h").is_file():
         raise AotgenError(f"the simavr bridge needs simavr's headers and library ({SIMAVR_INCLUDE}/sim_avr.h is "
                           f"missing): install the Debian package {SIMAVR_APT}")
-    try:
-        exe.parent.mkdir(parents=True, exist_ok=True)
-    except OSError:  # no writable home (some CI runners): a per-user temp folder
-        exe = Path(tempfile.gettempdir()) / f"aotgen-{os.getuid()}" / exe.name
-        if exe.is_file():
-            return exe
-        exe.parent.mkdir(parents=True, exist_ok=True)
-    tmp = exe.with_name(f".{exe.name}.{os.getpid()}")
-    cmd = [gcc, "-O2", f"-I{SIMAVR_INCLUDE}", str(BRIDGE_SOURCE), "-lsimavr", "-lutil", "-o", str(tmp)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise AotgenError(f"building the simavr bridge did not finish within {BUILD_TIMEOUT_S:g} s") from None
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        hint = f" (install {SIMAVR_APT})" if "lsimavr" in proc.stderr or "sim_" in proc.stderr else ""
-        raise AotgenError(f"building the simavr bridge failed{hint}:\n{proc.stderr.strip()[-2000:]}")
-    os.replace(tmp, exe)  # atomic: a concurrent first use sees the old state or the whole file
-    return exe
+    return build_host_tool(BRIDGE_SOURCE, "simavr_bridge", [f"-I{SIMAVR_INCLUDE}", "-lsimavr", "-lutil"],
+                           "the simavr bridge", SIMAVR_APT)
 
 
 class SimavrSerial(EmulatedSerial):
@@ -93,7 +60,7 @@ class SimavrSerial(EmulatedSerial):
         line = self._read_until("PTY ", self.start_timeout)
         if not line.startswith("PTY "):
             code = self.proc.poll()
-            raise AotgenError(f"simavr bridge did not start ({'exit ' + str(code) if code is not None else 'no pty'})"
+            raise DeviceFailure(f"simavr bridge did not start ({'exit ' + str(code) if code is not None else 'no pty'})"
                               f"{self.stderr_tail()}")
         self.transport = open_transport(line[4:].strip(), baudrate=self.board.console.baud)
         return self.transport

@@ -12,14 +12,14 @@ import time
 import serial
 import serial.tools.list_ports
 
-from ..errors import AotgenError
+from ..errors import DeviceFailure
 
 DEFAULT_BAUD = 115200
 # Reads poll in slices this long, so a deadline is honoured within this much.
 _POLL_S = 0.02
 
 
-class LinkClosed(AotgenError):
+class LinkClosed(DeviceFailure):
     """The other end went away (QEMU exited, cable pulled)."""
 
 
@@ -35,7 +35,7 @@ class Transport:
             self.port.write(data)
             self.port.flush()
         except serial.SerialTimeoutException:
-            raise AotgenError(f"{self.name}: write timed out (is the device stalled?)") from None
+            raise DeviceFailure(f"{self.name}: write timed out (is the device stalled?)") from None
         except (serial.SerialException, OSError) as e:
             raise LinkClosed(f"{self.name}: connection lost while writing ({e})") from None
 
@@ -72,9 +72,9 @@ def open_transport(url: str, baudrate: int = DEFAULT_BAUD, write_timeout: float 
     try:
         port = serial.serial_for_url(url, **kwargs)
     except serial.SerialException as e:
-        raise AotgenError(_open_error(url, e)) from None
+        raise DeviceFailure(_open_error(url, e)) from None
     except (OSError, ValueError) as e:
-        raise AotgenError(f"cannot open serial port {url}: {e}") from None
+        raise DeviceFailure(f"cannot open serial port {url}: {e}") from None
     return Transport(port, url)
 
 
@@ -96,9 +96,9 @@ def find_port(vid: int, pid: int) -> str:
     """The one serial port whose USB VID:PID matches the board file's; errors if none or several."""
     hits = [p.device for p in serial.tools.list_ports.comports() if p.vid == vid and p.pid == pid]
     if not hits:
-        raise AotgenError(f"no serial port with USB id {vid:04x}:{pid:04x} found; is the board connected? "
+        raise DeviceFailure(f"no serial port with USB id {vid:04x}:{pid:04x} found; is the board connected? "
                           "Give the port with --port")
     if len(hits) > 1:
-        raise AotgenError(f"several serial ports match USB id {vid:04x}:{pid:04x} ({', '.join(hits)}); "
+        raise DeviceFailure(f"several serial ports match USB id {vid:04x}:{pid:04x} ({', '.join(hits)}); "
                           "choose one with --port")
     return hits[0]

@@ -7,12 +7,14 @@ relative to the largest magnitude of the reference output.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import AotgenError
+from ..outputs import publish, refuse_overwrite, staging_dir
 from ..compiler.tensors import TensorInfo
 
 DEFAULT_INT_ATOL = 2
@@ -39,6 +41,27 @@ def random_inputs(inputs: list[TensorInfo], count: int, seed: int = 0) -> list[l
     return samples
 
 
+def _input_array(path: Path, t: TensorInfo) -> np.ndarray:
+    """The .npy file's array for input `t`: the same dtype and shape, where only a leading batch
+    dimension of 1 may be added or left out."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise AotgenError(f"cannot read input {path}: {first_line(str(e))}") from None
+    if not isinstance(x, np.ndarray):  # an .npz archive
+        raise AotgenError(f"{path}: .npz archives are not read; save each input with numpy.save as its own .npy")
+    want = tuple(t.shape)
+    matches = x.shape == want or (1, *x.shape) == want or x.shape == (1, *want)
+    if not matches or x.dtype != np.dtype(t.dtype):
+        raise AotgenError(f"{path}: {x.dtype}{list(x.shape)} does not match input '{t.name}' {t.dtype}{list(want)} "
+                          "(only a leading batch dimension of 1 may be added or left out)")
+    return x.reshape(want)
+
+
+def first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0][:200]
+
+
 def load_inputs(paths: list[str | Path], inputs: list[TensorInfo]) -> list[list[np.ndarray]]:
     """One sample per .npy file (single-input models) or per group of files (one per input)."""
     if not paths:
@@ -49,17 +72,33 @@ def load_inputs(paths: list[str | Path], inputs: list[TensorInfo]) -> list[list[
     for i in range(0, len(paths), len(inputs)):
         sample = []
         for path, t in zip(paths[i : i + len(inputs)], inputs):
-            try:
-                x = np.load(path)
-            except (OSError, ValueError) as e:
-                raise AotgenError(f"cannot read input {path}: {e}") from None
-            if x.size != t.size or x.dtype != np.dtype(t.dtype):
-                raise AotgenError(
-                    f"{path}: {x.dtype}{list(x.shape)} does not match input '{t.name}' {t.dtype}{t.shape}"
-                )
-            sample.append(x.reshape(t.shape))
+            sample.append(_input_array(Path(path), t))
         samples.append(sample)
     return samples
+
+
+Sample = list[np.ndarray]
+
+
+def save_samples(directory: str | Path, groups: list[tuple[str, list[Sample], list[Sample]]]) -> Path:
+    """DIR/[<group>/]sample_<i>/{input,output}_<j>.npy per (group, inputs, outputs) — the layout of
+    tests/models/*/io, so a saved input feeds back with --inputs. A folder of older samples is
+    replaced (only what aotgen wrote there); any other non-empty folder is refused."""
+    directory = Path(directory)
+    refuse_overwrite(directory, force=True)
+    staging = staging_dir(directory)
+    try:
+        for group, samples, outputs in groups:
+            for i, (ins, outs) in enumerate(zip(samples, outputs)):
+                d = staging / group / f"sample_{i}"
+                d.mkdir(parents=True)
+                for j, x in enumerate(ins):
+                    np.save(d / f"input_{j}.npy", x)
+                for j, y in enumerate(outs):
+                    np.save(d / f"output_{j}.npy", y)
+        return publish(staging, directory, force=True, kind="samples")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @dataclass
@@ -111,8 +150,14 @@ def compare_output(actual: np.ndarray, expected: np.ndarray, tensor: TensorInfo,
     e = expected.reshape(-1).astype(np.float64)
     if a.shape != e.shape:
         raise AotgenError(f"output '{tensor.name}': {a.size} values, the reference has {e.size}")
-    err = float(np.max(np.abs(a - e))) if a.size else 0.0
-    scale = float(np.max(np.abs(e))) if e.size else 0.0
+    # NaN equals only NaN, an infinity only the same infinity; a NaN or infinity where the
+    # reference has a number (or the reverse) is an infinite error.
+    same = (a == e) | (np.isnan(a) & np.isnan(e))
+    with np.errstate(invalid="ignore"):  # inf - inf
+        diff = np.where(same, 0.0, np.abs(a - e))
+    err = float(np.max(np.where(np.isnan(diff), np.inf, diff))) if a.size else 0.0
+    finite = e[np.isfinite(e)]
+    scale = float(np.max(np.abs(finite))) if finite.size else 0.0
     rel = err / max(scale, 1e-12)
     if np.issubdtype(np.dtype(tensor.dtype), np.integer):
         limit = DEFAULT_INT_ATOL if atol is None else atol

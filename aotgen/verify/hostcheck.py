@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import AotgenError
 from ..compiler.mlf import ModelLibrary
+from .reference import reference_name as interpreter_name
 from ..toolchain import run
 from .compare import CheckReport, SampleCheck, compare_output
 
@@ -93,7 +94,7 @@ def check_on_host(lib: ModelLibrary, samples: list[list[np.ndarray]], reference:
 
 
 def reference_name(lib: ModelLibrary) -> str:
-    return "onnxruntime" if lib.metadata["model"]["format"] == "onnx" else "ai-edge-litert (reference kernels)"
+    return interpreter_name(lib.metadata["model"]["format"] == "onnx")
 
 
 # ------------------------------------------------------------------ one-call check (check-host CLI)
@@ -149,15 +150,3 @@ def check_library(lib: ModelLibrary, input_files: Sequence[str | Path] = (), cou
             workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="aotgen-check-")))
         report, outputs = check_on_host(lib, samples, reference, atol, rtol, workdir=workdir)
     return ModelCheck(report, lib.metadata, samples, outputs, reference, len(from_files))
-
-
-def save_samples(directory: str | Path, check: ModelCheck) -> None:
-    """DIR/sample_<i>/input_<j>.npy and output_<j>.npy: the layout of ../shared/models/*/io, so a
-    saved input can be fed back with --inputs."""
-    for i, (ins, outs) in enumerate(zip(check.samples, check.outputs)):
-        d = Path(directory) / f"sample_{i}"
-        d.mkdir(parents=True, exist_ok=True)
-        for j, x in enumerate(ins):
-            np.save(d / f"input_{j}.npy", x)
-        for j, y in enumerate(outs):
-            np.save(d / f"output_{j}.npy", y)

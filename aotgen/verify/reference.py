@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AotgenError
+from ..errors import AotgenError, MissingSetupError, ToolFailedError
 
 
 def _need(module: str, package: str):
     try:
         return __import__(module, fromlist=["_"])
     except ImportError:
-        raise AotgenError(
+        raise MissingSetupError(
             f"the reference interpreter needs {package}: `pip install {package}` "
             "(or install aotgen with the [verify] extra)"
         ) from None
@@ -23,9 +23,20 @@ def _need(module: str, package: str):
 def run_reference(model_path: str | Path, inputs: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
     """Outputs of the reference interpreter for each sample (a list of input arrays each)."""
     model_path = Path(model_path)
-    if model_path.suffix.lower() == ".onnx":
-        return _run_onnx(model_path, inputs)
-    return _run_tflite(model_path, inputs)
+    onnx = model_path.suffix.lower() == ".onnx"
+    try:
+        return _run_onnx(model_path, inputs) if onnx else _run_tflite(model_path, inputs)
+    except AotgenError:
+        raise
+    except Exception as e:  # the interpreter refuses the model or the input: its reason, in one line
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        first = first if len(first) <= 200 else first[:200] + "…"
+        raise ToolFailedError(f"the reference interpreter ({reference_name(onnx)}) cannot run {model_path.name}: "
+                              f"{first}") from e
+
+
+def reference_name(onnx: bool) -> str:
+    return "onnxruntime" if onnx else "ai-edge-litert (reference kernels)"
 
 
 def _run_tflite(model_path: Path, samples: list[list[np.ndarray]]) -> list[list[np.ndarray]]:

@@ -88,7 +88,7 @@ static size_t name_len(const char *name) {
 }
 
 void harness_send_ready(uint8_t seq) {
-    uint32_t len = 5;
+    uint32_t len = 5 + AOTGEN_FIRMWARE_ID_SIZE;
     for (uint8_t m = 0; m < g_count; m++) {
         const harness_model_t *md = &g_models[m];
         len += 3u + (uint32_t)name_len(md->name) + 4u * ((uint32_t)md->n_inputs + md->n_outputs);
@@ -108,6 +108,7 @@ void harness_send_ready(uint8_t seq) {
         for (uint8_t i = 0; i < md->n_inputs; i++) tx_u32(md->inputs[i].size);
         for (uint8_t i = 0; i < md->n_outputs; i++) tx_u32(md->outputs[i].size);
     }
+    tx_bytes(aotgen_firmware_id, AOTGEN_FIRMWARE_ID_SIZE);
     tx_end();
 }
 

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HARNESS_PROTOCOL_VERSION 1u
+#define HARNESS_PROTOCOL_VERSION 2u
 
 /* Largest request payload the device accepts: its RX buffer is this + 8 bytes. */
 #ifndef HARNESS_MAX_PAYLOAD
@@ -78,6 +78,9 @@ extern const uint8_t harness_cycles_are_instructions;
 /* ---- The generated model table (aotgen_models.c). ---- */
 extern const harness_model_t aotgen_models[];
 extern const uint8_t aotgen_model_count;
+/* What the firmware was built from (a digest of aotgen's version and the model libraries). */
+#define AOTGEN_FIRMWARE_ID_SIZE 16u
+extern const uint8_t aotgen_firmware_id[AOTGEN_FIRMWARE_ID_SIZE];
 
 /* ---- Harness API. ---- */
 

@@ -20,21 +20,12 @@ kernels. These converters replace it, each reproducing LiteRT's reference kernel
 Anything else quantized keeps TVM's fake-quant path (float in the generated code).
 
 The package: params.py (TFLite's Prepare arithmetic, stored encodings), te_kernels.py (integer
-TE kernels), tables.py (one-byte function tables), converters.py (the IntegerConverters mixin).
+TE kernels), tables.py (one-byte function tables), converters.py (the IntegerConverters mixin), ops.py (which int8 operators bypass TVM's importer).
 """
 
-# int8 operators TVM's importer refuses that only move or compare bytes (TFLite requires, or
-# copies as if, equal input and output quantization; ARG_MAX/MIN compare the stored values):
-# their converters are correct on int8 tensors as they are.
-LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRANSPOSE", "SQUEEZE", "SPLIT", "SPLIT_V",
-                                  "PACK", "UNPACK", "TILE", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "GATHER",
-                                  "MIRROR_PAD", "REVERSE_V2", "BROADCAST_TO", "EXPAND_DIMS", "SPACE_TO_BATCH_ND",
-                                  "BATCH_TO_SPACE_ND", "ARG_MAX", "ARG_MIN"})
-# int8 operators TVM's importer refuses that IntegerConverters computes itself.
-INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR", "PRELU", "BATCH_MATMUL"})
-
-from .converters import IntegerConverters  # noqa: E402
-from .params import output_requant_params, quantize_multiplier, requant_tables, requantize_value  # noqa: E402
+from .converters import IntegerConverters
+from .ops import INTEGER_ONLY_INT8_OPS, LAYOUT_ONLY_INT8_OPS
+from .params import output_requant_params, quantize_multiplier, requant_tables, requantize_value
 
 __all__ = ["INTEGER_ONLY_INT8_OPS", "LAYOUT_ONLY_INT8_OPS", "IntegerConverters", "output_requant_params",
            "quantize_multiplier", "requant_tables", "requantize_value"]

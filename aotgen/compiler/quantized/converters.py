@@ -7,18 +7,18 @@ import numpy as np
 from tvm import relax, te, tirx
 
 from ...errors import UnsupportedModelError
-from . import INTEGER_ONLY_INT8_OPS
+from .ops import INTEGER_ONLY_INT8_OPS
 from .params import (
     _tensor_quant, activation_range, add_params, mean_params, output_requant_params, quantize_multiplier,
     requant_tables, round_half_away, softmax_params, squared_difference_params,
 )
 from .te_kernels import (
-    add_te, arg_max_min_te, batch_matmul_te, batch_to_space_te, conv2d_te, fully_connected_te, lut_te,
+    add_te, arg_max_min_te, batch_matmul_te, batch_to_space_te, conv1x1_te, conv2d_te, fully_connected_te, lut_te,
     mean_te, min_max_te, mul_te, prelu_te, quantize_float_te, reduce_max_min_te, rescale_te,
     resize_nearest_indices, resize_nearest_te, softmax_te, space_to_batch_te, squared_difference_te,
     transpose_conv_pads, transpose_conv_te,
 )
-from .gemm_call import conv_constants, conv_gemm_te, gemm_enabled
+from .gemm_call import conv_gemm_call, gemm_enabled
 from .tables import _gelu, hard_swish_table, populate_lut
 
 # ------------------------------------------------------------------------------- the converters
@@ -177,9 +177,18 @@ class IntegerConverters:
         if not depthwise and (in_shape[3] % int(w.shape[3]) or out_c % (in_shape[3] // int(w.shape[3]))):
             raise UnsupportedModelError("int8 CONV_2D whose filter depth does not divide the input channels into groups")
         x = self._expr(ins[0])
+        pointwise = (not depthwise and kh == kw == 1 and strides == (1, 1) and pads == (0, 0)
+                     and int(w.shape[3]) == in_shape[3])
+        if pointwise:  # the GEMM micro-kernel (runtime/aotgen_conv_s8.h)
+            return self.bb.call_te(
+                lambda x_, w_, b_, *r_: conv1x1_te(x_, w_, b_, r_, rq=rq, zp_in=zi, zp_out=zo, lo=lo, hi=hi,
+                                                   out_shape=out_shape),
+                x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors), primfunc_name_hint="conv1x1_int8")
+        # Other convolutions on DSP cores: im2col + the 2x2 GEMM (runtime/aotgen_conv_gemm_s8.h)
         if not depthwise and gemm_enabled() and in_shape[0] == 1 and int(w.shape[3]) == in_shape[3]:
-            call = self._conv_gemm(x, w, self._bias(ins, out_c), zi, zo, lo, hi, si, ws, so, out_shape,
-                                   strides=strides, dilation=dilation, pads=pads)
+            call = conv_gemm_call(self.bb, x, w, self._bias(ins, out_c), zi, zo, lo, hi,
+                                  output_requant_params(si, ws, so, out_c), out_shape,
+                                  strides=strides, dilation=dilation, pads=pads)
             if call is not None:
                 return call
         return self.bb.call_te(
@@ -188,20 +197,6 @@ class IntegerConverters:
                 lo=lo, hi=hi, out_shape=out_shape, depth_multiplier=dm, out_dtype="int8"),
             x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors),
             primfunc_name_hint="dwconv2d_int8" if depthwise else "conv2d_int8",
-        )
-
-    def _conv_gemm(self, x, w, bias, zi, zo, lo, hi, si, ws, so, out_shape, **geometry):
-        """CONV_2D through the C GEMM kernel (DSP cores), constants prepared at compile time;
-        None when the layer's requantization does not pack (it keeps its TIR kernel)."""
-        c = conv_constants(w, bias, zi, *output_requant_params(si, ws, so, out_shape[3]))
-        if c is None:
-            return None
-        return self.bb.call_te(
-            lambda x_, w_, b_, r_: conv_gemm_te(
-                x_, w_, b_, r_, kernel_hw=(int(w.shape[1]), int(w.shape[2])), zp_in=zi, zp_out=zo, lo=lo, hi=hi,
-                out_shape=out_shape, rq_step=c.rq_step, shift_base=c.shift_base, fast=c.fast, **geometry),
-            x, relax.const(c.weights), relax.const(c.bias), relax.const(c.rq),
-            primfunc_name_hint="conv2d_gemm_int8",
         )
 
     # -- layout ops TVM 0.27 lowers to packed runtime calls (no C kernel): any dtype

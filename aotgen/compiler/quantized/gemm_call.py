@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 import numpy as np
-from tvm import te, tirx
+from tvm import relax, te, tirx
 
 from .. import c_helpers
 from ..conv_gemm import gemm_constants
@@ -44,7 +44,7 @@ def _ptr(buf):
 
 def conv_gemm_te(x, w, bias, rq, *, kernel_hw, strides, dilation, pads, zp_in: int, zp_out: int, lo: int,
                  hi: int, out_shape, rq_step: int, shift_base: int, fast: bool):
-    """The convolution as a `te.extern` whose body calls <prefix>_conv_s8; the two im2col rows
+    """The convolution as a `te.extern` whose body calls <prefix>_conv_gemm_s8; the two im2col rows
     are an allocation the lowering lifts into an arena scratch tensor (kernels._lift_scratch)."""
     _, in_h, in_w, in_c = (int(d) for d in x.shape)
     c_out, k = (int(d) for d in w.shape)
@@ -62,8 +62,8 @@ def conv_gemm_te(x, w, bias, rq, *, kernel_hw, strides, dilation, pads, zp_in: i
             scratch = tirx.decl_buffer((2 * k,), "int8", name="im2col")
             stmts.append(tirx.AllocBuffer(scratch))
             scratch_ptr = scratch.access_ptr("rw")  # the whole buffer: keeps its size through compaction
-        call = tirx.call_extern(
-            "int32", c_helpers.extern_name("conv_s8"), _ptr(ins[0]), i32(in_h), i32(in_w), i32(in_c), i32(kh), i32(kw),
+        call = c_helpers.call_kernel(
+            "conv_gemm_s8", _ptr(ins[0]), i32(in_h), i32(in_w), i32(in_c), i32(kh), i32(kw),
             i32(strides[0]), i32(strides[1]), i32(dilation[0]), i32(dilation[1]), i32(pads[0]), i32(pads[1]),
             i32(out_h), i32(out_w), i32(zp_in), _ptr(ins[1]), i32(c_out), _ptr(ins[2]), _ptr(ins[3]), i32(rq_step),
             i32(shift_base), i32(fast), i32(zp_out), i32(lo), i32(hi), _ptr(outs[0]), scratch_ptr)
@@ -75,3 +75,17 @@ def conv_gemm_te(x, w, bias, rq, *, kernel_hw, strides, dilation, pads, zp_in: i
     out = tirx.decl_buffer(list(out_shape), "int8", name="out")
     return te.extern([list(out_shape)], [x, w, bias, rq], body, name="conv_gemm", dtype="int8",
                      in_buffers=ins, out_buffers=[out])
+
+
+def conv_gemm_call(bb, x, w: np.ndarray, bias: np.ndarray, zp_in: int, zp_out: int, lo: int, hi: int, requant,
+                   out_shape, **geometry):
+    """CONV_2D through the GEMM kernel, constants prepared at compile time; None when the
+    layer's requantization does not pack (it then keeps its TIR kernel)."""
+    c = conv_constants(w, bias, zp_in, *requant)
+    if c is None:
+        return None
+    return bb.call_te(
+        lambda x_, w_, b_, r_: conv_gemm_te(
+            x_, w_, b_, r_, kernel_hw=(int(w.shape[1]), int(w.shape[2])), zp_in=zp_in, zp_out=zp_out, lo=lo, hi=hi,
+            out_shape=out_shape, rq_step=c.rq_step, shift_base=c.shift_base, fast=c.fast, **geometry),
+        x, relax.const(c.weights), relax.const(c.bias), relax.const(c.rq), primfunc_name_hint="conv2d_gemm_int8")

@@ -29,6 +29,26 @@ def _epilogue(acc, bias, rq: ChannelRequant, rq_tensors, zp_out: int, lo: int, h
     return te.compute(shape, f, name="requantize")
 
 
+def conv1x1_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, zp_in: int, zp_out: int, lo: int, hi: int, out_shape):
+    """A pointwise int8 convolution (1x1, stride 1, no groups) as a call of the C micro-kernel
+    aotgen_conv1x1_s8 (runtime/aotgen_conv_s8.h), on the bias and requantization tables as stored."""
+    cin, cout = int(x.shape[-1]), int(out_shape[-1])
+    pixels = int(np.prod(out_shape[:-1]))
+    i32 = lambda v: tirx.const(int(v), "int32")  # noqa: E731
+    mode = {"scalar": 0, "packed": 1, "arrays": 2}[rq.kind]
+    m0, s0 = (int(rq.mult[0]), int(rq.shift[0])) if rq.kind == "scalar" else (0, rq.base)
+    def call(ins, outs):
+        # Tables a mode does not read get a valid pointer that is never dereferenced (the weights).
+        words = ins[3].data if rq_tensors else ins[1].data
+        shifts = ins[4].data if len(rq_tensors) > 1 else ins[1].data
+        return c_helpers.call_kernel(
+            "conv1x1_s8", ins[0].data, ins[1].data, ins[2].data, i32(str(bias.dtype) == "int16"), i32(mode), words,
+            shifts, i32(m0), i32(s0), outs[0].data, i32(pixels), i32(cin), i32(cout), i32(zp_in), i32(zp_out),
+            i32(lo), i32(hi))
+
+    return te.extern(out_shape, [x, w, bias, *rq_tensors], call, dtype="int8", name="conv1x1")
+
+
 def conv2d_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, dilation, pads, zp_in: int, zp_out: int, lo: int, hi: int,
               out_shape, depth_multiplier: int | None, out_dtype: str):
     """NHWC int8 convolution on TFLite's own weight layout (OHWI, or 1HWC for depthwise).

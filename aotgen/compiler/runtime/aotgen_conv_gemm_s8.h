@@ -175,7 +175,7 @@ static inline void aotgen_im2col_row_s8(const int8_t* x, int32_t h, int32_t w, i
  * two output pixels at a time are gathered into `scratch` (2 * kh*kw*c_in bytes, planned in
  * the arena) and multiplied with the 2x2-blocked GEMM. A 1x1, stride-1, unpadded convolution
  * needs no gathering: its input pixels already are the GEMM's rows. */
-static inline void aotgen_conv_s8(const int8_t* x, int32_t h, int32_t w, int32_t c_in, int32_t kh, int32_t kw,
+static inline void aotgen_conv_gemm_s8(const int8_t* x, int32_t h, int32_t w, int32_t c_in, int32_t kh, int32_t kw,
                                   int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w, int32_t pad_h,
                                   int32_t pad_w, int32_t out_h, int32_t out_w, int32_t zp_in, const int8_t* wts,
                                   int32_t c_out, const int32_t* bias, const int32_t* rq, int32_t rq_step,

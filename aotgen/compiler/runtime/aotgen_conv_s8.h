@@ -1,0 +1,174 @@
+/* int8 convolution micro-kernels (CMSIS-NN's shapes, on aotgen's stored constants: weights,
+ * biases and requantization tables as the compiler keeps them, no extra flash).
+ *
+ * The input zero point is folded into each channel's bias once (bias - zp_in * sum(w)), so the
+ * inner loops multiply the stored bytes as they are; requantization is TFLite's
+ * (aotgen_requantize), then the output zero point and the activation's clamp. Every kernel has a
+ * plain-C path (any core, the host) and, where the Arm DSP extension exists (Cortex-M4/M7/M33/
+ * M55, GNU C), a register-blocked SMLAD path; integer sums are exact in any order, so both give
+ * the same bytes. */
+#ifndef AOTGEN_CONV_S8_H
+#define AOTGEN_CONV_S8_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "aotgen_fixedpoint.h"
+
+/* A layer's per-channel requantization as the compiler stores it (quantized/params.py,
+ * ChannelRequant): mode 0, one (m0, s0) for all channels; mode 1, one packed word per channel
+ * (bits 0..29 the multiplier's low bits, bit 30 set; bits 30..31 the shift minus s0); mode 2, an
+ * int32 multiplier and an int8 shift per channel. */
+static inline void aotgen_channel_requant(int32_t mode, const void* word_table, const void* shift_table, int32_t m0,
+                                          int32_t s0, int32_t o, int32_t* multiplier, int32_t* shift) {
+  const int32_t* words = (const int32_t*)word_table; /* tables a mode does not use: any pointer */
+  const int8_t* shifts = (const int8_t*)shift_table;
+  if (mode == 0) {
+    *multiplier = m0;
+    *shift = s0;
+  } else if (mode == 1) {
+    *multiplier = (int32_t)(((uint32_t)words[o] & UINT32_C(0x3FFFFFFF)) | UINT32_C(0x40000000));
+    *shift = (int32_t)(((uint32_t)words[o] >> 30) & UINT32_C(3)) + s0;
+  } else {
+    *multiplier = words[o];
+    *shift = shifts[o];
+  }
+}
+
+/* Channel o's bias (int16 or int32, as stored) minus zp_in * sum(w[o]): the input zero point
+ * folded once per channel, so the loops multiply the stored input bytes as they are. */
+static inline int32_t aotgen_folded_bias(const void* bias, int32_t bias_is_16, const int8_t* w_row, int32_t cin,
+                                         int32_t zp_in) {
+  int32_t sum = 0;
+  for (int32_t c = 0; c < cin; ++c) sum += w_row[c];
+  int32_t b = bias_is_16 ? (int32_t)((const int16_t*)bias)[0] : ((const int32_t*)bias)[0];
+  return b - zp_in * sum;
+}
+
+/* One output: TFLite's requantization of acc, the output zero point, the activation's range. */
+static inline int8_t aotgen_output_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp_out, int32_t lo,
+                                      int32_t hi) {
+  int32_t v;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  if (shift <= 0 && acc > -(INT32_C(1) << 30) && acc < (INT32_C(1) << 30)) {
+    /* TFLite's arithmetic, exactly, in a few instructions: for |acc| < 2^30,
+     * SaturatingRoundingDoublingHighMul(acc, m) = SMMULR(2 acc, m), and RoundingDivideByPOT(q, e)
+     * = (q + (q >> 31) + 2^(e-1)) >> e (half away from zero). */
+    int32_t q, e = -shift;
+    __asm__("smmulr %0, %1, %2" : "=r"(q) : "r"(acc * 2), "r"(multiplier));
+    v = (e == 0 ? q : (q + (q >> 31) + (INT32_C(1) << (e - 1))) >> e) + zp_out;
+  } else {
+    v = aotgen_requantize(acc, multiplier, shift) + zp_out;
+  }
+#else
+  v = aotgen_requantize(acc, multiplier, shift) + zp_out;
+#endif
+  return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/* Output channel o of the pointwise convolution below, in plain C (every channel on cores without
+ * the DSP extension, an odd last one on those with it). */
+static inline void aotgen_conv1x1_channel_s8(const int8_t* x, const int8_t* w, const void* bias, int32_t bias_is_16,
+                                             int32_t rq_mode, const void* rq_words, const void* rq_shifts,
+                                             int32_t rq_m0, int32_t rq_s0, int8_t* y, int32_t pixels, int32_t cin,
+                                             int32_t cout, int32_t zp_in, int32_t zp_out, int32_t lo, int32_t hi,
+                                             int32_t o) {
+  const int8_t* w0 = w + o * cin;
+  const int32_t b0 = aotgen_folded_bias((const uint8_t*)bias + o * (bias_is_16 ? 2 : 4), bias_is_16, w0, cin, zp_in);
+  int32_t m0, s0;
+  aotgen_channel_requant(rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, o, &m0, &s0);
+  for (int32_t p = 0; p < pixels; ++p) {
+    const int8_t* x0 = x + p * cin;
+    int32_t acc = b0;
+    for (int32_t c = 0; c < cin; ++c) acc += (int32_t)x0[c] * w0[c];
+    y[p * cout + o] = aotgen_output_s8(acc, m0, s0, zp_out, lo, hi);
+  }
+}
+
+/* Pointwise (1x1, stride 1) convolution as a GEMM:
+ * y[p][o] = requant(bias[o] + sum_c (x[p][c] - zp_in) * w[o][c]) for `pixels` rows of `cin` input
+ * channels (NHWC) and `cout` output channels (w: OHWI, one row of cin bytes per output channel).
+ * On DSP cores: 2 output channels x 2 pixels per step, 4 input channels per SMLAD pair, each
+ * loaded word used twice. */
+static inline int32_t aotgen_conv1x1_s8(const int8_t* x, const int8_t* w, const void* bias, int32_t bias_is_16,
+                                        int32_t rq_mode, const void* rq_words, const void* rq_shifts,
+                                        int32_t rq_m0, int32_t rq_s0, int8_t* y, int32_t pixels, int32_t cin,
+                                        int32_t cout, int32_t zp_in, int32_t zp_out, int32_t lo, int32_t hi) {
+  int32_t o = 0;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  const int32_t bias_bytes = bias_is_16 ? 2 : 4;
+  for (; o + 2 <= cout; o += 2) {
+    const int8_t* w0 = w + o * cin;
+    const int8_t* w1 = w0 + cin;
+    const int32_t b0 = aotgen_folded_bias((const uint8_t*)bias + o * bias_bytes, bias_is_16, w0, cin, zp_in);
+    const int32_t b1 = aotgen_folded_bias((const uint8_t*)bias + (o + 1) * bias_bytes, bias_is_16, w1, cin, zp_in);
+    int32_t m0, s0, m1, s1;
+    aotgen_channel_requant(rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, o, &m0, &s0);
+    aotgen_channel_requant(rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, o + 1, &m1, &s1);
+    int32_t p = 0;
+    for (; p + 2 <= pixels; p += 2) {
+      const int8_t* x0 = x + p * cin;
+      const int8_t* x1 = x0 + cin;
+      int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1;
+      int32_t c = 0;
+      for (; c + 4 <= cin; c += 4) {
+        uint32_t xv0, xv1, wv0, wv1, x0e, x0o, x1e, x1o, w0e, w0o, w1e, w1o;
+        /* __builtin_memcpy: one (unaligned) word load even under -ffreestanding. */
+        __builtin_memcpy(&xv0, x0 + c, 4);
+        __builtin_memcpy(&xv1, x1 + c, 4);
+        __builtin_memcpy(&wv0, w0 + c, 4);
+        __builtin_memcpy(&wv1, w1 + c, 4);
+        __asm__("sxtb16 %0, %1" : "=r"(x0e) : "r"(xv0));
+        __asm__("sxtb16 %0, %1, ror #8" : "=r"(x0o) : "r"(xv0));
+        __asm__("sxtb16 %0, %1" : "=r"(x1e) : "r"(xv1));
+        __asm__("sxtb16 %0, %1, ror #8" : "=r"(x1o) : "r"(xv1));
+        __asm__("sxtb16 %0, %1" : "=r"(w0e) : "r"(wv0));
+        __asm__("sxtb16 %0, %1, ror #8" : "=r"(w0o) : "r"(wv0));
+        __asm__("sxtb16 %0, %1" : "=r"(w1e) : "r"(wv1));
+        __asm__("sxtb16 %0, %1, ror #8" : "=r"(w1o) : "r"(wv1));
+        __asm__("smlad %0, %1, %2, %3" : "=r"(a00) : "r"(x0e), "r"(w0e), "r"(a00));
+        __asm__("smlad %0, %1, %2, %3" : "=r"(a00) : "r"(x0o), "r"(w0o), "r"(a00));
+        __asm__("smlad %0, %1, %2, %3" : "=r"(a01) : "r"(x0e), "r"(w1e), "r"(a01));
+        __asm__("smlad %0, %1, %2, %3" : "=r"(a01) : "r"(x0o), "r"(w1o), "r"(a01));
+        __asm__("smlad %0, %1, %2, %3" : "=r"(a10) : "r"(x1e), "r"(w0e), "r"(a10));
+        __asm__("smlad %0, %1, %2, %3" : "=r"(a10) : "r"(x1o), "r"(w0o), "r"(a10));
+        __asm__("smlad %0, %1, %2, %3" : "=r"(a11) : "r"(x1e), "r"(w1e), "r"(a11));
+        __asm__("smlad %0, %1, %2, %3" : "=r"(a11) : "r"(x1o), "r"(w1o), "r"(a11));
+      }
+      for (; c < cin; ++c) {
+        a00 += (int32_t)x0[c] * w0[c];
+        a01 += (int32_t)x0[c] * w1[c];
+        a10 += (int32_t)x1[c] * w0[c];
+        a11 += (int32_t)x1[c] * w1[c];
+      }
+      y[p * cout + o] = aotgen_output_s8(a00, m0, s0, zp_out, lo, hi);
+      y[p * cout + o + 1] = aotgen_output_s8(a01, m1, s1, zp_out, lo, hi);
+      y[(p + 1) * cout + o] = aotgen_output_s8(a10, m0, s0, zp_out, lo, hi);
+      y[(p + 1) * cout + o + 1] = aotgen_output_s8(a11, m1, s1, zp_out, lo, hi);
+    }
+    for (; p < pixels; ++p) { /* an odd last pixel: the two channels alone */
+      const int8_t* x0 = x + p * cin;
+      int32_t a0 = b0, a1 = b1;
+      for (int32_t c = 0; c < cin; ++c) {
+        a0 += (int32_t)x0[c] * w0[c];
+        a1 += (int32_t)x0[c] * w1[c];
+      }
+      y[p * cout + o] = aotgen_output_s8(a0, m0, s0, zp_out, lo, hi);
+      y[p * cout + o + 1] = aotgen_output_s8(a1, m1, s1, zp_out, lo, hi);
+    }
+  }
+#endif
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  if (o < cout) { /* an odd last channel */
+    aotgen_conv1x1_channel_s8(x, w, bias, bias_is_16, rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, y, pixels, cin, cout,
+                              zp_in, zp_out, lo, hi, o);
+  }
+#else
+  for (; o < cout; ++o) {
+    aotgen_conv1x1_channel_s8(x, w, bias, bias_is_16, rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, y, pixels, cin, cout,
+                              zp_in, zp_out, lo, hi, o);
+  }
+#endif
+  return 0;
+}
+
+#endif /* AOTGEN_CONV_S8_H */

@@ -18,7 +18,7 @@ from aotgen.firmware import boards
 from aotgen.firmware import build as firmware
 from aotgen.harness.runner import test_firmware
 from aotgen.firmware.project import generate_project
-from tflite_builder import NONE, SAME, ModelSpec, bias_int32, output_scale_for, weight_scales
+from tflite_builder import NONE, SAME, VALID, ModelSpec, bias_int32, output_scale_for, weight_scales
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi"),
@@ -70,8 +70,10 @@ def test_dot_products_with_smlad_are_bit_exact_on_a_cortex_m4(tmp_path):
             lib = aotgen.compile(path, output=tmp_path / f"{backend}{i}", prefix=f"{backend}{i}", backend=backend,
                                  target=board.cpu).library
             libs.append(lib)
-    for lib in libs:  # the SIMD path is the one under test
-        if lib.metadata["options"]["backend"] == "c":
+    for i, lib in enumerate(libs):  # the SIMD path is the one under test
+        if i >= 4:  # convolutions: the C GEMM kernel (in the C glue for LLVM too), blocked SMLAD inside
+            assert f"{lib.prefix}_conv_gemm_s8(" in lib.sources[0].read_text()
+        elif lib.metadata["options"]["backend"] == "c":
             assert f"{lib.prefix}_dot_s8(" in lib.sources[0].read_text()
         else:
             dis = subprocess.run(["arm-none-eabi-objdump", "-d", *map(str, lib.objects)], capture_output=True,
@@ -82,6 +84,27 @@ def test_dot_products_with_smlad_are_bit_exact_on_a_cortex_m4(tmp_path):
     result = test_firmware(project, count=4, seed=9)
     assert result.passed, result.to_json()
     assert len(result.reports) == len(libs) and all(len(r.samples) == 4 for r in result.reports)
+    for prefix, report in zip(result.prefixes, result.reports):
+        assert report.max_abs_error() == 0, (prefix, report.to_json())
+
+
+def assert_bit_exact_on(board_name: str, specs, tmp_path, kernel_call: str, count: int = 3, seed: int = 4) -> None:
+    """Each model compiled with both backends for the board, every library's C calling `kernel_call`
+    (the micro-kernel under test), all in one firmware, run in QEMU: 0 LSB against LiteRT."""
+    board = boards.load_board(board_name)
+    libs = []
+    for i, (spec, y) in enumerate(specs):
+        path = tmp_path / f"m{i}.tflite"
+        path.write_bytes(spec.to_bytes([y]))
+        for backend in ("c", "llvm"):
+            lib = aotgen.compile(path, output=tmp_path / f"{backend}{i}", prefix=f"{backend}{i}", backend=backend,
+                                 target=board.cpu).library
+            assert f"{lib.prefix}_{kernel_call}(" in lib.sources[0].read_text()  # the kernel under test is used
+            libs.append(lib)
+    project = generate_project(libs, board, "cmsis", tmp_path / "fw")
+    firmware.build(project)
+    result = test_firmware(project, count=count, seed=seed)
+    assert result.passed, result.to_json()
     for prefix, report in zip(result.prefixes, result.reports):
         assert report.max_abs_error() == 0, (prefix, report.to_json())
 
@@ -105,21 +128,33 @@ def test_pointwise_gemm_micro_kernel_is_bit_exact(board_name, tmp_path):
     an odd pixel count, input channels not a multiple of 4 (and fewer than 4), an odd channel
     count, zero points -128 and 127, weights at +-127; C and LLVM backends, on a Cortex-M4 and M33."""
     rng = np.random.default_rng(11)
-    board = boards.load_board(board_name)
     specs = [pointwise_model(rng, 13, 7, (3, 5), -128), pointwise_model(rng, 3, 2, (1, 1), 127),
              pointwise_model(rng, 64, 9, (5, 5), 127), pointwise_model(rng, 8, 16, (2, 3), -128)]
-    libs = []
-    for i, (spec, y) in enumerate(specs):
-        path = tmp_path / f"p{i}.tflite"
-        path.write_bytes(spec.to_bytes([y]))
-        for backend in ("c", "llvm"):
-            lib = aotgen.compile(path, output=tmp_path / f"{backend}{i}", prefix=f"{backend}{i}", backend=backend,
-                                 target=board.cpu).library
-            assert f"{lib.prefix}_conv1x1_s8(" in lib.sources[0].read_text()  # the micro-kernel is the one used
-            libs.append(lib)
-    project = generate_project(libs, board, "cmsis", tmp_path / "fw")
-    firmware.build(project)
-    result = test_firmware(project, count=3, seed=4)
-    assert result.passed, result.to_json()
-    for prefix, report in zip(result.prefixes, result.reports):
-        assert report.max_abs_error() == 0, (prefix, report.to_json())
+    assert_bit_exact_on(board_name, specs, tmp_path, "conv1x1_s8")
+
+
+def depthwise_model(rng, ch: int, hw: tuple[int, int], stride: int, dilation: int, zp_in: int, padding=SAME):
+    s_in = 0.05
+    ws = weight_scales(rng, ch, True)
+    m = ModelSpec()
+    x = m.input("x", [1, *hw, ch], "int8", s_in, zp_in)
+    w = m.const("w", extreme_weights(rng, [1, 3, 3, ch]), ws, 0, quantized_dimension=3)
+    b = m.const("b", bias_int32(rng, ch), s_in * ws, 0)
+    out_hw = [(d + stride - 1) // stride for d in hw] if padding == SAME else \
+        [(d - dilation * 2 - 1) // stride + 1 for d in hw]
+    y = m.activation("y", [1, *out_hw, ch], "int8", output_scale_for(s_in, ws, 9), -7)
+    m.op("DEPTHWISE_CONV_2D", [x, w, b], [y], "DepthwiseConv2DOptions", version=2, Padding=padding, StrideW=stride,
+         StrideH=stride, DepthMultiplier=1, DilationWFactor=dilation, DilationHFactor=dilation,
+         FusedActivationFunction=NONE)
+    return m, y
+
+
+@pytest.mark.parametrize("board_name", ["mps2_an386", "mps2_an505"])
+def test_depthwise_simd_micro_kernel_is_bit_exact(board_name, tmp_path):
+    """The depthwise kernel's 4-channel SMLABB/SMLATT path at awkward shapes: channel counts that are
+    not multiples of 4 (and below 4), borders, stride 2, dilation 2 (windows mostly in the padding),
+    zero points -128 and 127, weights at +-127; C and LLVM backends, on a Cortex-M4 and M33."""
+    rng = np.random.default_rng(12)
+    specs = [depthwise_model(rng, 13, (5, 7), 1, 1, -128), depthwise_model(rng, 3, (4, 4), 2, 1, 127),
+             depthwise_model(rng, 8, (6, 5), 1, 2, 127), depthwise_model(rng, 6, (9, 9), 2, 1, -128, VALID)]
+    assert_bit_exact_on(board_name, specs, tmp_path, "dwconv_s8", seed=6)

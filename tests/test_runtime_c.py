@@ -193,7 +193,8 @@ def test_every_helper_is_covered():
     indirect = {"aotgen_requantize", "aotgen_requantize_single", "aotgen_exp_quarter",  # test_requantize; via exp_neg
                 # the micro-kernels and their parts: test_conv1x1_against_tflite_arithmetic here, test_dsp.py in QEMU
                 "aotgen_conv1x1_s8", "aotgen_conv1x1_channel_s8", "aotgen_output_s8", "aotgen_channel_requant",
-                "aotgen_folded_bias"}
+                "aotgen_folded_bias", "aotgen_dwconv_s8", "aotgen_dw_channel_s8"}
+    indirect |= {n for n in c_helpers.read_helpers(("aotgen_conv_gemm_s8.h",))}  # test_conv_gemm_s8.py
     assert set(c_helpers.HELPERS) - tested - indirect == set()
 
 

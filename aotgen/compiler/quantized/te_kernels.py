@@ -49,6 +49,27 @@ def conv1x1_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, zp_in: int, zp_out
     return te.extern(out_shape, [x, w, bias, *rq_tensors], call, dtype="int8", name="conv1x1")
 
 
+def dwconv_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, dilation, pads, zp_in: int, zp_out: int, lo: int,
+              hi: int, out_shape):
+    """A depthwise int8 convolution (depth multiplier 1, batch 1) as a call of the C micro-kernel
+    aotgen_dwconv_s8 (runtime/aotgen_conv_s8.h), on the bias and requantization tables as stored."""
+    _, in_h, in_w, ch = (int(d) for d in x.shape)
+    k_h, k_w = int(w.shape[1]), int(w.shape[2])
+    i32 = lambda v: tirx.const(int(v), "int32")  # noqa: E731
+    mode = {"scalar": 0, "packed": 1, "arrays": 2}[rq.kind]
+    m0, s0 = (int(rq.mult[0]), int(rq.shift[0])) if rq.kind == "scalar" else (0, rq.base)
+
+    def call(ins, outs):
+        words = ins[3].data if rq_tensors else ins[1].data  # unused tables: any valid pointer
+        shifts = ins[4].data if len(rq_tensors) > 1 else ins[1].data
+        dims = [in_h, in_w, ch, k_h, k_w, *strides, *dilation, *pads, out_shape[1], out_shape[2], zp_in, zp_out, lo, hi]
+        return c_helpers.call_kernel("dwconv_s8", ins[0].data, ins[1].data, ins[2].data,
+                                     i32(str(bias.dtype) == "int16"), i32(mode), words, shifts, i32(m0), i32(s0),
+                                     outs[0].data, *map(i32, dims))
+
+    return te.extern(out_shape, [x, w, bias, *rq_tensors], call, dtype="int8", name="dwconv")
+
+
 def conv2d_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, dilation, pads, zp_in: int, zp_out: int, lo: int, hi: int,
               out_shape, depth_multiplier: int | None, out_dtype: str):
     """NHWC int8 convolution on TFLite's own weight layout (OHWI, or 1HWC for depthwise).

@@ -47,7 +47,21 @@ static inline int32_t aotgen_folded_bias(const void* bias, int32_t bias_is_16, c
 /* One output: TFLite's requantization of acc, the output zero point, the activation's range. */
 static inline int8_t aotgen_output_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp_out, int32_t lo,
                                       int32_t hi) {
-  int32_t v = aotgen_requantize(acc, multiplier, shift) + zp_out;
+  int32_t v;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  if (shift <= 0 && acc > -(INT32_C(1) << 30) && acc < (INT32_C(1) << 30)) {
+    /* TFLite's arithmetic, exactly, in a few instructions: for |acc| < 2^30,
+     * SaturatingRoundingDoublingHighMul(acc, m) = SMMULR(2 acc, m), and RoundingDivideByPOT(q, e)
+     * = (q + (q >> 31) + 2^(e-1)) >> e (half away from zero). */
+    int32_t q, e = -shift;
+    __asm__("smmulr %0, %1, %2" : "=r"(q) : "r"(acc * 2), "r"(multiplier));
+    v = (e == 0 ? q : (q + (q >> 31) + (INT32_C(1) << (e - 1))) >> e) + zp_out;
+  } else {
+    v = aotgen_requantize(acc, multiplier, shift) + zp_out;
+  }
+#else
+  v = aotgen_requantize(acc, multiplier, shift) + zp_out;
+#endif
   return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
@@ -154,6 +168,98 @@ static inline int32_t aotgen_conv1x1_s8(const int8_t* x, const int8_t* w, const 
                               zp_in, zp_out, lo, hi, o);
   }
 #endif
+  return 0;
+}
+
+/* Channel c of one depthwise output pixel, in plain C: the taps inside the image
+ * (ky_lo..ky_hi, kx_lo..kx_hi, from the pixel's corner y0, x0). */
+static inline int8_t aotgen_dw_channel_s8(const int8_t* x, const int8_t* w, const void* bias, int32_t bias_is_16,
+                                          int32_t rq_mode, const void* rq_words, const void* rq_shifts, int32_t rq_m0,
+                                          int32_t rq_s0, int32_t in_w, int32_t ch, int32_t k_w, int32_t dil_h,
+                                          int32_t dil_w, int32_t y0, int32_t x0, int32_t ky_lo, int32_t ky_hi,
+                                          int32_t kx_lo, int32_t kx_hi, int32_t zp_in, int32_t zp_out, int32_t lo,
+                                          int32_t hi, int32_t c) {
+  int32_t acc = bias_is_16 ? (int32_t)((const int16_t*)bias)[c] : ((const int32_t*)bias)[c];
+  for (int32_t ky = ky_lo; ky < ky_hi; ++ky) {
+    for (int32_t kx = kx_lo; kx < kx_hi; ++kx) {
+      int32_t xi = ((y0 + ky * dil_h) * in_w + (x0 + kx * dil_w)) * ch + c;
+      acc += ((int32_t)x[xi] - zp_in) * w[(ky * k_w + kx) * ch + c];
+    }
+  }
+  int32_t m, s;
+  aotgen_channel_requant(rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, c, &m, &s);
+  return aotgen_output_s8(acc, m, s, zp_out, lo, hi);
+}
+
+/* Depthwise convolution (depth multiplier 1), NHWC, weights 1HWC: for each output pixel and
+ * channel, the sum over the taps inside the image of (x - zp_in) * w (padding taps contribute
+ * nothing, as in TFLite); then the bias and the requantization. On DSP cores, 4 channels per step:
+ * SXTB16 widens 2 bytes at once, SADD16 adds the input offset to both, SMLABB/SMLATT accumulate
+ * each channel separately. */
+static inline int32_t aotgen_dwconv_s8(const int8_t* x, const int8_t* w, const void* bias, int32_t bias_is_16,
+                                       int32_t rq_mode, const void* rq_words, const void* rq_shifts, int32_t rq_m0,
+                                       int32_t rq_s0, int8_t* y, int32_t in_h, int32_t in_w, int32_t ch,
+                                       int32_t k_h, int32_t k_w, int32_t stride_h, int32_t stride_w,
+                                       int32_t dil_h, int32_t dil_w, int32_t pad_top, int32_t pad_left,
+                                       int32_t out_h, int32_t out_w, int32_t zp_in, int32_t zp_out, int32_t lo,
+                                       int32_t hi) {
+  for (int32_t oy = 0; oy < out_h; ++oy) {
+    for (int32_t ox = 0; ox < out_w; ++ox) {
+      const int32_t y0 = oy * stride_h - pad_top, x0 = ox * stride_w - pad_left;
+      /* the taps inside the image, once per pixel */
+      int32_t ky_lo = 0, ky_hi = k_h, kx_lo = 0, kx_hi = k_w;
+      while (ky_lo < k_h && y0 + ky_lo * dil_h < 0) ++ky_lo;
+      while (ky_hi > ky_lo && y0 + (ky_hi - 1) * dil_h >= in_h) --ky_hi;
+      while (kx_lo < k_w && x0 + kx_lo * dil_w < 0) ++kx_lo;
+      while (kx_hi > kx_lo && x0 + (kx_hi - 1) * dil_w >= in_w) --kx_hi;
+      int8_t* out = y + (oy * out_w + ox) * ch;
+      int32_t c = 0;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+      const uint32_t offset2 = ((uint32_t)(uint16_t)(-zp_in) << 16) | (uint32_t)(uint16_t)(-zp_in);
+      for (; c + 4 <= ch; c += 4) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (int32_t ky = ky_lo; ky < ky_hi; ++ky) {
+          const int8_t* xrow = x + ((y0 + ky * dil_h) * in_w) * ch + c;
+          const int8_t* wrow = w + (ky * k_w) * ch + c;
+          for (int32_t kx = kx_lo; kx < kx_hi; ++kx) {
+            uint32_t xv, wv, x02, x13, w02, w13;
+            __builtin_memcpy(&xv, xrow + (x0 + kx * dil_w) * ch, 4);
+            __builtin_memcpy(&wv, wrow + kx * ch, 4);
+            __asm__("sxtb16 %0, %1" : "=r"(x02) : "r"(xv));
+            __asm__("sxtb16 %0, %1, ror #8" : "=r"(x13) : "r"(xv));
+            __asm__("sxtb16 %0, %1" : "=r"(w02) : "r"(wv));
+            __asm__("sxtb16 %0, %1, ror #8" : "=r"(w13) : "r"(wv));
+            __asm__("sadd16 %0, %1, %2" : "=r"(x02) : "r"(x02), "r"(offset2));
+            __asm__("sadd16 %0, %1, %2" : "=r"(x13) : "r"(x13), "r"(offset2));
+            __asm__("smlabb %0, %1, %2, %3" : "=r"(a0) : "r"(x02), "r"(w02), "r"(a0));
+            __asm__("smlatt %0, %1, %2, %3" : "=r"(a2) : "r"(x02), "r"(w02), "r"(a2));
+            __asm__("smlabb %0, %1, %2, %3" : "=r"(a1) : "r"(x13), "r"(w13), "r"(a1));
+            __asm__("smlatt %0, %1, %2, %3" : "=r"(a3) : "r"(x13), "r"(w13), "r"(a3));
+          }
+        }
+        int32_t acc[4] = {a0, a1, a2, a3};
+        for (int32_t k = 0; k < 4; ++k) {
+          int32_t m, s;
+          aotgen_channel_requant(rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, c + k, &m, &s);
+          int32_t b = bias_is_16 ? (int32_t)((const int16_t*)bias)[c + k] : ((const int32_t*)bias)[c + k];
+          out[c + k] = aotgen_output_s8(acc[k] + b, m, s, zp_out, lo, hi);
+        }
+      }
+      for (int32_t k = 0; k < 3; ++k) { /* the last ch % 4 channels (a bounded loop: gcc cannot bound c) */
+        if (c + k < ch) {
+          out[c + k] = aotgen_dw_channel_s8(x, w, bias, bias_is_16, rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, in_w,
+                                            ch, k_w, dil_h, dil_w, y0, x0, ky_lo, ky_hi, kx_lo, kx_hi, zp_in, zp_out,
+                                            lo, hi, c + k);
+        }
+      }
+#else
+      for (; c < ch; ++c) {
+        out[c] = aotgen_dw_channel_s8(x, w, bias, bias_is_16, rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, in_w, ch,
+                                      k_w, dil_h, dil_w, y0, x0, ky_lo, ky_hi, kx_lo, kx_hi, zp_in, zp_out, lo, hi, c);
+      }
+#endif
+    }
+  }
   return 0;
 }
 

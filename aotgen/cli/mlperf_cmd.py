@@ -70,11 +70,11 @@ def _accuracy(r: MlperfReport) -> None:
 @click.argument("project_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--mode", type=click.Choice(MODES), default="performance", show_default=True,
               help="performance: timed windows on one sample; accuracy: every sample of --inputs.")
-@click.option("--inputs", "-i", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+@click.option("--inputs", "-i", "input_files", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="The benchmark's samples: a dataset folder with y_labels.csv, or raw .bin / .npy files "
                    "[performance default: the project's test input].")
 @PORT_OPT
-@click.option("--iterations", "-n", type=click.IntRange(min=1), default=None,
+@click.option("--iterations", type=click.IntRange(min=1), default=None,
               help="Timed inferences per window [default: the runner's, e.g. kws01 70, ad01 1500].")
 @click.option("--warmups", type=click.IntRange(min=0), default=None,
               help="Warm-up inferences before each window [default: the runner's].")
@@ -84,13 +84,13 @@ def _accuracy(r: MlperfReport) -> None:
               help="Seconds one `infer` command may take.")
 @click.option("--trace", is_flag=True, help="Log every line sent and received on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-def mlperf_command(project_dir: Path, mode: str, inputs: Path | None, port: str | None, iterations: int | None,
+def mlperf_command(project_dir: Path, mode: str, input_files: Path | None, port: str | None, iterations: int | None,
                    warmups: int | None, windows: int, run_timeout: float, trace: bool, as_json: bool) -> None:
     """Drive a project's MLPerf Tiny firmware (aotgen project --app mlperf-tiny) with the commands
     the MLCommons runner sends, and check every result against the reference interpreter. QEMU
     boards are started (and stopped) here. Exits 1 if a result is outside tolerance."""
     with progress(as_json) as say:
-        report = run_mlperf(project_dir, mode, inputs, port, iterations, warmups, windows, run_timeout,
+        report = run_mlperf(project_dir, mode, input_files, port, iterations, warmups, windows, run_timeout,
                             progress=say, trace=_trace_line if trace else None)
     if as_json:
         emit_json(report.to_json())

@@ -50,26 +50,6 @@ static inline int32_t aotgen_smlad(uint32_t a, uint32_t b, int32_t acc) {
 #endif
 }
 
-/* TFLite's MultiplyByQuantizedMultiplier(acc, multiplier, shift) for shift <= 0 and
- * |acc| < 2^30: SaturatingRoundingDoublingHighMul(acc, m) is then exactly SMMULR(2 acc, m)
- * = (2 acc m + 2^31) >> 32, and RoundingDivideByPOT(v, e) is (v + (v >> 31) + 2^(e-1)) >> e.
- * Without SMMULR it is the general form. */
-static inline int32_t aotgen_requantize_fast(int32_t acc, int32_t multiplier, int32_t shift) {
-#if (defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)) || defined(AOTGEN_DSP_EMULATE)
-  int32_t v;
-  int32_t e = -shift;
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  __asm__("smmulr %0, %1, %2" : "=r"(v) : "r"(acc * 2), "r"(multiplier));
-#else
-  v = (int32_t)(((int64_t)acc * 2 * multiplier + ((int64_t)1 << 31)) >> 32);
-#endif
-  if (e > 0) v = (v + (v >> 31) + (int32_t)(UINT32_C(1) << (e - 1))) >> e;
-  return v;
-#else
-  return aotgen_requantize(acc, multiplier, shift);
-#endif
-}
-
 /* One output: requantize (fast or general form), add the output zero point, clamp. */
 static inline int8_t aotgen_conv_out_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t fast,
                                         int32_t zp_out, int32_t act_min, int32_t act_max) {

@@ -127,7 +127,7 @@ def test_arena_goes_to_the_dtcm_or_the_build_refuses(tmp_path, monkeypatch):
 def _zephyr_ready() -> str | None:
     base = os.environ.get("ZEPHYR_BASE")
     if not base or not (Path(base) / "VERSION").is_file():
-        return "ZEPHYR_BASE does not point at a Zephyr tree (no registry carries Zephyr; see docs/templates.md)"
+        return "ZEPHYR_BASE does not point at a Zephyr tree (no registry carries Zephyr: README, section Zephyr)"
     for tool in ("west", "cmake", "ninja", "dtc", "arm-none-eabi-gcc", "qemu-system-arm"):
         if not shutil.which(tool):
             return f"a Zephyr build needs {tool}"

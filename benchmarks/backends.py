@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The C and LLVM backends side by side on a QEMU board (mps2_an500, Cortex-M7 by default):
+"""The C and LLVM backends side by side on QEMU boards (mps2_an500 Cortex-M7 and mps2_an386 Cortex-M4 by default):
 kernel code size, firmware flash, and instructions per inference counted under QEMU icount,
 beside TFLite Micro's instruction counts measured on the same machine (../shared/notes/anchors.md).
 
-    python benchmarks/backends.py [--board mps2_an500] [--models kws_ref_model,...] [--json]
+    python benchmarks/backends.py [--boards mps2_an500,mps2_an386] [--models kws_ref_model,...] [--json]
 
 QEMU counts instructions, not Cortex-M7 cycles: compare rows with each other, not with a datasheet.
 """
@@ -35,7 +35,7 @@ TFLM = {
     "pretrainedResnet_quant": (12_501_632, 108_685_360, 30_025_960),
     "ad01_int8": (264_192, 1_948_960, 583_280),
 }
-# Every shared model; kws_ref_model_float32 (dynamic-range quantized) is refused and reported so.
+# Every test model; kws_ref_model_float32 (dynamic-range quantized) is refused and reported so.
 DEFAULT_MODELS = ["hello_world_int8", "kws_ref_model", "pretrainedResnet_quant", "ad01_int8", "vww_96_int8",
                   "hello_world_float", "ad01_fp32", "pretrainedResnet", "vww_96_float", "kws_ref_model_float32"]
 
@@ -50,43 +50,52 @@ def find_model(name: str) -> Path:
 
 def measure(name: str, backend: str, board_name: str, work: Path) -> dict:
     board = load_board(board_name)
+    work = work / board_name
     lib = aotgen.compile(find_model(name), output=work / f"{name}_{backend}", prefix="m", backend=backend,
                          target=board.cpu).library
     project = generate_project([lib], board, "cmsis", work / f"fw_{name}_{backend}")
     build = firmware.build(project)
     result = test_firmware(project, count=1, seed=0)
     sample = result.reports[0].samples[0]
-    return {"model": name, "backend": backend, "passed": result.passed, "kernel_code_bytes": firmware.model_code_bytes(build.elf, "m"),
+    return {"board": board_name, "model": name, "backend": backend, "passed": result.passed, "kernel_code_bytes": firmware.model_code_bytes(build.elf, "m"),
             "flash_bytes": build.flash_used, "instructions": sample.cycles, "unit": result.unit}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--board", default="mps2_an500")
+    ap.add_argument("--boards", default="mps2_an500,mps2_an386", help="comma-separated QEMU boards")
     ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as d:
-        for name in args.models.split(","):
-            try:
-                for backend in ("c", "llvm"):
-                    rows.append(measure(name, backend, args.board, Path(d)))
-                    if not args.json:
-                        print(f"measured {name} ({backend})", file=sys.stderr)
-            except AotgenError as e:  # an unsupported model, or one too big for the board
-                print(f"skipped {name}: {e}", file=sys.stderr)
+        for board in args.boards.split(","):
+            for name in args.models.split(","):
+                try:
+                    for backend in ("c", "llvm"):
+                        rows.append(measure(name, backend, board, Path(d)))
+                        if not args.json:
+                            print(f"measured {name} ({backend}) on {board}", file=sys.stderr)
+                except AotgenError as e:  # an unsupported model, or one too big for the board
+                    print(f"skipped {name} on {board}: {e}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"board {args.board}; counts: {rows[0]['unit'] if rows else 'instructions (QEMU icount)'}; "
-          "LLVM code and instructions also as a ratio to the C backend's (goal: code <= 1.20x)\n")
+    for board in args.boards.split(","):
+        print_table(board, [r for r in rows if r["board"] == board])
+    return 0
+
+
+def print_table(board: str, rows: list[dict]) -> None:
+    print(f"\nboard {board}; counts: {rows[0]['unit'] if rows else 'instructions (QEMU icount)'}; "
+          "LLVM code and instructions also as a ratio to the C backend's (goal: code <= 1.20x); "
+          f"TFLM figures measured on {TFLM_BOARD}\n")
     print("model | backend | ok | model code (linked) | code vs C | flash | instructions | instr vs C | MAC/instr | TFLM ref | TFLM+CMSIS-NN")
     print("--- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---:")
     c_rows = {r["model"]: r for r in rows if r["backend"] == "c"}
     for r in rows:
         macs, ref, cmsis = TFLM.get(r["model"], (None, None, None))
-        if args.board != TFLM_BOARD:
+        if board != TFLM_BOARD:
             ref = cmsis = None
         ipc = f"{macs / r['instructions']:.3f}" if macs and r["instructions"] else "-"
         c = c_rows.get(r["model"]) if r["backend"] != "c" else None
@@ -95,7 +104,6 @@ def main() -> int:
         print(f"{r['model']} | {r['backend']} | {'yes' if r['passed'] else 'NO'} | {r['kernel_code_bytes']:,} | {code_ratio} | "
               f"{r['flash_bytes']:,} | {r['instructions'] or 0:,} | {instr_ratio} | {ipc} | {f'{ref:,}' if ref else '-'} | "
               f"{f'{cmsis:,}' if cmsis else '-'}")
-    return 0
 
 
 if __name__ == "__main__":

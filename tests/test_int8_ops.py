@@ -31,13 +31,13 @@ def uniform_int8(rng: np.random.Generator, shape, lo: int = -128, hi: int = 127)
 
 
 def check_exact(spec: ModelSpec, outputs: list[int], tmp_path: Path, make_input=None, seed: int = 0,
-                integer_only: bool = True, backend: str = "c") -> list[list[np.ndarray]]:
+                integer_only: bool = True, backend: str = "c", target: str = "host") -> list[list[np.ndarray]]:
     """Compile, run on the host, and demand bit-exact equality with LiteRT's reference kernels.
 
     Returns the reference outputs, so a test can check its inputs exercised the operator."""
     path = tmp_path / "model.tflite"
     path.write_bytes(spec.to_bytes(outputs))
-    lib = aotgen.compile(path, tmp_path / "mlf", backend=backend).library
+    lib = aotgen.compile(path, tmp_path / "mlf", backend=backend, target=target).library
     rng = np.random.default_rng(seed)
     make_input = make_input or (lambda t: uniform_int8(rng, t.shape) if t.dtype == "int8"
                                 else rng.uniform(-1, 1, t.shape).astype(t.dtype))
@@ -126,6 +126,16 @@ def test_conv_2d(case, tmp_path):
     m, y = conv_model(rng, in_shape=[1, 9, 10, 5], out_c=6, kernel=(3, 3), **CONV_CASES[case])
     ref = check_exact(m, [y], tmp_path)
     assert saturated_fraction(ref) < 0.5 or CONV_CASES[case]["activation"] != NONE
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv_2d_through_the_gemm_kernel(case, tmp_path):
+    """The C a DSP core gets (the im2col GEMM kernel, runtime/aotgen_conv_gemm_s8.h), built and run on the host:
+    its portable path, with this core's constants (folded bias, packed requantization)."""
+    rng = np.random.default_rng(list(CONV_CASES).index(case))
+    m, y = conv_model(rng, in_shape=[1, 9, 10, 5], out_c=6, kernel=(3, 3), **CONV_CASES[case])
+    check_exact(m, [y], tmp_path, target="cortex-m4")
+    assert "model_conv_gemm_s8(" in (tmp_path / "mlf" / "codegen" / "host" / "src" / "model_lib0.c").read_text()
 
 
 def test_conv_2d_pointwise_and_5x5(tmp_path):

@@ -162,11 +162,12 @@ def test_qemu_counter_counts_instructions(board_name, tmp_path):
     board: checks each board's SysTick clock (qemu.sysclk_hz) and the ticks -> instructions math."""
     n = 1_000_000
     board = boards.load_board(board_name)
-    p = generate([make_tiny_mlf(tmp_path / "tiny")], board_name, tmp_path / "p")
-    (p / "models/tiny/codegen/host/src/tiny_lib0.c").write_text(
+    lib = make_tiny_mlf(tmp_path / "tiny")  # its run() replaced before the project is made from it
+    (lib.root / "codegen/host/src/tiny_lib0.c").write_text(
         '#include "tiny.h"\nint32_t tiny_run(struct tiny_inputs* i, struct tiny_outputs* o) {\n'
         f'  uint32_t n = {n}u;\n'
         '  __asm__ volatile("1: subs %0, %0, #1\\n bne 1b\\n" : "+r"(n) : : "cc");\n  return 0;\n}\n')
+    p = generate([lib], board_name, tmp_path / "p")
     run = run_embedded(board, firmware.build(p).elf, p)["tiny"]
     assert run.unit == "instructions (QEMU icount)"
     assert 2 * n <= run.count <= 2 * n + 200, run.count
@@ -480,7 +481,8 @@ def test_cli_project_and_build(tmp_path):
     res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out),
                               "--prefix", "hw", "--json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output) == {"project": str(out), "board": "mps2_an386", "template": "cmsis", "models": ["hw"]}
+    assert json.loads(res.output) == {"project": str(out), "board": "mps2_an386", "template": "cmsis", "models": ["hw"],
+                                      "app": {"name": "harness"}}
     res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out)])
     assert isinstance(res.exception, AotgenError) and "use --force" in str(res.exception)
     res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out),

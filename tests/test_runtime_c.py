@@ -99,6 +99,7 @@ int main(void) {
     else if (!strcmp(name, "bitlen")) r = aotgen_bitlen((uint32_t)a);
     else if (!strcmp(name, "rshift_even")) r = (long)aotgen_rshift_even((uint32_t)a, (uint32_t)b, z);
     else if (!strcmp(name, "requantize_float")) r = aotgen_requantize_float(x, y);
+    else if (!strcmp(name, "requantize_fast")) r = aotgen_requantize_fast(x, y, z);
     else if (!strcmp(name, "quantize")) { float f; uint32_t bits = (uint32_t)a; float s; uint32_t sb = (uint32_t)b;
                                           memcpy(&f, &bits, 4); memcpy(&s, &sb, 4); r = aotgen_quantize_f32_int8(f, s, z); }
     else if (!strcmp(name, "dot")) {  /* a pseudo-random vector pair of length c from seed a, offset b */
@@ -174,6 +175,10 @@ def edge_cases() -> list[tuple[str, tuple[int, ...], object]]:
                 [int(v) for v in rng.integers(-(2**31), 2**31, 20)]:
             if abs(float(acc) * float(scale)) < 2**30:  # beyond, the helper saturates (no int8 output needs it)
                 cases.append(("requantize_float", (acc, pack_scale(scale)), T.nearbyint_scaled(acc, scale)))
+    for acc in [0, 1, -1, 2**30 - 1, -(2**30) + 1, 12345, -12345] + [int(v) for v in rng.integers(-(2**30) + 1, 2**30, 40)]:
+        for m in (2**30, 1518500250, T.INT32_MAX, 2**30 + 12345):
+            for shift in (0, -1, -7, -20, -31):  # the fast path's domain: |acc| < 2^30, no left shift
+                cases.append(("requantize_fast", (acc, m, shift), T.multiply_by_quantized_multiplier(acc, m, shift)))
     for x in [0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 1e30, -1e30, 0.1, 127.49, -128.6, 3.0, float("inf"), float("-inf")]:
         for scale, zp in ((1.0, 0), (0.1, -128), (0.584703, 83), (3.0, 127)):
             cases.append(("quantize", (f32_bits(x), f32_bits(scale), zp), T.affine_quantize_int8(x, scale, zp)))
@@ -194,6 +199,7 @@ def test_every_helper_is_covered():
                 # the micro-kernels and their parts: test_conv1x1_against_tflite_arithmetic here, test_dsp.py in QEMU
                 "aotgen_conv1x1_s8", "aotgen_conv1x1_channel_s8", "aotgen_output_s8", "aotgen_channel_requant",
                 "aotgen_folded_bias", "aotgen_dwconv_s8", "aotgen_dw_channel_s8"}
+    indirect |= {n for n in c_helpers.read_helpers(("aotgen_conv_gemm_s8.h",))}  # test_conv_gemm_s8.py
     assert set(c_helpers.HELPERS) - tested - indirect == set()
 
 
@@ -201,7 +207,9 @@ def test_helpers_agree_with_tflite_arithmetic_at_their_edges(tmp_path):
     src = tmp_path / "driver.c"
     src.write_text(DRIVER)
     exe = tmp_path / "driver"
-    subprocess.run(["gcc", *WARNINGS, "-O2", "-I", str(RUNTIME), str(src), "-o", str(exe)], check=True, timeout=60)
+    # AOTGEN_DSP_EMULATE: the DSP branch of requantize_fast runs on the host through its C model.
+    subprocess.run(["gcc", *WARNINGS, "-O2", "-DAOTGEN_DSP_EMULATE", "-I", str(RUNTIME), str(src), "-o", str(exe)],
+                   check=True, timeout=60)
     cases = edge_cases()
     stdin = "".join(f"{name} {' '.join(str(a) for a in (args + (0, 0, 0, 0))[:4])}\n" for name, args, _ in cases)
     out = subprocess.run([str(exe)], input=stdin, capture_output=True, text=True, timeout=60, check=True)

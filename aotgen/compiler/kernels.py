@@ -173,12 +173,16 @@ def _stmt_pass(rewrite, name: str):
     return tirx.transform.prim_func_pass(lambda f, _m, _c: f.with_body(rewrite(f.body)), opt_level=0, name=name)
 
 
-def _optimizing_passes(target: tvm.target.Target) -> list:
-    # int8 MAC loops -> the SMLAD dot-product helper, on cores with the DSP extension (C helper for
-    # the C backend, inlined IR for LLVM) -- except where LLVM vectorizes them for MVE itself, which
-    # is faster (M55 ResNet: 25.6 M instructions, against 42.9 M through the helper).
+def uses_dsp_helpers(target: tvm.target.Target) -> bool:
+    """int8 MAC loops -> the SMLAD helpers, on cores with the DSP extension (C helper for the C
+    backend, inlined IR for LLVM) -- except where LLVM vectorizes them for MVE itself, which is
+    faster (M55 ResNet: 25.6 M instructions, against 42.9 M through the dot helper)."""
     mve_llvm = target.kind.name == "llvm" and bool(target.attrs.get("feature.has_mve", False))
-    dsp = bool(target.attrs.get("feature.has_dsp", False)) and not mve_llvm
+    return bool(target.attrs.get("feature.has_dsp", False)) and not mve_llvm
+
+
+def _optimizing_passes(target: tvm.target.Target) -> list:
+    dsp = uses_dsp_helpers(target)
     return [
         s_tir.transform.LoopPartition(),
         s_tir.transform.HoistExpression(),

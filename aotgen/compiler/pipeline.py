@@ -21,13 +21,14 @@ from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kerne
 from ..errors import AotgenError, UnsupportedModelError
 from .frontend import first_line, load_model
 from .graph import Graph, TensorKind
-from .kernels import build_c, c_params, tir_text
+from .kernels import build_c, c_params, tir_text, uses_dsp_helpers
 from . import llvm_helpers
 from .llvm_build import build_llvm_objects
 from .lower import lower
 from ..outputs import publish, refuse_overwrite, staging_dir
 from .mlf import SCHEMA_VERSION, ModelLibrary, load
 from .plan import plan_memory
+from .quantized.gemm_call import gemm_kernels
 from .targets import get_cpu, tvm_target
 
 C_KEYWORDS = set(
@@ -131,10 +132,11 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
         timings[name] = round(time.monotonic() - timings[name], 3)
 
     step("import", f"importing {Path(model).name}")
-    with c_helpers.symbol_prefix(prefix):  # kernels call the C helpers as <prefix>_<name>
+    target_obj = tvm.target.Target(tvm_target(cpu, backend))
+    # kernels call the C helpers as <prefix>_<name>; convolutions become GEMM calls on DSP cores
+    with c_helpers.symbol_prefix(prefix), gemm_kernels(uses_dsp_helpers(target_obj)):
         imported = load_model(model)
     done("import")
-    target_obj = tvm.target.Target(tvm_target(cpu, backend))
     step("lower", f"lowering {len(imported.operators)} operators with TVM")
     with c_helpers.symbol_prefix(prefix), _tvm_step(model, "lower"):
         lowered = lower(imported.mod, prefix, target_obj)

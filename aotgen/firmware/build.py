@@ -60,8 +60,9 @@ def check_toolchain() -> None:
 
 
 # The serial harness's own RAM (aotgen_harness.c): the RX frame (4 + HARNESS_MAX_PAYLOAD + 2),
-# the 64-byte TX buffer and a few words of state.
-HARNESS_RAM_BYTES = 4 + 256 + 2 + 64 + 16
+# the 64-byte TX buffer, a few words of state and the 16-byte firmware identity (const data is
+# in RAM on AVR).
+HARNESS_RAM_BYTES = 4 + 256 + 2 + 64 + 16 + 16
 # AVR: `__flash` data is read with LPM's 16-bit address, so the weights must lie in the first
 # 64 KiB of flash, which they share with the vector table and the core's own progmem tables.
 AVR_FLASH_DATA_LIMIT = 64 * 1024 - 1024
@@ -85,7 +86,8 @@ def ram_estimate(project: ProjectInfo) -> dict[str, int]:
     io = sum(_tensor_bytes(t) for m in models if not m.get("io_in_arena") for t in m["inputs"] + m["outputs"])
     return {"model arenas": static + user, "I/O buffers": io, "harness buffers": HARNESS_RAM_BYTES,
             "stack": int(project.context.get("stack_bytes", 0) or 0),
-            "runtime": int(project.data.get("build", {}).get("ram_overhead_bytes", 0))}
+            "runtime": int(project.data.get("build", {}).get("ram_overhead_bytes", 0)),
+            "MLPerf sample buffer": int(project.app.get("raw_bytes", 0))}  # mlperf-tiny app: one raw sample
 
 
 def check_fit_before_link(project: ProjectInfo) -> None:

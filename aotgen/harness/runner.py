@@ -131,11 +131,12 @@ def make_samples(libs: list[ModelLibrary], count: int, seed: int,
 
 
 @contextlib.contextmanager
-def connect(board: Board, elf: Path, port: str | None) -> Iterator[tuple[Transport, QemuSerial | SimavrSerial | None]]:
-    """A transport to the firmware: --port if given, QEMU for QEMU boards, simavr for simavr
-    boards, else the board's USB serial port found by VID/PID."""
+def connect(board: Board, elf: Path, port: str | None,
+            qemu_args: tuple[str, ...] = ()) -> Iterator[tuple[Transport, QemuSerial | SimavrSerial | None]]:
+    """A transport to the firmware: --port if given, QEMU for QEMU boards (with `qemu_args`),
+    simavr for simavr boards, else the board's USB serial port found by VID/PID."""
     if port is None and board.qemu_runnable:
-        with QemuSerial(board, elf) as q:
+        with QemuSerial(board, elf, qemu_args=qemu_args) as q:
             assert q.transport is not None
             yield q.transport, q
         return
@@ -165,6 +166,11 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
     and `board`. QEMU boards are started here (unless `port` is given) and always stopped."""
     target = Path(target)
     if target.is_dir():
+        app = load_project(target).app["name"]
+        if app != "harness":
+            raise AotgenError(f"{target} runs the {app} app, not the test harness `aotgen test` talks to"
+                              + ("; drive it with `aotgen mlperf`" if app == "mlperf-tiny" else "")
+                              + "; generate a project with --app harness to test it")
         proj_board, elf, libs = project_libraries(target)
         board = board or proj_board
         libs = libraries or libs

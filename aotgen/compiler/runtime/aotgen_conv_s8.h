@@ -47,21 +47,10 @@ static inline int32_t aotgen_folded_bias(const void* bias, int32_t bias_is_16, c
 /* One output: TFLite's requantization of acc, the output zero point, the activation's range. */
 static inline int8_t aotgen_output_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t zp_out, int32_t lo,
                                       int32_t hi) {
-  int32_t v;
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  if (shift <= 0 && acc > -(INT32_C(1) << 30) && acc < (INT32_C(1) << 30)) {
-    /* TFLite's arithmetic, exactly, in a few instructions: for |acc| < 2^30,
-     * SaturatingRoundingDoublingHighMul(acc, m) = SMMULR(2 acc, m), and RoundingDivideByPOT(q, e)
-     * = (q + (q >> 31) + 2^(e-1)) >> e (half away from zero). */
-    int32_t q, e = -shift;
-    __asm__("smmulr %0, %1, %2" : "=r"(q) : "r"(acc * 2), "r"(multiplier));
-    v = (e == 0 ? q : (q + (q >> 31) + (INT32_C(1) << (e - 1))) >> e) + zp_out;
-  } else {
-    v = aotgen_requantize(acc, multiplier, shift) + zp_out;
-  }
-#else
-  v = aotgen_requantize(acc, multiplier, shift) + zp_out;
-#endif
+  /* The fast form is exact for |acc| < 2^30 and right shifts (aotgen_fixedpoint.h). */
+  int32_t fast = shift <= 0 && acc > -(INT32_C(1) << 30) && acc < (INT32_C(1) << 30);
+  int32_t v = fast ? aotgen_requantize_fast(acc, multiplier, shift) : aotgen_requantize(acc, multiplier, shift);
+  v += zp_out;
   return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 

@@ -51,6 +51,26 @@ static inline int32_t aotgen_requantize(int32_t x, int32_t multiplier, int32_t s
   return (v >> right) + (remainder > threshold ? 1 : 0);
 }
 
+/* TFLite's MultiplyByQuantizedMultiplier(acc, multiplier, shift) for shift <= 0 and
+ * |acc| < 2^30: SaturatingRoundingDoublingHighMul(acc, m) is then exactly SMMULR(2 acc, m)
+ * = (2 acc m + 2^31) >> 32, and RoundingDivideByPOT(v, e) is (v + (v >> 31) + 2^(e-1)) >> e.
+ * Without SMMULR it is the general form. */
+static inline int32_t aotgen_requantize_fast(int32_t acc, int32_t multiplier, int32_t shift) {
+#if (defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)) || defined(AOTGEN_DSP_EMULATE)
+  int32_t v;
+  int32_t e = -shift;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  __asm__("smmulr %0, %1, %2" : "=r"(v) : "r"(acc * 2), "r"(multiplier));
+#else
+  v = aotgen_srdhm(acc, multiplier); /* equal to SMMULR(2 acc, m) for |acc| < 2^30 */
+#endif
+  if (e > 0) v = (v + (v >> 31) + (int32_t)(UINT32_C(1) << (e - 1))) >> e;
+  return v;
+#else
+  return aotgen_requantize(acc, multiplier, shift);
+#endif
+}
+
 /* The single-rounding variant, which LiteRT's reference FULLY_CONNECTED computes. */
 static inline int32_t aotgen_requantize_single(int32_t x, int32_t multiplier, int32_t shift) {
   bool neg = (x < 0) != (multiplier < 0);

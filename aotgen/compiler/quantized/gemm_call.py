@@ -1,0 +1,91 @@
+"""int8 CONV_2D as one call of the C GEMM kernel (runtime/aotgen_conv_gemm_s8.h) on cores with the DSP
+extension: the kernel's constants are prepared here at compile time (conv_gemm.py: weights as
+[out_channel][K] rows, input zero point folded into the bias, the fast requantization's bound),
+and the im2col rows of two pixels are a scratch tensor the planner places in the arena."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+import numpy as np
+from tvm import relax, te, tirx
+
+from .. import c_helpers
+from ..conv_gemm import gemm_constants
+
+_enabled: ContextVar[bool] = ContextVar("aotgen_gemm_kernels", default=False)
+
+
+@contextlib.contextmanager
+def gemm_kernels(enabled: bool) -> Iterator[None]:
+    """Convolutions imported inside this block call the GEMM kernel when `enabled` (DSP cores)."""
+    token = _enabled.set(enabled)
+    try:
+        yield
+    finally:
+        _enabled.reset(token)
+
+
+def gemm_enabled() -> bool:
+    return _enabled.get()
+
+
+def conv_constants(w: np.ndarray, bias: np.ndarray, zp_in: int, mult: np.ndarray, shift: np.ndarray):
+    """conv_gemm.GemmConstants of a layer (weights [O][K] int8, folded bias, packed requantization),
+    or None if it does not pack."""
+    return gemm_constants(w, bias.astype(np.int64), -zp_in, mult, shift)
+
+
+def _ptr(buf):
+    return tirx.address_of(tirx.BufferLoad(buf, [tirx.const(0, "int32")] * len(buf.shape)))
+
+
+def conv_gemm_te(x, w, bias, rq, *, kernel_hw, strides, dilation, pads, zp_in: int, zp_out: int, lo: int,
+                 hi: int, out_shape, rq_step: int, shift_base: int, fast: bool):
+    """The convolution as a `te.extern` whose body calls <prefix>_conv_gemm_s8; the two im2col rows
+    are an allocation the lowering lifts into an arena scratch tensor (kernels._lift_scratch)."""
+    _, in_h, in_w, in_c = (int(d) for d in x.shape)
+    c_out, k = (int(d) for d in w.shape)
+    kh, kw = kernel_hw
+    out_h, out_w = int(out_shape[1]), int(out_shape[2])
+    i32 = lambda v: tirx.const(int(v), "int32")  # noqa: E731
+    pointwise = (kh, kw) == (1, 1) and tuple(strides) == (1, 1) and tuple(pads) == (0, 0) \
+        and (out_h, out_w) == (in_h, in_w)
+
+    def body(ins, outs):
+        stmts = []
+        if pointwise:  # the input pixels are the GEMM's rows: no gathering, no scratch
+            scratch_ptr = _ptr(outs[0])  # unused
+        else:
+            scratch = tirx.decl_buffer((2 * k,), "int8", name="im2col")
+            stmts.append(tirx.AllocBuffer(scratch))
+            scratch_ptr = scratch.access_ptr("rw")  # the whole buffer: keeps its size through compaction
+        call = c_helpers.call_kernel(
+            "conv_gemm_s8", _ptr(ins[0]), i32(in_h), i32(in_w), i32(in_c), i32(kh), i32(kw),
+            i32(strides[0]), i32(strides[1]), i32(dilation[0]), i32(dilation[1]), i32(pads[0]), i32(pads[1]),
+            i32(out_h), i32(out_w), i32(zp_in), _ptr(ins[1]), i32(c_out), _ptr(ins[2]), _ptr(ins[3]), i32(rq_step),
+            i32(shift_base), i32(fast), i32(zp_out), i32(lo), i32(hi), _ptr(outs[0]), scratch_ptr)
+        stmts.append(tirx.Evaluate(call))
+        return tirx.SeqStmt(stmts) if len(stmts) > 1 else stmts[0]
+
+    # Buffers with a fixed zero offset (te.extern's defaults carry a free elem_offset variable).
+    ins = [tirx.decl_buffer(t.shape, t.dtype, name=f"in{i}") for i, t in enumerate((x, w, bias, rq))]
+    out = tirx.decl_buffer(list(out_shape), "int8", name="out")
+    return te.extern([list(out_shape)], [x, w, bias, rq], body, name="conv_gemm", dtype="int8",
+                     in_buffers=ins, out_buffers=[out])
+
+
+def conv_gemm_call(bb, x, w: np.ndarray, bias: np.ndarray, zp_in: int, zp_out: int, lo: int, hi: int, requant,
+                   out_shape, **geometry):
+    """CONV_2D through the GEMM kernel, constants prepared at compile time; None when the
+    layer's requantization does not pack (it then keeps its TIR kernel)."""
+    c = conv_constants(w, bias, zp_in, *requant)
+    if c is None:
+        return None
+    return bb.call_te(
+        lambda x_, w_, b_, r_: conv_gemm_te(
+            x_, w_, b_, r_, kernel_hw=(int(w.shape[1]), int(w.shape[2])), zp_in=zp_in, zp_out=zp_out, lo=lo, hi=hi,
+            out_shape=out_shape, rq_step=c.rq_step, shift_base=c.shift_base, fast=c.fast, **geometry),
+        x, relax.const(c.weights), relax.const(c.bias), relax.const(c.rq), primfunc_name_hint="conv2d_gemm_int8")

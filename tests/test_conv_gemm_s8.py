@@ -1,0 +1,190 @@
+"""The int8 GEMM convolution kernel (aotgen/compiler/runtime/aotgen_conv_gemm_s8.h) on its own, against
+TFLite's reference CONV_2D arithmetic (tests/tflite_arith.py), bit-exact, at awkward shapes: odd
+pixel and channel counts, channels not multiples of 4, borders and all-padding windows, stride 2,
+dilation 2, input layers with 1 and 3 channels, zero points -128 and 127, weights +-127, and K
+large enough that the fast requantization's bound fails. Each case runs the plain-C path and the
+DSP path (AOTGEN_DSP_EMULATE: C models of SXTB16/SMLAD/SMMULR) on the host."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import tflite_arith as T
+from aotgen.compiler import c_helpers
+from aotgen.compiler.conv_gemm import fast_requantize_holds, gemm_constants, pack_requant
+
+WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+
+DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "aotgen_conv_gemm_s8.h"
+static int32_t next(void) { long v; if (scanf("%ld", &v) != 1) exit(3); return (int32_t)v; }
+int main(void) {
+  int32_t d[19];
+  for (int i = 0; i < 19; ++i) d[i] = next();
+  int32_t h = d[0], w = d[1], ci = d[2], kh = d[3], kw = d[4], co = d[14];
+  int32_t k = kh * kw * ci, n = d[12] * d[13];
+  int8_t* x = malloc((size_t)(h * w * ci)); int8_t* wt = malloc((size_t)(co * k));
+  int32_t* b = malloc(sizeof(int32_t) * (size_t)co); int32_t* rq = malloc(sizeof(int32_t) * (size_t)co);
+  int8_t* y = malloc((size_t)(n * co)); int8_t* scratch = malloc((size_t)(2 * k));
+  for (int32_t i = 0; i < h * w * ci; ++i) x[i] = (int8_t)next();
+  for (int32_t i = 0; i < co * k; ++i) wt[i] = (int8_t)next();
+  for (int32_t i = 0; i < co; ++i) b[i] = next();
+  int32_t step = next(), base = next();
+  for (int32_t i = 0; i < (step ? co : 1); ++i) rq[i] = next();
+  aotgen_conv_gemm_s8(x, h, w, ci, kh, kw, d[5], d[6], d[7], d[8], d[9], d[10], d[12], d[13], d[11], wt, co, b, rq, step,
+                 base, d[18], d[15], d[16], d[17], y, scratch);
+  for (int32_t i = 0; i < n * co; ++i) printf("%d\n", y[i]);
+  return 0;
+}
+"""
+
+
+@dataclass(frozen=True)
+class Layer:
+    h: int
+    w: int
+    c_in: int
+    c_out: int
+    k: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)
+    zp_in: int = 0
+    zp_out: int = 0
+    act: tuple[int, int] = (-128, 127)
+    extreme: int = 0  # 1: x = 127, w = 127 (largest sums); -1: x = -128, w = -127
+    positive_shift: bool = False
+    per_tensor: bool = False  # one (multiplier, shift) for every channel
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
+                     for n, p, d, k, s in zip((self.h, self.w), self.pad, self.dilation, self.k, self.stride))
+
+
+LAYERS = {
+    "1x1 odd pixels, 7->5, zp -128": Layer(3, 5, 7, 5, zp_in=-128, zp_out=3),
+    "1x1 64->6 zp 127, relu6": Layer(2, 3, 64, 6, zp_in=127, zp_out=-128, act=(-128, 0)),
+    "3x3 same, stride 2, 3->6 zp 127": Layer(7, 6, 3, 6, (3, 3), (2, 2), pad=(1, 1), zp_in=127, zp_out=-5),
+    "3x3 dilation 2, 5->3": Layer(6, 7, 5, 3, (3, 3), dilation=(2, 2), pad=(2, 2), zp_in=-128, zp_out=127),
+    "all-padding windows": Layer(2, 2, 4, 3, (3, 3), pad=(3, 3), zp_in=-77, zp_out=9),
+    "input layer 1 channel, stride 2": Layer(9, 7, 1, 4, (3, 3), (2, 2), pad=(1, 1), zp_in=-128),
+    "1x1 strided 9->7": Layer(5, 5, 9, 7, stride=(2, 2), zp_in=11),
+    "extreme +, 3x3 16->5": Layer(4, 3, 16, 5, (3, 3), pad=(1, 1), zp_in=-128, extreme=1),
+    "extreme -, 1x1 13->3": Layer(3, 3, 13, 3, zp_in=127, extreme=-1),
+    "positive shift": Layer(3, 3, 4, 3, zp_in=-128, positive_shift=True),
+    "per-tensor requantization, 3x3 stride 2": Layer(5, 6, 6, 5, (3, 3), (2, 2), pad=(1, 1), zp_in=3, per_tensor=True),
+    "K beyond the fast bound": Layer(1, 3, 34000, 3, zp_in=-128, extreme=1),
+}
+
+
+def layer_data(layer: Layer, seed: int):
+    rng = np.random.default_rng(seed)
+    kh, kw = layer.k
+    x = rng.integers(-128, 128, (layer.h, layer.w, layer.c_in)).astype(np.int8)
+    w = rng.integers(-127, 128, (layer.c_out, kh, kw, layer.c_in)).astype(np.int8)
+    w.flat[::5], w.flat[1::5] = 127, -127
+    if layer.extreme:
+        x[...] = 127 if layer.extreme > 0 else -128
+        w[...] = 127 if layer.extreme > 0 else -127
+    bias = rng.integers(-5000, 5000, layer.c_out).astype(np.int32)
+    mult = rng.integers(2**30, 2**31, layer.c_out).astype(np.int32)
+    k = kh * kw * layer.c_in
+    # Shifts that put outputs in range: roughly 2^-log2(K * 2^13).
+    base = -int(np.log2(k * 8192)) + 7
+    shift = (rng.integers(base - 2, base + 2, layer.c_out)).clip(-31, 0).astype(np.int32)
+    if layer.positive_shift:  # a left shift (and shifts within the packed form's span of 4)
+        shift[:] = np.resize([1, 0, -2], layer.c_out)
+    if layer.per_tensor:
+        mult[:], shift[:] = mult[0], shift[0]
+    return x, w, bias, mult, shift
+
+
+def reference(layer: Layer, x, w, bias, mult, shift) -> np.ndarray:
+    """TFLite's reference per-channel CONV_2D: sum (x + input_offset) * w over the taps inside the
+    image (outside taps skipped), + bias, MultiplyByQuantizedMultiplier, + zp_out, clamp."""
+    oh, ow = layer.out_hw
+    kh, kw = layer.k
+    xo = x.astype(np.int64) - layer.zp_in
+    out = np.zeros((oh, ow, layer.c_out), np.int64)
+    for oy in range(oh):
+        for ox in range(ow):
+            acc = bias.astype(np.int64).copy()
+            for i in range(kh):
+                iy = oy * layer.stride[0] - layer.pad[0] + i * layer.dilation[0]
+                for j in range(kw):
+                    ix = ox * layer.stride[1] - layer.pad[1] + j * layer.dilation[1]
+                    if 0 <= iy < layer.h and 0 <= ix < layer.w:
+                        acc += w[:, i, j, :].astype(np.int64) @ xo[iy, ix]
+            for c in range(layer.c_out):
+                v = T.multiply_by_quantized_multiplier(int(acc[c]), int(mult[c]), int(shift[c])) + layer.zp_out
+                out[oy, ox, c] = min(max(v, layer.act[0]), layer.act[1])
+    return out.astype(np.int8)
+
+
+@pytest.fixture(scope="module", params=["plain", "dsp"])
+def driver(request, tmp_path_factory):
+    d = tmp_path_factory.mktemp(f"conv_{request.param}")
+    (d / "driver.c").write_text(DRIVER)
+    flags = ["-DAOTGEN_DSP_EMULATE"] if request.param == "dsp" else []
+    subprocess.run(["gcc", *WARNINGS, *flags, "-O2", "-I", str(c_helpers.RUNTIME_DIR), str(d / "driver.c"), "-o",
+                    str(d / "driver")], check=True, timeout=120)
+    return d / "driver"
+
+
+def run_c(exe, layer: Layer, x, consts, fast: bool) -> np.ndarray:
+    oh, ow = layer.out_hw
+    head = [layer.h, layer.w, layer.c_in, *layer.k, *layer.stride, *layer.dilation, *layer.pad, layer.zp_in, oh, ow,
+            layer.c_out, layer.zp_out, *layer.act, int(fast)]
+    values = [*head, *x.ravel(), *consts.weights.ravel(), *consts.bias, consts.rq_step, consts.shift_base, *consts.rq]
+    out = subprocess.run([str(exe)], input="\n".join(str(int(v)) for v in values), capture_output=True, text=True,
+                         timeout=60, check=True)
+    return np.array([int(v) for v in out.stdout.split()], np.int8).reshape(oh, ow, layer.c_out)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_conv_kernel_is_bit_exact(driver, name):
+    layer = LAYERS[name]
+    x, w, bias, mult, shift = layer_data(layer, len(name))
+    consts = gemm_constants(w, bias, -layer.zp_in, mult, shift)
+    got = run_c(driver, layer, x, consts, consts.fast)
+    want = reference(layer, x, w, bias, mult, shift)
+    assert np.array_equal(got, want), (np.argwhere(got != want)[:5], got.ravel()[:10], want.ravel()[:10])
+
+
+def test_fast_bound_is_decided_per_layer():
+    _, w, bias, mult, _ = layer_data(LAYERS["1x1 64->6 zp 127, relu6"], 1)
+    assert gemm_constants(w, bias, 127, mult, np.zeros(6)).fast
+    big = LAYERS["K beyond the fast bound"]
+    _, w, bias, _, shift = layer_data(big, 2)
+    assert not fast_requantize_holds(w, bias, shift)
+    assert not fast_requantize_holds(w[:, :, :, :4], bias, np.array([1, 0, 0]))  # a left shift
+
+
+def test_fast_form_is_wrong_beyond_its_bound(tmp_path):
+    """The bound is needed: forced on a layer whose sums pass 2^30, the fast form differs."""
+    exe = tmp_path / "driver"
+    (tmp_path / "driver.c").write_text(DRIVER)
+    subprocess.run(["gcc", *WARNINGS, "-DAOTGEN_DSP_EMULATE", "-O2", "-I", str(c_helpers.RUNTIME_DIR),
+                    str(tmp_path / "driver.c"), "-o", str(exe)], check=True, timeout=120)
+    layer = LAYERS["K beyond the fast bound"]
+    x, w, bias, mult, shift = layer_data(layer, 3)
+    shift[:] = -31  # outputs inside int8: only the rounding of a 2^30+ sum can differ
+    consts = gemm_constants(w, bias, -layer.zp_in, mult, shift)
+    want = reference(layer, x, w, bias, mult, shift)
+    assert np.array_equal(run_c(exe, layer, x, consts, False), want)
+    assert not np.array_equal(run_c(exe, layer, x, consts, True), want)
+
+
+
+def test_requantization_packs_or_the_layer_keeps_its_tir_kernel():
+    assert pack_requant(np.array([2**30, 2**31 - 1]), np.array([-3, -6]))[1:] == (1, -6)
+    assert pack_requant(np.array([2**30 + 5] * 3), np.array([-4] * 3))[1] == 0  # one word for the layer
+    assert pack_requant(np.array([2**30, 2**30]), np.array([-1, -6])) is None  # shifts span > 3
+    assert pack_requant(np.array([0, 2**30]), np.array([0, 0])) is None  # a zero multiplier

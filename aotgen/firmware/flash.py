@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .boards import FlashMethod, load_board
 from ..errors import AotgenError, ToolNotFoundError
-from .project import load_project
+from .project_info import load_project
 from ..toolchain import APT_PACKAGES, run
 
 FLASH_TIMEOUT_S = 300.0

@@ -16,7 +16,8 @@ from ..firmware.boards import Board, load_board
 from ..errors import AotgenError, DeviceFailure
 from ..verify.hostcheck import reference_name
 from ..compiler.mlf import ModelLibrary
-from ..firmware.project import ModelRun, load_project
+from ..firmware.project import ModelRun
+from ..firmware.project_info import load_project
 from ..verify.reference import run_reference
 from ..verify.compare import CheckReport, SampleCheck, compare_output, load_inputs, random_inputs
 from .protocol import LinkStats, ProtocolError

@@ -203,3 +203,57 @@ def test_library_without_its_model(kws_lib, monkeypatch, capsys, tmp_path):
     rc, out, err = aotgen_cli(monkeypatch, capsys, "check-host", str(lib), "--inputs", x,
                               "--expected", str(KWS_IO / "output_0.npy"))
     assert rc == 0, err
+
+
+# ---------------------------------------------------------------------------- on the device (QEMU)
+
+needs_qemu = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                                reason="needs gcc-arm-none-eabi and qemu-system-arm")
+
+
+@needs_qemu
+def test_person_detect_firmware_against_tflm_saved_and_no_reference(more_models, monkeypatch, capsys, tmp_path):
+    """`aotgen run` on person_detect: TFLite Micro judges the firmware (LiteRT refuses the model);
+    `aotgen test` of the same firmware passes against TFLM's saved output (--expected), and with
+    --reference litert stops with exit 7, the device's outputs saved (bit-exact with TFLM's)."""
+    io = more_models / "io" / "person_detect"
+    x, tflm_out = str(io / "input_0.npy"), np.load(io / "output_0_tflm.npy")
+    project = tmp_path / "fw"
+    rc, out, err = aotgen_cli(monkeypatch, capsys, "run", str(more_models / "person_detect.tflite"), "--board",
+                              "mps2_an500", "-o", str(project), "--inputs", x, "--count", "1", "--json")
+    assert rc == 0, err
+    (model,) = json.loads(out)["models"]
+    assert model["passed"] and model["reference"] == "TFLite Micro"
+    assert model["reference_note"].startswith("ai-edge-litert refuses person_detect.tflite")
+
+    rc, out, err = aotgen_cli(monkeypatch, capsys, "test", str(project), "--inputs", x, "--expected",
+                              str(io / "output_0_tflm.npy"), "--json")
+    assert rc == 0, err
+    (model,) = json.loads(out)["models"]
+    assert model["reference"] == "the saved outputs (--expected)" and len(model["samples"]) == 1
+    assert model["max_abs_error"] == 0
+
+    rc, out, err = aotgen_cli(monkeypatch, capsys, "test", str(project), "--reference", "litert", "--inputs", x,
+                              "--count", "0", "--save-outputs", str(tmp_path / "out"), "--json")
+    msg = one_line_error(err, 7, rc, out)
+    assert "refuses person_detect.tflite" in msg and "the outputs are saved in" in msg
+    assert np.array_equal(np.load(tmp_path / "out/sample_0/output_0.npy"), tflm_out)
+
+
+def test_expected_files_per_model_in_one_firmware(compile_once):
+    """With several models in a firmware each --expected file names its model (PREFIX=FILE.npy),
+    as --inputs files do."""
+    from aotgen.errors import AotgenError
+    from aotgen.harness.runner import make_expected, make_samples
+
+    libs = [compile_once(model_path(n)).library for n in ("hello_world_int8", "kws_ref_model")]
+    hello_io = MODELS / "tflite_micro/io/hello_world_int8"
+    inputs = [f"hello_world_int8={hello_io / 'input_0.npy'}", f"kws_ref_model={KWS_IO / 'input_0.npy'}"]
+    samples = make_samples(libs, 0, 0, inputs)
+    expected = make_expected(libs, samples, [f"kws_ref_model={KWS_IO / 'output_0.npy'}",
+                                             f"hello_world_int8={hello_io / 'output_0.npy'}"])
+    assert [[o.shape for o in s[0]] for s in expected] == [[(1, 1)], [(1, 12)]]
+    with pytest.raises(AotgenError, match="give each --expected file as PREFIX=FILE.npy"):
+        make_expected(libs, samples, [str(KWS_IO / "output_0.npy")])
+    with pytest.raises(AotgenError, match="--expected: 0 files for 1 input sample"):
+        make_expected(libs, samples, [f"kws_ref_model={KWS_IO / 'output_0.npy'}"])

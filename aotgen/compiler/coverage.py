@@ -17,6 +17,11 @@ class OperatorSupport:
     int8: str  # how an int8 (TFLite) or QDQ (ONNX) layer is compiled, or "refused: <why>"
 
 
+def _first(name: str, rules: list[tuple[frozenset[str] | set[str], str]], default: str | None) -> str | None:
+    """The label of the first rule whose operators include `name`."""
+    return next((label for ops, label in rules if name in ops), default)
+
+
 def tflite_operators() -> list[OperatorSupport]:
     """Every TFLite builtin operator of the schema aotgen reads (the `tflite` package)."""
     from tflite.BuiltinOperator import BuiltinOperator
@@ -26,30 +31,18 @@ def tflite_operators() -> list[OperatorSupport]:
 
     converted, quantized = tflite_converters()
     integer = frozenset(IntegerConverters.INTEGER_CONVERTERS) | INTEGER_ONLY_INT8_OPS
+    names = sorted(k for k in vars(BuiltinOperator) if not k.startswith("_"))
+    refusals = [(CUSTOM_OPS, "refused: custom operator"), (SUBGRAPH_OPS, "refused: control flow (subgraphs)"),
+                (MARKER_OPS, "refused: not a tensor operator"), (set(names) - converted, "refused: no converter")]
+    int8_ways = [(integer, "integer"), (LAYOUT_ONLY_INT8_OPS, "integer (moves bytes)"),
+                 (quantized, "TVM's quantized converter")]
     rows = []
-    for name in sorted(k for k in vars(BuiltinOperator) if not k.startswith("_")):
-        if name in CUSTOM_OPS:
-            refused = "refused: custom operator"
-        elif name in SUBGRAPH_OPS:
-            refused = "refused: control flow (subgraphs)"
-        elif name in MARKER_OPS:
-            refused = "refused: not a tensor operator"
-        elif name not in converted:
-            refused = "refused: no converter"
-        else:
-            refused = None
+    for name in names:
+        refused = _first(name, refusals, None)
         if refused:
             rows.append(OperatorSupport(name, refused, refused))
-            continue
-        if name in integer:
-            int8 = "integer"
-        elif name in LAYOUT_ONLY_INT8_OPS:
-            int8 = "integer (moves bytes)"
-        elif name in quantized:
-            int8 = "TVM's quantized converter"
         else:
-            int8 = "refused: not quantized"
-        rows.append(OperatorSupport(name, "yes", int8))
+            rows.append(OperatorSupport(name, "yes", _first(name, int8_ways, "refused: not quantized")))
     return rows
 
 

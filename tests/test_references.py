@@ -253,7 +253,7 @@ def test_expected_files_per_model_in_one_firmware(compile_once):
     expected = make_expected(libs, samples, [f"kws_ref_model={KWS_IO / 'output_0.npy'}",
                                              f"hello_world_int8={hello_io / 'output_0.npy'}"])
     assert [[o.shape for o in s[0]] for s in expected] == [[(1, 1)], [(1, 12)]]
-    with pytest.raises(AotgenError, match="give each --expected file as PREFIX=FILE.npy"):
+    with pytest.raises(AotgenError, match="give each expected output as PREFIX=FILE.npy"):
         make_expected(libs, samples, [str(KWS_IO / "output_0.npy")])
     with pytest.raises(AotgenError, match="--expected: 0 files for 1 input sample"):
         make_expected(libs, samples, [f"kws_ref_model={KWS_IO / 'output_0.npy'}"])

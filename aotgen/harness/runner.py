@@ -115,7 +115,8 @@ def project_libraries(project_dir: str | Path) -> tuple[Board, Path, list[ModelL
     return board, project.elf, libs
 
 
-def _files_per_model(libs: list[ModelLibrary], items: list[str | Path] | None, option: str) -> list[list[str]]:
+def _files_per_model(libs: list[ModelLibrary], items: list[str | Path] | None, option: str,
+                     what: str) -> list[list[str]]:
     """[PREFIX=]FILE.npy items, per model: with several models in the firmware each file names its
     model (for one model the prefix may be left out)."""
     prefixes = [lib.prefix for lib in libs]
@@ -124,8 +125,8 @@ def _files_per_model(libs: list[ModelLibrary], items: list[str | Path] | None, o
         prefix, sep, path = item.partition("=")
         if not sep:
             if len(libs) != 1:
-                raise AotgenError(f"this firmware has {len(libs)} models ({', '.join(prefixes)}): give each {option} "
-                                  f"file as PREFIX=FILE.npy, e.g. {prefixes[0]}={item}")
+                raise AotgenError(f"this firmware has {len(libs)} models ({', '.join(prefixes)}): give each {what} "
+                                  f"as PREFIX=FILE.npy, e.g. {prefixes[0]}={item}")
             prefix, path = prefixes[0], item
         if prefix not in files:
             raise AotgenError(f"{option} {item}: no model '{prefix}' in this firmware ({', '.join(prefixes)})")
@@ -136,7 +137,7 @@ def _files_per_model(libs: list[ModelLibrary], items: list[str | Path] | None, o
 def make_samples(libs: list[ModelLibrary], count: int, seed: int,
                  input_files: list[str | Path] | None = None) -> list[Samples]:
     """Seeded random samples plus .npy files ([PREFIX=]FILE.npy), per model."""
-    files = _files_per_model(libs, input_files, "--inputs")
+    files = _files_per_model(libs, input_files, "--inputs", "input")
     out = [random_inputs(lib.inputs, count, seed + k) + load_inputs(f, lib.inputs)
            for k, (lib, f) in enumerate(zip(libs, files))]
     if not any(out):
@@ -147,7 +148,7 @@ def make_samples(libs: list[ModelLibrary], count: int, seed: int,
 def make_expected(libs: list[ModelLibrary], samples: list[Samples], expected_files: list[str | Path]) -> list[Samples]:
     """The saved outputs ([PREFIX=]FILE.npy, --expected) of each model's samples, which are all
     input files' (no random ones)."""
-    files = _files_per_model(libs, expected_files, "--expected")
+    files = _files_per_model(libs, expected_files, "--expected", "expected output")
     return [load_expected(f, lib.outputs, len(samp)) if f or samp else []
             for lib, samp, f in zip(libs, samples, files)]
 

@@ -174,20 +174,40 @@ def _tflite_converter_class():
     return Converter
 
 
+# TFLite operators that call other subgraphs (control flow): aotgen compiles models of one subgraph.
+SUBGRAPH_OPS = frozenset({"IF", "WHILE", "CALL", "CALL_ONCE", "STABLEHLO_WHILE", "STABLEHLO_COMPOSITE"})
+# Operator codes that mark something else than a tensor operator (TVM's converter refuses them when called).
+MARKER_OPS = frozenset({"DELEGATE", "PLACEHOLDER_FOR_GREATER_OP_CODES"})
+
+
+def tflite_converters() -> tuple[frozenset[str], frozenset[str]]:
+    """(the TFLite operators the importer converts, those of them it takes int8-quantized): what
+    check_unsupported_ops accepts, before the refusals of SUBGRAPH_OPS and MARKER_OPS."""
+    from tvm.relax.frontend.tflite.tflite_frontend import ExprTable
+
+    converter = _tflite_converter_class()
+    ops = frozenset(converter(None, None, ExprTable(), relax.BlockBuilder()).convert_map)
+    return ops, frozenset(converter._SUPPORTED_QUANTIZED_OPS) & ops
+
+
 def _load_tflite(path: Path, data: bytes):
     from tflite.BuiltinOperator import BuiltinOperator
     from tvm.relax.frontend.tflite import from_tflite
 
     model = verify_tflite(path, data)
     sg = model.Subgraphs(0)
-    if model.SubgraphsLength() > 1:
-        raise UnsupportedModelError(f"{path}: models with {model.SubgraphsLength()} subgraphs (control flow) are not supported")
     code_names = {v: k for k, v in BuiltinOperator.__dict__.items() if not k.startswith("_")}
     operators = []
     for i in range(sg.OperatorsLength()):
         oc = model.OperatorCodes(sg.Operators(i).OpcodeIndex())
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
         operators.append(code_names.get(code, f"BUILTIN_{code}"))
+    refused = next((i for i, name in enumerate(operators) if name in SUBGRAPH_OPS | MARKER_OPS), None)
+    if refused is not None:
+        what = "calls other subgraphs (control flow)" if operators[refused] in SUBGRAPH_OPS else "is not a tensor operator"
+        raise UnsupportedModelError(f"{path}: layer {refused} ({operators[refused]}) {what}, which aotgen does not compile")
+    if model.SubgraphsLength() > 1:
+        raise UnsupportedModelError(f"{path}: models with {model.SubgraphsLength()} subgraphs (control flow) are not supported")
 
     def io(indices):
         names, quants = [], []
@@ -218,15 +238,21 @@ def _load_tflite(path: Path, data: bytes):
 # ------------------------------------------------------------------------------------------ ONNX
 
 # QOperator-format quantized ops: TVM imports only the QDQ format (QuantizeLinear/DequantizeLinear).
-_ONNX_QOPERATORS = {"QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd", "QLinearMul", "QLinearSoftmax",
+ONNX_QOPERATORS = {"QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd", "QLinearMul", "QLinearSoftmax",
                     "QLinearAveragePool", "QLinearGlobalAveragePool", "QLinearConcat", "ConvInteger",
                     "MatMulInteger", "DynamicQuantizeLinear"}
+
+
+def onnx_converters() -> frozenset[str]:
+    """The ONNX operators (default domain and the contrib ones TVM knows) the importer converts."""
+    from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
+
+    return frozenset(_get_convert_map())
 
 
 def _load_onnx(path: Path, data: bytes):
     import onnx
     from tvm.relax.frontend.onnx import from_onnx
-    from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
 
     try:
         model = onnx.load_model_from_string(data)
@@ -234,11 +260,11 @@ def _load_onnx(path: Path, data: bytes):
     except Exception as e:
         raise InvalidModel(f"{path} is not a valid ONNX model ({first_line(e)})") from None
     graph = model.graph
-    supported = _get_convert_map()
+    supported = onnx_converters()
     operators = []
     for i, node in enumerate(graph.node):
         layer = f"layer {i} ({node.op_type}, node '{node.name or node.output[0]}')"
-        if node.op_type in _ONNX_QOPERATORS:
+        if node.op_type in ONNX_QOPERATORS:
             raise UnsupportedModelError(
                 f"unsupported operator {node.op_type} at {layer}: QOperator-format quantization; "
                 "export the model in QDQ format (QuantizeLinear/DequantizeLinear around float ops)"

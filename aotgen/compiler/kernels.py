@@ -24,6 +24,15 @@ from .int8_dot import use_dot_helper
 from .macs import count_macs
 from .tir_rewrite import clip_guarded_loops, drop_dead_else, keep_nan, rebuild_stmt
 
+
+def _c_fabs(op):
+    """TVM's C codegen has no rule for tirx.fabs (Abs, Softsign, Softplus, IsInf, LpPool): libm's."""
+    dtype = str(op.ty.dtype)
+    return tirx.call_pure_extern(dtype, "fabsf" if dtype == "float32" else "fabs", op.args[0])
+
+
+tirx.register_intrin_lowering("tirx.fabs", "c", f=_c_fabs, level=99)
+
 # Allocations of at most this many elements stay local (register-like accumulators); all larger
 # ones become scratch tensors in the arena.
 LOCAL_ALLOC_MAX_ELEMENTS = 4

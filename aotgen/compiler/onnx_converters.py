@@ -1,0 +1,48 @@
+"""aotgen's own converters for ONNX operators TVM's importer gets wrong, tried before TVM's:
+`CONVERTERS[op_type](bb, node, inputs, attrs)` returns the Relax expression (a Tuple for several
+outputs)."""
+
+from __future__ import annotations
+
+import numpy as np
+from tvm import relax
+
+
+def _layer_norm(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
+    """LayerNormalization with its optional Mean and InvStdDev outputs (TVM's importer returns
+    scalars there): both have x's shape with the normalized axes kept as 1."""
+    x, scale, bias = inputs[0], inputs[1], inputs[2] if len(inputs) > 2 else None
+    rank = len(x.ty.shape)
+    axis = int(attrs.get("axis", -1)) % rank
+    eps = float(attrs.get("epsilon", 1e-5))
+    axes = list(range(axis, rank))
+    if bias is None:
+        bias = relax.const(np.zeros([int(d) for d in scale.ty.shape], "float32"))
+    if sum(1 for o in node.output if o) == 1:
+        return relax.op.nn.layer_norm(x, scale, bias, axes, eps)
+    mean = bb.emit(relax.op.mean(x, axes, keepdims=True))
+    centered = bb.emit(relax.op.subtract(x, mean))
+    var = bb.emit(relax.op.mean(relax.op.multiply(centered, centered), axes, keepdims=True))
+    inv_std = bb.emit(relax.op.divide(relax.const(1.0, "float32"),
+                                      relax.op.sqrt(relax.op.add(var, relax.const(eps, "float32")))))
+    y = bb.emit(relax.op.add(relax.op.multiply(relax.op.multiply(centered, inv_std), scale), bias))
+    return relax.Tuple([y, mean, inv_std])
+
+
+def _is_inf(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
+    """IsInf with detect_positive/detect_negative (TVM's importer ignores both)."""
+    x = inputs[0]
+    inf = relax.op.isinf(x)
+    zero = relax.const(0.0, str(x.ty.dtype))
+    pos, neg = int(attrs.get("detect_positive", 1)), int(attrs.get("detect_negative", 1))
+    if pos and neg:
+        return inf
+    if not pos and not neg:
+        return relax.op.logical_and(inf, relax.op.less(x, x))  # all false
+    return relax.op.logical_and(inf, relax.op.greater(x, zero) if pos else relax.op.less(x, zero))
+
+
+CONVERTERS = {
+    "IsInf": _is_inf,
+    "LayerNormalization": _layer_norm,
+}

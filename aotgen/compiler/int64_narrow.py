@@ -85,6 +85,10 @@ class _Narrow(PyExprMutator):
         if name == "relax.size":
             shape = [int(d) for d in call.args[0].ty.shape.values]
             return _int32_const(np.array(int(np.prod(shape)), np.int64), "a Size output")
+        if name == "relax.shape_to_tensor":  # a static shape (Gather's negative-index fix-up): a constant
+            values = getattr(call.args[0].ty, "values", None)
+            if values is not None and all(isinstance(v, tirx.IntImm) for v in values):
+                return _int32_const(np.array([int(v) for v in values], np.int64), "a shape")
         if name in ("relax.argmax", "relax.argmin"):
             axis = call.attrs.axis
             data = call.args[0]

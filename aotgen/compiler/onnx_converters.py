@@ -5,7 +5,11 @@ outputs)."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
+from onnx import numpy_helper
 from tvm import relax
+
+from ..errors import UnsupportedModelError
 
 
 def _layer_norm(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
@@ -42,7 +46,20 @@ def _is_inf(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
     return relax.op.logical_and(inf, relax.op.greater(x, zero) if pos else relax.op.less(x, zero))
 
 
+def _constant(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
+    """Constant in every attribute form (TVM's importer reads only `value`)."""
+    for a in node.attribute:
+        if a.name == "value":
+            return relax.const(numpy_helper.to_array(a.t))
+        if a.name in ("value_float", "value_floats"):
+            return relax.const(np.asarray(onnx.helper.get_attribute_value(a), np.float32))
+        if a.name in ("value_int", "value_ints"):
+            return relax.const(np.asarray(onnx.helper.get_attribute_value(a), np.int64))
+    raise UnsupportedModelError("a sparse or string constant")
+
+
 CONVERTERS = {
+    "Constant": _constant,
     "IsInf": _is_inf,
     "LayerNormalization": _layer_norm,
 }

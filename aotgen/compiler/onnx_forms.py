@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import onnx
+from onnx import numpy_helper
 
 from ..errors import UnsupportedModelError
 
@@ -71,7 +73,41 @@ def _pow(node, types):
     return f"a {b} exponent of a {a} base (mixed types)" if a and b and a != b else None
 
 
+def _reduce_max_min(node, types):
+    return "bool tensors" if types.get(node.input[0]) == "bool" else None
+
+
+def _avg_pool(node, _types):
+    if _attr(node, "ceil_mode", 0) and any(_attr(node, "pads", [])):
+        return "ceil_mode with padding (TVM's last window differs from ONNX's)"
+    return None
+
+
+def _resize(node, _types):
+    mode = _attr(node, "mode", b"nearest").decode()
+    if mode not in ("nearest", "linear"):
+        return f"mode {mode} (nearest and linear are compiled)"
+    if _attr(node, "antialias", 0):
+        return "antialias"
+    ctm = _attr(node, "coordinate_transformation_mode", b"half_pixel").decode()
+    if ctm == "tf_crop_and_resize":
+        return "coordinate_transformation_mode tf_crop_and_resize"
+    if _attr(node, "axes") is not None:
+        return "the axes attribute"
+    if mode == "linear" and any(s < 1 for s in _SCALES.get(node.output[0], [])):
+        return "linear downsampling (TVM samples differently from ONNX)"
+    return None
+
+
+# Resize/Upsample output name -> its constant scales (set by check_forms).
+_SCALES: dict[str, list[float]] = {}
+
 FORM_CHECKS: dict[str, FormCheck] = {
+    "ReduceMax": _reduce_max_min,
+    "ReduceMin": _reduce_max_min,
+    "AveragePool": _avg_pool,
+    "Resize": _resize,
+    "Upsample": _resize,
     "BatchNormalization": _batchnorm,
     "Dropout": _dropout,
     "MaxPool": _maxpool,
@@ -82,27 +118,53 @@ FORM_CHECKS: dict[str, FormCheck] = {
 }
 
 
-def tensor_types(model: onnx.ModelProto) -> dict[str, str]:
-    """Tensor name -> numpy dtype name, for every tensor ONNX's shape inference can type."""
+def tensor_types(model: onnx.ModelProto) -> tuple[dict[str, str], dict[str, list[int]]]:
+    """Tensor name -> numpy dtype name and -> static shape, for every tensor ONNX's shape
+    inference can type."""
     try:
         inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False)
     except Exception:  # noqa: BLE001 - inference is a help for naming the operator, not a requirement
         inferred = model
     g = inferred.graph
-    types = {}
+    types, shapes = {}, {}
     for v in [*g.input, *g.output, *g.value_info]:
         if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type:
             types[v.name] = str(onnx.helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type))
+            dims = v.type.tensor_type.shape.dim
+            if all(d.HasField("dim_value") for d in dims):
+                shapes[v.name] = [d.dim_value for d in dims]
         elif v.type.WhichOneof("value") is not None and not v.type.HasField("tensor_type"):
             types[v.name] = v.type.WhichOneof("value").removesuffix("_type")  # sequence, map, optional
     for t in g.initializer:
         types[t.name] = str(onnx.helper.tensor_dtype_to_np_dtype(t.data_type))
-    return types
+    return types, shapes
+
+
+def _resize_scales(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> dict[str, list[float]]:
+    """Each Resize/Upsample's scales where the graph fixes them: constant scales, or input and
+    output shapes."""
+    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    found = {}
+    for node in model.graph.node:
+        if node.op_type not in ("Resize", "Upsample"):
+            continue
+        scales = _attr(node, "scales")
+        for name in node.input[1:]:
+            if name in consts and consts[name].dtype == np.float32 and consts[name].size:
+                scales = consts[name]
+        x, y = shapes.get(node.input[0]), shapes.get(node.output[0])
+        if scales is None and x and y:
+            scales = [b / a for a, b in zip(x, y) if a]
+        if scales is not None:
+            found[node.output[0]] = [float(s) for s in scales]
+    return found
 
 
 def check_forms(model: onnx.ModelProto) -> None:
     """Refuse, in one line naming the node, what the C cannot compute as ONNX defines it."""
-    types = tensor_types(model)
+    types, shapes = tensor_types(model)
+    _SCALES.clear()
+    _SCALES.update(_resize_scales(model, shapes))
     for i, node in enumerate(model.graph.node):
         for name in [*node.input, *node.output]:
             dtype = types.get(name)

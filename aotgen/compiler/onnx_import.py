@@ -26,15 +26,16 @@ from .onnx_forms import C_DTYPES, check_forms, describe
 # Operators whose every form in ONNX's node tests compiles to C that matches, except the forms
 # onnx_forms.check_forms refuses by name.
 SUPPORTED = frozenset("""
-Abs Acos Acosh Add And ArgMax ArgMin Asin Asinh Atan Atanh AveragePool BatchNormalization BitShift
-BitwiseAnd BitwiseNot BitwiseOr BitwiseXor Cast CastLike Ceil Clip Concat Constant Conv ConvTranspose
-Cos Cosh DepthToSpace DequantizeLinear Div Dropout Elu Equal Erf Exp Expand Flatten Floor Gather Gelu
-Gemm GlobalAveragePool GlobalMaxPool Greater GreaterOrEqual HardSigmoid HardSwish Hardmax Identity
-InstanceNormalization IsInf IsNaN LRN LayerNormalization LeakyRelu Less LessOrEqual Log LogSoftmax
-MatMul Max MaxPool Mean MeanVarianceNormalization Min Mish Mod Mul Neg Not Or PRelu Pow QuantizeLinear
-Reciprocal Relu Reshape Resize Round Selu Shape Shrink Sigmoid Sign Sin Sinh Size Softmax Softplus
-Softsign SpaceToDepth Split Sqrt Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile Transpose Unsqueeze
-Upsample Where Xor
+Abs Acos Acosh Add And ArgMax ArgMin Asin Asinh Atan Atanh AveragePool BatchNormalization BitwiseAnd
+BitwiseNot BitwiseOr BitwiseXor Cast CastLike Ceil Clip Concat Constant ConstantOfShape Conv
+ConvTranspose Cos Cosh DepthToSpace DequantizeLinear Div Dropout Elu Equal Erf Exp Expand Flatten Floor
+Gather Gelu Gemm GlobalAveragePool GlobalLpPool GlobalMaxPool Greater GreaterOrEqual HardSigmoid HardSwish
+Hardmax Identity InstanceNormalization IsInf IsNaN LRN LayerNormalization LeakyRelu Less LessOrEqual Log
+LogSoftmax LpPool MatMul Max MaxPool Mean MeanVarianceNormalization Min Mish Mod Mul Neg Not Or PRelu Pad
+Pow QuantizeLinear Reciprocal ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp ReduceMax ReduceMean ReduceMin
+ReduceProd ReduceSum ReduceSumSquare Relu Reshape Resize Round Selu Shape Shrink Sigmoid Sign Sin Sinh Size
+Slice Softmax Softplus Softsign SpaceToDepth Split Sqrt Squeeze Sub Sum Swish Tan Tanh ThresholdedRelu Tile
+Transpose Unsqueeze Upsample Where Xor
 """.split())
 
 # QOperator-format quantized ops: TVM imports only the QDQ format (QuantizeLinear/DequantizeLinear).
@@ -157,7 +158,11 @@ def _import(model: onnx.ModelProto, shape_dict: dict, dtype_dict: dict) -> tvm.I
         raise
     except Exception as e:
         _close_blocks(importer.bb)
-        raise UnsupportedModelError(f"TVM's ONNX importer failed: {first_line(e)}") from None
+        # Raised between conversions (an input it cannot take): the node it was about to convert.
+        at = importer.index
+        where = f"unsupported form of operator {nodes[at].op_type} at {describe(at, nodes[at])}" if at < len(nodes) \
+            else "unsupported model"
+        raise UnsupportedModelError(f"{where} (TVM's importer: {first_line(e)})") from None
 
 
 def _check_static(sym, op_name: str, layer: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 from onnx import numpy_helper
+import tvm
 from tvm import relax
 
 from ..errors import UnsupportedModelError
@@ -58,7 +59,48 @@ def _constant(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
     raise UnsupportedModelError("a sparse or string constant")
 
 
+def _upsample(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
+    """Upsample (deprecated Resize): scales as an attribute (opset 7) or a constant input (9),
+    ONNX's asymmetric coordinates, nearest rounding down."""
+    x = inputs[0]
+    scales = attrs.get("scales")
+    if scales is None:
+        const = inputs[1] if len(inputs) > 1 else None
+        if not isinstance(const, tvm.ir.GenericConst):
+            raise UnsupportedModelError("scales given at run time; aotgen needs static shapes")
+        scales = const.value.numpy().tolist()
+    shape = [int(d) for d in x.ty.shape.values]
+    if len(shape) != 4 or scales[0] != 1 or scales[1] != 1:
+        raise UnsupportedModelError("other than NCHW with scales [1, 1, h, w]")
+    mode = attrs.get("mode", b"nearest")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode not in ("nearest", "linear"):
+        raise UnsupportedModelError(f"mode {mode}")
+    size = (int(shape[2] * scales[2]), int(shape[3] * scales[3]))
+    return relax.op.image.resize2d(x, size, layout="NCHW", method="nearest_neighbor" if mode == "nearest" else "linear",
+                                   coordinate_transformation_mode="asymmetric", rounding_method="floor")
+
+
+def _swish(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
+    x = inputs[0]
+    alpha = relax.const(float(attrs.get("alpha", 1.0)), str(x.ty.dtype))
+    return relax.op.multiply(x, relax.op.sigmoid(relax.op.multiply(x, alpha)))
+
+
+def _celu(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    x = inputs[0]
+    dtype = str(x.ty.dtype)
+    alpha = relax.const(float(attrs.get("alpha", 1.0)), dtype)
+    zero, one = relax.const(0.0, dtype), relax.const(1.0, dtype)
+    negative = relax.op.multiply(alpha, relax.op.subtract(relax.op.exp(relax.op.divide(x, alpha)), one))
+    return relax.op.add(relax.op.maximum(x, zero), relax.op.minimum(negative, zero))
+
+
 CONVERTERS = {
+    "Upsample": _upsample,
+    "Swish": _swish,
+    "Celu": _celu,
     "Constant": _constant,
     "IsInf": _is_inf,
     "LayerNormalization": _layer_norm,

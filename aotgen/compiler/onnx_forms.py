@@ -90,8 +90,8 @@ def _resize(node, _types):
     if _attr(node, "antialias", 0):
         return "antialias"
     ctm = _attr(node, "coordinate_transformation_mode", b"half_pixel").decode()
-    if ctm == "tf_crop_and_resize":
-        return "coordinate_transformation_mode tf_crop_and_resize"
+    if ctm in ("tf_crop_and_resize", "half_pixel_symmetric"):
+        return f"coordinate_transformation_mode {ctm}"
     if _attr(node, "axes") is not None:
         return "the axes attribute"
     if mode == "linear" and any(s < 1 for s in _SCALES.get(node.output[0], [])):
@@ -102,7 +102,15 @@ def _resize(node, _types):
 # Resize/Upsample output name -> its constant scales (set by check_forms).
 _SCALES: dict[str, list[float]] = {}
 
+def _split(node, _types):
+    return "a split of size 0" if 0 in list(_SPLITS.get(node.output[0], [])) else None
+
+
+# Split's first output -> its constant split sizes (set by check_forms).
+_SPLITS: dict[str, list[int]] = {}
+
 FORM_CHECKS: dict[str, FormCheck] = {
+    "Split": _split,
     "ReduceMax": _reduce_max_min,
     "ReduceMin": _reduce_max_min,
     "AveragePool": _avg_pool,
@@ -165,6 +173,10 @@ def check_forms(model: onnx.ModelProto) -> None:
     types, shapes = tensor_types(model)
     _SCALES.clear()
     _SCALES.update(_resize_scales(model, shapes))
+    consts = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    _SPLITS.clear()
+    _SPLITS.update({n.output[0]: [int(v) for v in consts[n.input[1]].reshape(-1)] for n in model.graph.node
+                    if n.op_type == "Split" and len(n.input) > 1 and n.input[1] in consts})
     for i, node in enumerate(model.graph.node):
         for name in [*node.input, *node.output]:
             dtype = types.get(name)

@@ -11,13 +11,12 @@ names an operator of the case (or its int64 input); a pass within the float boun
 with exact integers; anything else (a traceback, a wrong value, a refusal not listed, a listed
 refusal that now compiles) fails.
 
-CI runs every case whose model is not an `_expanded` function body plus an evenly spread sample
-of the expanded ones; AOTGEN_ONNX_CONFORMANCE=all runs all of them.
+All of them run in CI: ~2300 cases in about two minutes on one core (a refusal costs
+milliseconds; a compile, gcc build and run about a tenth of a second).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -79,6 +78,18 @@ REFUSED_CASES = {
     r".*expanded":
         "the function body's Shape chain",
 }
+# Cases that pass but whose C still computes in int64 (open: issue 15): a source index computed
+# from a float (Resize), TOPI's take and reflect-pad index arithmetic, and a Clip/
+# DynamicQuantizeLinear function body whose NaN test stays inside an int64 comparison. Listed
+# strictly: a case here whose C loses its int64_t fails too.
+INT64_IN_C = [
+    r"^test_resize_.*_const$",
+    r"^test_gather_(0|1|2d_indices)_const$",
+    r"^test_reflect_pad_const$",
+    r"^test_clip_(example|inbounds|outbounds|splitbounds|min_greater_than_max)?_?expanded$",
+    r"^test_dynamicquantizelinear.*expanded$",
+]
+
 # Inputs whose values decide an output shape or an index: given at run time, they are refused;
 # the `_const` variant makes them constants.
 SHAPE_INPUTS = {"shape", "repeats", "roi", "scales", "sizes", "starts", "ends", "axes", "steps", "split",
@@ -147,22 +158,6 @@ def _cases() -> list[Case]:
 
 
 CASES = _cases()
-RUN_ALL = os.environ.get("AOTGEN_ONNX_CONFORMANCE") == "all"
-EXPANDED_SAMPLE = 8  # every 8th `_expanded` case in CI
-
-
-def _in_ci(i_expanded: int, case: Case) -> bool:
-    return RUN_ALL or "_expanded" not in case.name or i_expanded % EXPANDED_SAMPLE == 0
-
-
-def _selected() -> list:
-    params, n_expanded = [], 0
-    for case in CASES:
-        if "_expanded" in case.name:
-            n_expanded += 1
-        if _in_ci(n_expanded, case):
-            params.append(pytest.param(case, id=case.name))
-    return params
 
 
 def expected_refusal(case: Case) -> str | None:
@@ -217,7 +212,7 @@ def _judge(case: Case, got: list[np.ndarray], want: list[np.ndarray]) -> None:
         assert check.passed, f"{case.name} output {i}: max |error| {check.max_abs_error:g} ({check.tolerance})"
 
 
-@pytest.mark.parametrize("case", _selected())
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
 def test_onnx_node_case(case: Case) -> None:
     from aotgen.verify.onnx_backend import AotgenBackend
 
@@ -233,6 +228,10 @@ def test_onnx_node_case(case: Case) -> None:
         return
     try:
         assert not listed, f"listed as refused ({listed}) but compiles: update the lists in this file"
+        int64_in_c = any("int64_t" in source.read_text() for source in rep.exe.library.sources)
+        known = any(re.search(p, case.name) for p in INT64_IN_C)
+        assert int64_in_c == known, (f"the C uses int64_t" if int64_in_c else
+                                     "the C no longer uses int64_t: remove the case from INT64_IN_C")
         for inputs, outputs in case.data_sets:
             got = rep.run([_normalize_tensor(x) for x in inputs])
             _judge(case, list(got), [_normalize_tensor(y) for y in outputs])

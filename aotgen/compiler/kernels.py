@@ -22,7 +22,7 @@ from tvm import s_tir, tirx
 
 from .int8_dot import use_dot_helper
 from .macs import count_macs
-from .tir_rewrite import clip_guarded_loops, drop_dead_else, keep_nan, rebuild_stmt
+from .tir_rewrite import bool_conditions, clip_guarded_loops, drop_dead_else, keep_nan, rebuild_stmt
 
 
 def _c_fabs(op):
@@ -208,6 +208,7 @@ def _optimizing_passes(target: tvm.target.Target) -> list:
         s_tir.transform.RewriteUnsafeSelect(),
         # After the simplifier, which would fold the NaN-keeping selects back into max/min.
         _stmt_pass(keep_nan, "KeepNaN"),
+        _stmt_pass(bool_conditions, "BoolConditions"),
         tirx.transform.CommonSubexprElim(),
         tirx.transform.LowerTVMBuiltin(),
         tirx.transform.LowerIntrin(),

@@ -135,10 +135,10 @@ def two_inputs(path: Path, seed: int = 0) -> Path:
 
 
 def unsupported_op(path: Path) -> Path:
-    """A valid ONNX model whose second node (Celu) TVM's ONNX importer does not implement."""
+    """A valid ONNX model whose second node (LpNormalization) aotgen refuses."""
     nodes = [
         h.make_node("Relu", ["x"], ["r"], name="relu_0"),
-        h.make_node("Celu", ["r"], ["y"], name="celu_1", alpha=1.0),
+        h.make_node("LpNormalization", ["r"], ["y"], name="lpnorm_1", axis=-1, p=2),
     ]
     graph = h.make_graph(nodes, "unsupported", [h.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
                          [h.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])])

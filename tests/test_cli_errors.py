@@ -55,10 +55,10 @@ def test_missing_model_file(tmp_path: Path) -> None:
 
 
 def test_unsupported_operator_names_op_and_layer(tmp_path: Path) -> None:
-    model = unsupported_op(tmp_path / "celu.onnx")
+    model = unsupported_op(tmp_path / "lpnorm.onnx")
     msg = aotgen_fails("compile", str(model), cwd=tmp_path)
-    assert "unsupported operator Celu" in msg
-    assert "layer 1" in msg and "celu_1" in msg
+    assert "unsupported operator LpNormalization" in msg
+    assert "layer 1" in msg and "lpnorm_1" in msg
 
 
 def test_unsupported_tflite_operator_names_op_and_layer(tmp_path: Path) -> None:

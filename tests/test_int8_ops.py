@@ -564,6 +564,20 @@ LAYOUT_CASES = {
     "resize_nearest_align_corners": lambda: layout_model(
         "RESIZE_NEAREST_NEIGHBOR", [1, 5, 3, 2], [1, 9, 7, 2], {"size": np.array([9, 7], np.int32)},
         "ResizeNearestNeighborOptions", version=3, AlignCorners=True, HalfPixelCenters=False),
+    # TFLite's integer bilinear kernel (1/1024 positions): upsampling as in a Keras UNet, half-pixel
+    # centres, corners aligned, and a downsampling by an odd factor.
+    "resize_bilinear": lambda: layout_model("RESIZE_BILINEAR", [1, 5, 4, 3], [1, 10, 8, 3],
+                                            {"size": np.array([10, 8], np.int32)}, "ResizeBilinearOptions",
+                                            version=3, AlignCorners=False, HalfPixelCenters=False),
+    "resize_bilinear_half_pixel": lambda: layout_model(
+        "RESIZE_BILINEAR", [1, 4, 5, 2], [1, 11, 7, 2], {"size": np.array([11, 7], np.int32)},
+        "ResizeBilinearOptions", version=3, AlignCorners=False, HalfPixelCenters=True),
+    "resize_bilinear_align_corners": lambda: layout_model(
+        "RESIZE_BILINEAR", [1, 5, 3, 2], [1, 9, 7, 2], {"size": np.array([9, 7], np.int32)},
+        "ResizeBilinearOptions", version=3, AlignCorners=True, HalfPixelCenters=False),
+    "resize_bilinear_down": lambda: layout_model(
+        "RESIZE_BILINEAR", [1, 9, 8, 2], [1, 4, 3, 2], {"size": np.array([4, 3], np.int32)},
+        "ResizeBilinearOptions", version=3, AlignCorners=False, HalfPixelCenters=True),
 }
 
 

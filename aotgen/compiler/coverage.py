@@ -50,17 +50,16 @@ def onnx_operators() -> list[OperatorSupport]:
     """Every operator of ONNX's default domain (the installed `onnx` package's schemas)."""
     import onnx.defs
 
-    from .frontend import ONNX_QOPERATORS, onnx_converters
+    from .onnx_import import QOPERATORS, SUPPORTED
     from .qdq import INTEGER_QDQ_OPS
 
-    converted = onnx_converters()
     rows = []
     for name in sorted({s.name for s in onnx.defs.get_all_schemas() if s.domain in ("", "ai.onnx")}):
-        if name in ONNX_QOPERATORS:
+        if name in QOPERATORS:
             refused = "refused: QOperator quantization (export QDQ)"
             rows.append(OperatorSupport(name, refused, refused))
-        elif name not in converted:
-            rows.append(OperatorSupport(name, "refused: no converter", "refused: no converter"))
+        elif name not in SUPPORTED:
+            rows.append(OperatorSupport(name, "refused", "refused"))
         elif name in ("QuantizeLinear", "DequantizeLinear"):
             rows.append(OperatorSupport(name, "yes", "yes (the QDQ pair)"))
         else:
@@ -85,11 +84,7 @@ def operators_markdown() -> str:
     import onnx
     import tflite
 
-    from .frontend import onnx_converters
-
     tfl, onx = tflite_operators(), onnx_operators()
-    default_domain = {r.name for r in onx}
-    others = sorted(onnx_converters() - default_domain)
     lines = [
         "# Operators",
         "",
@@ -124,7 +119,7 @@ def operators_markdown() -> str:
         "",
         *_table(onx, "int8 (QDQ)"),
         "",
-        "Also converted (TVM's converters for other domains, float32): " + ", ".join(others) + ".",
+        "Operators of other domains (com.microsoft, ...) are refused.",
         "",
     ]
     return "\n".join(lines)

@@ -68,7 +68,9 @@ def parse_kernel_source(source: str) -> list[CFunction]:
         for p in filter(None, (x.strip() for x in m.group(2).split(","))):
             ctype, name = p.rsplit(" ", 1)
             params.append((ctype.replace(" restrict", ""), name))
-        functions.append(CFunction(m.group(1), params, source[m.end() - 1 : i]))
+        # TVM prints an infinite float constant as `inff` (IsInf): C spells it INFINITY (math.h).
+        body = re.sub(r"\binff\b", "INFINITY", source[m.end() - 1 : i])
+        functions.append(CFunction(m.group(1), params, body))
     return functions
 
 
@@ -129,6 +131,7 @@ def emit_header(sig: ModelSignature, plan: MemoryPlan, opts: EmitOptions) -> str
         "",
         "#include <stddef.h>",
         "#include <stdint.h>",
+        *(["#include <stdbool.h>"] if any(t.dtype == "bool" for t in sig.inputs + sig.outputs) else []),
         "",
         "#ifdef __cplusplus",
         'extern "C" {',
@@ -144,7 +147,8 @@ def emit_header(sig: ModelSignature, plan: MemoryPlan, opts: EmitOptions) -> str
     for kind, tensors in (("input", sig.inputs), ("output", sig.outputs)):
         for t in tensors:
             M = f"{P}_{t.c_name.upper()}"
-            out.append(f"/* {kind} '{t.name}': {t.dtype}{t.shape} */")
+            narrowed = f" ({t.model_dtype} in the model, narrowed: the C has no 64-bit integers)" if t.model_dtype else ""
+            out.append(f"/* {kind} '{t.name}': {t.dtype}{t.shape}{narrowed} */")
             out.append(f"#define {M}_SIZE {t.nbytes}")
             out.append(f"#define {M}_DIMS {len(t.shape)}")
             out.append(f"#define {M}_SHAPE {{{', '.join(str(d) for d in t.shape) or '1'}}}")

@@ -6,7 +6,6 @@ Unsupported models are refused here, before TVM sees them, with the operator and
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import tvm
 from tvm import relax
 
 from ..errors import AotgenError, UnsupportedModelError
-from .model_check import InvalidModel, verify_tflite
+from .model_check import InvalidModel, first_line, verify_tflite
 from .tensors import ModelSignature, Quantization, TensorInfo, c_identifier
 
 
@@ -237,72 +236,14 @@ def _load_tflite(path: Path, data: bytes):
 
 # ------------------------------------------------------------------------------------------ ONNX
 
-# QOperator-format quantized ops: TVM imports only the QDQ format (QuantizeLinear/DequantizeLinear).
-ONNX_QOPERATORS = {"QLinearConv", "QLinearMatMul", "QGemm", "QLinearAdd", "QLinearMul", "QLinearSoftmax",
-                    "QLinearAveragePool", "QLinearGlobalAveragePool", "QLinearConcat", "ConvInteger",
-                    "MatMulInteger", "DynamicQuantizeLinear"}
-
-
-def onnx_converters() -> frozenset[str]:
-    """The ONNX operators (default domain and the contrib ones TVM knows) the importer converts."""
-    from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
-
-    return frozenset(_get_convert_map())
-
-
 def _load_onnx(path: Path, data: bytes):
-    import onnx
-    from tvm.relax.frontend.onnx import from_onnx
+    from .onnx_import import load_onnx  # supported operators and forms, int64 narrowed
 
-    try:
-        model = onnx.load_model_from_string(data)
-        onnx.checker.check_model(model)
-    except Exception as e:
-        raise InvalidModel(f"{path} is not a valid ONNX model ({first_line(e)})") from None
-    graph = model.graph
-    supported = onnx_converters()
-    operators = []
-    for i, node in enumerate(graph.node):
-        layer = f"layer {i} ({node.op_type}, node '{node.name or node.output[0]}')"
-        if node.op_type in ONNX_QOPERATORS:
-            raise UnsupportedModelError(
-                f"unsupported operator {node.op_type} at {layer}: QOperator-format quantization; "
-                "export the model in QDQ format (QuantizeLinear/DequantizeLinear around float ops)"
-            )
-        if node.op_type not in supported:
-            raise UnsupportedModelError(f"unsupported operator {node.op_type} at {layer}")
-        operators.append(node.op_type)
-    initializers = {i.name for i in graph.initializer}
-    inputs = [i for i in graph.input if i.name not in initializers]
-    shape_dict, dtype_dict = {}, {}
-    for inp in inputs:
-        dims = []
-        for d in inp.type.tensor_type.shape.dim:
-            if d.HasField("dim_value") and d.dim_value > 0:
-                dims.append(d.dim_value)
-            elif not dims:
-                dims.append(1)  # a symbolic batch dimension: compile for batch 1
-            else:
-                raise UnsupportedModelError(f"input '{inp.name}' has a dynamic dimension '{d.dim_param}'; aotgen needs static shapes")
-        shape_dict[inp.name] = dims
-        dtype_dict[inp.name] = str(onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type))
-    try:
-        with warnings.catch_warnings():
-            # TVM renames inputs that are not identifiers ("input.a" -> "input_a") and says so; the
-            # signature keeps the model's own names, so the notice is noise (and breaks --json).
-            warnings.filterwarnings("ignore", message="Renaming name", category=UserWarning)
-            mod = from_onnx(model, shape_dict=shape_dict, dtype_dict=dtype_dict)
-    except (AotgenError, ImportError, NameError):  # ours, or a broken installation: not the model's fault
-        raise
-    except Exception as e:
-        raise UnsupportedModelError(f"{path}: TVM's ONNX importer failed: {first_line(e)}") from None
-    names_in = [i.name for i in inputs]
-    names_out = [o.name for o in graph.output]
-    none = [None] * max(len(names_in), len(names_out))
-    return mod, _signature(names_in, names_out, none, none, mod), operators
-
-
-def first_line(e: Exception) -> str:
-    text = str(e).strip()
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("Traceback", "  File"))]
-    return (lines[-1] if lines else type(e).__name__)[:300]
+    imported = load_onnx(path, data)
+    mod = imported.mod
+    none = [None] * max(len(imported.names_in), len(imported.names_out))
+    signature = _signature(imported.names_in, imported.names_out, none, none, mod)
+    for t, model_dtype in zip(signature.outputs, imported.model_dtypes):
+        if model_dtype != t.dtype and model_dtype == "int64":
+            t.model_dtype = model_dtype  # narrowed: the header says so, comparisons cast
+    return mod, signature, imported.operators

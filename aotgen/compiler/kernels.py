@@ -22,7 +22,16 @@ from tvm import s_tir, tirx
 
 from .int8_dot import use_dot_helper
 from .macs import count_macs
-from .tir_rewrite import clip_guarded_loops, drop_dead_else, keep_nan, rebuild_stmt
+from .tir_rewrite import bool_conditions, clip_guarded_loops, drop_dead_else, keep_nan, rebuild_stmt
+
+
+def _c_fabs(op):
+    """TVM's C codegen has no rule for tirx.fabs (Abs, Softsign, Softplus, IsInf, LpPool): libm's."""
+    dtype = str(op.ty.dtype)
+    return tirx.call_pure_extern(dtype, "fabsf" if dtype == "float32" else "fabs", op.args[0])
+
+
+tirx.register_intrin_lowering("tirx.fabs", "c", f=_c_fabs, level=99)
 
 # Allocations of at most this many elements stay local (register-like accumulators); all larger
 # ones become scratch tensors in the arena.
@@ -199,6 +208,7 @@ def _optimizing_passes(target: tvm.target.Target) -> list:
         s_tir.transform.RewriteUnsafeSelect(),
         # After the simplifier, which would fold the NaN-keeping selects back into max/min.
         _stmt_pass(keep_nan, "KeepNaN"),
+        _stmt_pass(bool_conditions, "BoolConditions"),
         tirx.transform.CommonSubexprElim(),
         tirx.transform.LowerTVMBuiltin(),
         tirx.transform.LowerIntrin(),

@@ -106,3 +106,10 @@ def verify_tflite(path: Path, data: bytes):
         raise UnsupportedModelError(f"{path}: custom operators {listed}: a TFLite Micro or application extension, "
                                     "which aotgen cannot compile")
     return model
+
+
+def first_line(e: Exception) -> str:
+    """The line of an exception's text that says what failed (TVM's end with the check that fired)."""
+    text = str(e).strip()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("Traceback", "  File"))]
+    return (lines[-1] if lines else type(e).__name__)[:300]

@@ -19,7 +19,8 @@ from ..version import __version__
 from . import c_helpers
 from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kernel_source
 from ..errors import AotgenError, UnsupportedModelError
-from .frontend import first_line, load_model
+from .frontend import load_model
+from .model_check import first_line
 from .graph import Graph, TensorKind
 from .kernels import build_c, c_params, tir_text, uses_dsp_helpers
 from . import llvm_helpers

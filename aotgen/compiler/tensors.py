@@ -50,6 +50,8 @@ class TensorInfo:
     shape: list[int]
     dtype: str
     quantization: Quantization | None = None
+    # The model's own type where the C narrows it (an ONNX int64 output, e.g. ArgMax's, is int32).
+    model_dtype: str | None = None
 
     @property
     def size(self) -> int:
@@ -77,6 +79,7 @@ class TensorInfo:
             shape=list(d["shape"]),
             dtype=d["dtype"],
             quantization=Quantization(**q) if q else None,
+            model_dtype=d.get("model_dtype"),
         )
 
 

@@ -147,3 +147,57 @@ def keep_nan(s):
         v = _keep_nan_expr(s.value)
         return s if v.same_as(s.value) else type(s)(s.var, v)
     return s
+
+
+def _dtype(e) -> str:
+    return str(e.dtype) if hasattr(e, "dtype") else str(e.ty.dtype)
+
+
+def _bool_test(cond):
+    """`b` for `(int64)0 < (int64)b` with b a bool (how a Where on a bool condition lowers), else None."""
+    if not isinstance(cond, tirx.LT):
+        return None
+    a, b = cond.a, cond.b
+    a = a.value if isinstance(a, tirx.Cast) else a
+    if _zero(a) and isinstance(b, tirx.Cast) and _dtype(b.value) == "bool":
+        return b.value
+    return None
+
+
+_BINARY = (tirx.Add, tirx.Sub, tirx.Mul, tirx.Div, tirx.Min, tirx.Max, tirx.LT, tirx.LE, tirx.GT, tirx.GE,
+           tirx.EQ, tirx.NE, tirx.And, tirx.Or)
+
+
+def _bool_select(e):
+    """`e` with the conditions of its if_then_else calls written without the int64 detour (through
+    the arithmetic, comparisons and selects around them)."""
+    if isinstance(e, Call) and str(getattr(e.op, "name", "")).endswith(".if_then_else"):
+        cond, then, other = e.args
+        b = _bool_test(cond)
+        new = (cond if b is None else b, _bool_select(then), _bool_select(other))
+        return e if all(x.same_as(y) for x, y in zip(new, e.args)) else tirx.if_then_else(*new)
+    if isinstance(e, _BINARY):
+        a, b = _bool_select(e.a), _bool_select(e.b)
+        return e if a.same_as(e.a) and b.same_as(e.b) else type(e)(a, b)
+    if isinstance(e, tirx.Select):
+        c, t, f = (_bool_select(x) for x in (e.condition, e.true_value, e.false_value))
+        same = c.same_as(e.condition) and t.same_as(e.true_value) and f.same_as(e.false_value)
+        return e if same else tirx.Select(c, t, f)
+    return e
+
+
+def bool_conditions(s):
+    """`if ((int64_t)0 < (int64_t)b)` is `if (b)`: no 64-bit comparison in the C (in an if, or an
+    if_then_else stored: Where, Clip with tensor bounds, Shrink, PRelu)."""
+    s = rebuild_stmt(s, bool_conditions)
+    if isinstance(s, tirx.BufferStore):
+        v = _bool_select(s.value)
+        return s if v.same_as(s.value) else tirx.BufferStore(s.buffer, v, s.indices)
+    if isinstance(s, (tirx.Bind, tirx.LetStmt)):
+        v = _bool_select(s.value)
+        return s if v.same_as(s.value) else type(s)(s.var, v)
+    if isinstance(s, tirx.IfThenElse):
+        b = _bool_test(s.condition)
+        if b is not None:
+            return tirx.IfThenElse(b, s.then_case, s.else_case)
+    return s

@@ -42,6 +42,8 @@ def host_main_source(lib: ModelLibrary) -> str:
     lines.append("  for (;;) {")
     for i in range(len(lib.inputs)):
         lines.append(f"    if (fread(in{i}, 1, sizeof(in{i}), stdin) != sizeof(in{i})) return 0;")
+    if not lib.inputs:  # a model without inputs (constants only): one byte per sample, or it never ends
+        lines.append("    if (getchar() == EOF) return 0;")
     lines.append(f"    int32_t rc = {p}_run(&inputs, &outputs);")
     lines.append('    if (rc != 0) { fprintf(stderr, "run failed: %d\\n", (int)rc); return 2; }')
     for i in range(len(lib.outputs)):
@@ -59,6 +61,8 @@ class HostExecutable:
         lib = self.library
         stdin = b"".join(np.ascontiguousarray(x, dtype=t.dtype).tobytes()
                          for sample in samples for x, t in zip(sample, lib.inputs))
+        if not lib.inputs:
+            stdin = b"\0" * len(samples)  # the sample marker host_main_source reads
         proc = run([str(self.path)], RUN_TIMEOUT_S, input=stdin, what=f"host build of '{lib.prefix}'")
         data, pos, results = proc.stdout, 0, []
         for _ in samples:

@@ -15,10 +15,11 @@ from .params import (
 from .te_kernels import (
     add_te, arg_max_min_te, batch_matmul_te, batch_to_space_te, conv1x1_te, conv2d_te, dwconv_te, fully_connected_te, lut_te,
     mean_te, min_max_te, mul_te, prelu_te, quantize_float_te, reduce_max_min_te, rescale_te,
-    resize_nearest_indices, resize_nearest_te, softmax_te, space_to_batch_te, squared_difference_te,
+    softmax_te, space_to_batch_te, squared_difference_te,
     transpose_conv_pads, transpose_conv_te,
 )
 from .gemm_call import conv_gemm_call, gemm_enabled
+from .resize import resize_call
 from .tables import _gelu, hard_swish_table, populate_lut
 
 # ------------------------------------------------------------------------------- the converters
@@ -41,6 +42,7 @@ class IntegerConverters:
         "RSQRT": "_int_rsqrt",
         "HARD_SWISH": "_int_hard_swish",
         "CONCATENATION": "_int_concat", "RESIZE_NEAREST_NEIGHBOR": "_int_resize_nearest",
+        "RESIZE_BILINEAR": "_int_resize_bilinear",
     }
 
     def install_integer_converters(self) -> None:
@@ -519,18 +521,10 @@ class IntegerConverters:
         return self._int_reduce_max(op, ins, outs, maximum=False)
 
     def _int_resize_nearest(self, op, ins, outs):
-        from tflite.ResizeNearestNeighborOptions import ResizeNearestNeighborOptions
+        return resize_call(self, op, ins, outs, bilinear=False)
 
-        opts = self._options(op, ResizeNearestNeighborOptions)
-        in_shape = [int(d) for d in ins[0].tensor.ShapeAsNumpy()]
-        out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
-        if len(in_shape) != 4 or self.has_expr(ins[1].tensor_idx):
-            return NotImplemented
-        align, half = bool(opts.AlignCorners()), bool(opts.HalfPixelCenters())
-        rows = resize_nearest_indices(in_shape[1], out_shape[1], align, half)
-        cols = resize_nearest_indices(in_shape[2], out_shape[2], align, half)
-        return self.bb.call_te(lambda x_, r_, c_: resize_nearest_te(x_, r_, c_, out_shape), self._expr(ins[0]),
-                               relax.const(rows), relax.const(cols), primfunc_name_hint="resize_nearest_int8")
+    def _int_resize_bilinear(self, op, ins, outs):
+        return resize_call(self, op, ins, outs, bilinear=True)
 
     def _int_mean(self, op, ins, outs):
         axes, keep = self._reduce_axes(op, ins)

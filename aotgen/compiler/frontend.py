@@ -6,7 +6,7 @@ Unsupported models are refused here, before TVM sees them, with the operator and
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,9 @@ class ImportedModel:
     mod: tvm.IRModule
     signature: ModelSignature
     operators: list[str]  # one entry per layer, in model order
+    # (name of the variable a layer's result is bound to in main, "layer i (OP, output 'y')"), for
+    # naming the layer TVM fails on (diagnose.py); TFLite only
+    layers: list[tuple[str, str]] = field(default_factory=list)
 
 
 def detect_format(path: Path, data: bytes) -> str:
@@ -46,8 +49,9 @@ def load_model(path: str | Path) -> ImportedModel:
         raise InvalidModel(f"{path} is not a TFLite (.tflite) or ONNX (.onnx) model")
     fmt = detect_format(path, data)
     loader = _load_tflite if fmt == "tflite" else _load_onnx
-    mod, signature, operators = loader(path, data)
-    return ImportedModel(path, fmt, hashlib.sha256(data).hexdigest(), mod, signature, operators)
+    layers: list[tuple[str, str]] = []
+    mod, signature, operators = loader(path, data, layers)
+    return ImportedModel(path, fmt, hashlib.sha256(data).hexdigest(), mod, signature, operators, layers)
 
 
 def _main_types(mod: tvm.IRModule) -> tuple[list, list]:
@@ -87,7 +91,7 @@ def _tflite_quant(tensor) -> Quantization | None:
     return Quantization(float(q.Scale(0)), int(q.ZeroPoint(0)) if q.ZeroPointLength() else 0)
 
 
-def _tflite_converter_class():
+def _tflite_converter_class(layers: list[tuple[str, str]] | None = None):
     from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
 
     from .quantized import INTEGER_ONLY_INT8_OPS, LAYOUT_ONLY_INT8_OPS, IntegerConverters
@@ -133,7 +137,10 @@ def _tflite_converter_class():
                     ret = fn(op)
                 except UnsupportedModelError as e:  # raised by our converters: name the layer
                     raise UnsupportedModelError(f"{self._describe_layer(op)}: {e}") from None
-                return self.bb.emit(ret) if isinstance(ret, relax.Call) else ret
+                ret = self.bb.emit(ret) if isinstance(ret, relax.Call) else ret
+                if layers is not None and isinstance(ret, relax.Var):
+                    layers.append((ret.name, self._describe_layer(op)))
+                return ret
 
             return convert
 
@@ -189,7 +196,7 @@ def tflite_converters() -> tuple[frozenset[str], frozenset[str]]:
     return ops, frozenset(converter._SUPPORTED_QUANTIZED_OPS) & ops
 
 
-def _load_tflite(path: Path, data: bytes):
+def _load_tflite(path: Path, data: bytes, layers: list[tuple[str, str]]):
     from tflite.BuiltinOperator import BuiltinOperator
     from tvm.relax.frontend.tflite import from_tflite
 
@@ -226,7 +233,7 @@ def _load_tflite(path: Path, data: bytes):
 
         converter = _tflite_converter_class()
         converter(model, sg, ExprTable(), relax.BlockBuilder()).check_unsupported_ops()
-        mod = from_tflite(model, op_converter=converter)
+        mod = from_tflite(model, op_converter=_tflite_converter_class(layers))
     except (AotgenError, ImportError, NameError):  # ours, or a broken installation: not the model's fault
         raise
     except Exception as e:
@@ -236,7 +243,7 @@ def _load_tflite(path: Path, data: bytes):
 
 # ------------------------------------------------------------------------------------------ ONNX
 
-def _load_onnx(path: Path, data: bytes):
+def _load_onnx(path: Path, data: bytes, _layers: list[tuple[str, str]]):
     from .onnx_import import load_onnx  # supported operators and forms, int64 narrowed
 
     imported = load_onnx(path, data)

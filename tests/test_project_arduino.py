@@ -194,6 +194,21 @@ def test_an_edited_project_is_checked_again_at_build(tmp_path):
     assert not (out / "build").exists()
 
 
+
+@needs_avr
+def test_regeneration_keeps_the_users_sketch_sources(tmp_path):
+    """<sketch>/src/user/ is the documented place for the user's code: Arduino compiles it, and
+    regenerating replaces aotgen's files but keeps it."""
+    out = tmp_path / "hello"
+    aotgen("project", str(HELLO), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out))
+    user = out / "aotgen_firmware/src/user"
+    user.mkdir()
+    (user / "mine.c").write_text("int users_own_symbol(void) { return 42; }\n")
+    aotgen("project", str(HELLO), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out), "--force")
+    assert (user / "mine.c").is_file()
+    aotgen("build", str(out), timeout=600)
+    assert list((out / "build").rglob("mine.c.o")), "src/user/mine.c was not compiled"
+
 GENERATE_ONLY = {
     "arduino_nano33ble": ("arduino:mbed_nano:nano33ble", "cortex-m4"),
     "arduino_due": ("arduino:sam:arduino_due_x_dbg", "cortex-m3"),

@@ -145,6 +145,22 @@ def test_real_west_build_and_qemu_harness_test(board_name, tmp_path):
     assert report["passed"] and report["count_unit"] == "instructions (QEMU icount)"
 
 
+
+def test_regeneration_keeps_the_users_sources(tmp_path):
+    """user/ is the documented place for the user's code: CMakeLists.txt compiles it, regenerating
+    keeps it; with a Zephyr tree, the build compiles it."""
+    out = tmp_path / "fw"
+    args = ("project", str(HELLO), "--board", "mps2_an385", "--template", "zephyr", "-o", str(out))
+    aotgen(*args)
+    (out / "user").mkdir()
+    (out / "user/mine.c").write_text("int users_own_symbol(void) { return 42; }\n")
+    aotgen(*args, "--force")
+    assert (out / "user/mine.c").is_file()
+    assert "user/*.c" in (out / "CMakeLists.txt").read_text()
+    if _zephyr_ready() is None:
+        aotgen("build", str(out), timeout=600)
+        assert list((out / "build").rglob("mine.c.obj")), "user/mine.c was not compiled"
+
 @pytest.mark.parametrize("app, board_name", [("minimal", "mps2_an385"), ("mlperf-tiny", "mps2_an385"),
                                              ("mlperf-tiny", "nucleo_f746zg")])
 def test_zephyr_project_runs_every_app(app, board_name, tmp_path):

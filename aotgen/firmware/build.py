@@ -17,7 +17,6 @@ from pathlib import Path
 
 from .. import toolchain
 from ..errors import AotgenError, ToolFailedError, ToolNotFoundError
-from .boards import load_board
 from .fit import FitError, check_fit_before_link, check_region, ram_estimate
 from .project_info import ProjectInfo, load_project
 from ..toolchain import kill_group
@@ -62,7 +61,7 @@ def build(
         from .arduino import build_argv
 
         _run_make(project.root, build_argv(project), timeout, on_line)
-        toolchain.require(AVR_SIZE if load_board(project.board_name).is_avr else SIZE)
+        toolchain.require(AVR_SIZE if project.board().is_avr else SIZE)
     elif project.build_system == "west":
         from .zephyr import build_argv, build_env
 
@@ -82,7 +81,7 @@ def build(
         stack = ram_estimate(project)["stack"]
         check_region("RAM", f"the firmware's data + bss ({result.ram_used}) and the stack reserve ({stack})",
                result.ram_used + stack, result.ram_limit, project.board_name)
-    if load_board(project.board_name).is_avr:
+    if project.board().is_avr:
         _check_avr_flash_data(project)
     return result
 
@@ -159,7 +158,7 @@ def _sizes(project: ProjectInfo) -> BuildResult:
     """Flash = text + data (code, weights, .data's initial values); RAM = data + bss (arenas,
     buffers, stack), from arm-none-eabi-size's Berkeley totals of the allocated sections."""
     elf = project.elf
-    tool = AVR_SIZE if load_board(project.board_name).is_avr else SIZE
+    tool = AVR_SIZE if project.board().is_avr else SIZE
     berkeley = _size(elf, "-B", tool).splitlines()[1].split()
     text, data, bss = (int(v) for v in berkeley[:3])
     sections: dict[str, tuple[int, int]] = {}

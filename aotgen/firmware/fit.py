@@ -5,7 +5,6 @@ at `build` (the project may have been edited). The linker's own overflow is buil
 from __future__ import annotations
 
 from ..errors import AotgenError, ExitCode
-from .boards import load_board
 from .project_info import ProjectInfo
 
 
@@ -57,12 +56,12 @@ def check_fit_before_link(project: ProjectInfo) -> None:
     board = project.board_name
     weights = sum(m["constant_bytes"] for m in project.data["models"])
     check_region("FLASH", "the model weights", weights, project.flash_limit, board)
-    if load_board(board).is_avr:
+    if project.board().is_avr:
         check_region("FLASH", "the model weights (AVR __flash data must lie in the first 64 KiB of flash, "
                "less 1 KiB for vectors and the core's tables)", weights, AVR_FLASH_DATA_LIMIT, board)
     parts = ram_estimate(project)
     limit, where = project.ram_limit, ""
-    b = load_board(board)
+    b = project.board()
     if project.build_system == "west" and b.dtcm is not None and b.dtcm.size < b.ram.size:
         # Zephyr's devicetree keeps the DTCM apart from sram0, where everything goes by default;
         # only the --workspace user arena moves to the DTCM (when it fits there).

@@ -13,6 +13,7 @@ from ..compiler import mlf
 from ..compiler.mlf import ModelLibrary
 from ..jsonfile import read_versioned
 from .apps import DEFAULT_APP
+from .boards import Board, load_board, load_board_file
 
 PROJECT_FILE = "aotgen_project.json"
 PROJECT_SCHEMA_VERSION = 1
@@ -28,6 +29,14 @@ class ProjectInfo:
     @property
     def board_name(self) -> str:
         return self.data["board"]["name"]
+
+    def board(self) -> Board:
+        """The board file the project was generated from (it may have come from AOTGEN_BOARDS_PATH,
+        which later commands need not set); by name when that file is gone."""
+        source = self.data["board"].get("source")
+        if source and Path(source).is_file():
+            return load_board_file(Path(source))
+        return load_board(self.board_name)
 
     @property
     def template(self) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..compiler import mlf
-from ..firmware.boards import Board, load_board
+from ..firmware.boards import Board
 from ..errors import AotgenError, DeviceFailure
 from ..compiler.mlf import ModelLibrary
 from ..firmware.project import ModelRun
@@ -110,7 +110,7 @@ def project_libraries(project_dir: str | Path) -> tuple[Board, Path, list[ModelL
     """Board, ELF and model libraries (models/<prefix>/) of a generated project."""
     project = load_project(project_dir)
     libs = [mlf.load(project.root / "models" / p) for p in project.prefixes]
-    board = load_board(project.board_name)
+    board = project.board()
     baud = project.context.get("baud_rate")
     if baud and int(baud) != board.console.baud:  # generated with --set baud_rate=N: the firmware's rate
         board = dataclasses.replace(board, console=dataclasses.replace(board.console, baud=int(baud)))

@@ -163,6 +163,9 @@ def _structural_passes() -> list:
         tirx.transform.FlattenBuffer(),
         # Relax shapes are int64; 32-bit MCUs want int32 loops and indices.
         tirx.transform.NarrowDataType(32),
+        # Indices NarrowDataType cannot bound (computed from loaded values: Resize, take, reflect
+        # pad) are narrowed too: no MCU tensor has 2^31 elements, and the C has no int64_t.
+        tirx.transform.ForceNarrowIndexToInt32(),
     ]
 
 

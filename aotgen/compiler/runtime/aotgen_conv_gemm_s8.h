@@ -57,8 +57,17 @@ static inline int8_t aotgen_conv_out_s8(int32_t acc, int32_t multiplier, int32_t
                                         int32_t zp_out, int32_t act_min, int32_t act_max) {
   int32_t v = (fast ? aotgen_requantize_fast(acc, multiplier, shift) : aotgen_requantize(acc, multiplier, shift))
               + zp_out;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  /* SSAT clamps to int8 in one instruction; the activation's bounds (compile-time constants in
+   * the C backend) only where they are tighter. */
+  __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));
+  if (act_min > -128) v = v < act_min ? act_min : v;
+  if (act_max < 127) v = v > act_max ? act_max : v;
+  return (int8_t)v;
+#else
   v = v < act_min ? act_min : v;
   return (int8_t)(v > act_max ? act_max : v);
+#endif
 }
 
 /* Channel c's (multiplier, shift) from the layer's table (conv_gemm.pack_requant): rq_step 0, one
@@ -110,10 +119,11 @@ static inline void aotgen_widen_row_s8(const int8_t* src, int32_t n, int32_t n_p
 }
 
 /* The four sums of the pixel pair `rows` (aotgen_widen_row_s8's layout) with int8 weight rows
- * w0, w1 (channels) over k elements: s[0] = x0.w0, s[1] = x0.w1, s[2] = x1.w0, s[3] = x1.w1. */
+ * w0, w1 (channels) over k elements plus biases b0, b1: s[0] = b0 + x0.w0, s[1] = b1 + x0.w1,
+ * s[2] = b0 + x1.w0, s[3] = b1 + x1.w1. */
 static inline void aotgen_dot_2x2_s8(const int16_t* rows, const int8_t* w0, const int8_t* w1, int32_t k,
-                                     int32_t* s) {
-  int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+                                     int32_t b0, int32_t b1, int32_t* s) {
+  int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1; /* the channels' biases as the sums' start */
   int32_t groups = k >> 2;
   const int16_t* x = rows;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
@@ -205,15 +215,14 @@ static inline void aotgen_gemm_rows_s8(const int16_t* rows, int32_t two_p, const
     int32_t two_c = c + 1 < n_channels;
     const int8_t* w0 = w + c * k;
     int32_t s[4], m0, sh0, m1, sh1;
-    aotgen_dot_2x2_s8(rows, w0, two_c ? w0 + k : w0, k, s);
+    aotgen_dot_2x2_s8(rows, w0, two_c ? w0 + k : w0, k, bias[c], bias[c + two_c], s);
     aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &sh0);
     aotgen_gemm_requant(rq, rq_step, shift_base, c + two_c, &m1, &sh1);
-    int32_t b0 = bias[c], b1 = bias[c + two_c];
-    y0[c] = aotgen_conv_out_s8(s[0] + b0, m0, sh0, fast, zp_out, act_min, act_max);
-    if (two_c) y0[c + 1] = aotgen_conv_out_s8(s[1] + b1, m1, sh1, fast, zp_out, act_min, act_max);
+    y0[c] = aotgen_conv_out_s8(s[0], m0, sh0, fast, zp_out, act_min, act_max);
+    if (two_c) y0[c + 1] = aotgen_conv_out_s8(s[1], m1, sh1, fast, zp_out, act_min, act_max);
     if (two_p) {
-      y0[y_stride + c] = aotgen_conv_out_s8(s[2] + b0, m0, sh0, fast, zp_out, act_min, act_max);
-      if (two_c) y0[y_stride + c + 1] = aotgen_conv_out_s8(s[3] + b1, m1, sh1, fast, zp_out, act_min, act_max);
+      y0[y_stride + c] = aotgen_conv_out_s8(s[2], m0, sh0, fast, zp_out, act_min, act_max);
+      if (two_c) y0[y_stride + c + 1] = aotgen_conv_out_s8(s[3], m1, sh1, fast, zp_out, act_min, act_max);
     }
   }
 }
@@ -241,7 +250,11 @@ static inline void aotgen_im2col_row_s8(const int8_t* x, int32_t h, int32_t w, i
           for (int32_t l = 0; l < 4; ++l) rows[2 * off + e + 4 * q + l] = (int16_t)zp_in;
         }
       } else {
-        for (int32_t e = 0; e < c; ++e) bytes[off + e] = inside ? src[e] : (int8_t)zp_in;
+        if (inside) {
+          for (int32_t e = 0; e < c; ++e) bytes[off + e] = src[e];
+        } else {
+          for (int32_t e = 0; e < c; ++e) bytes[off + e] = (int8_t)zp_in;
+        }
       }
     }
   }

@@ -158,4 +158,4 @@ def test_depthwise_simd_micro_kernel_is_bit_exact(board_name, tmp_path):
     rng = np.random.default_rng(12)
     specs = [depthwise_model(rng, 13, (5, 7), 1, 1, -128), depthwise_model(rng, 3, (4, 4), 2, 1, 127),
              depthwise_model(rng, 8, (6, 5), 1, 2, 127), depthwise_model(rng, 6, (9, 9), 2, 1, -128, VALID)]
-    assert_bit_exact_on(board_name, specs, tmp_path, "dwconv_s8", seed=6)
+    assert_bit_exact_on(board_name, specs, tmp_path, "depthwise_s8", seed=6)

@@ -90,3 +90,17 @@ def gemm_constants(weights: np.ndarray, bias: np.ndarray | None, input_offset: i
     padded[:, :k] = rows
     return GemmConstants(padded, fold_bias(rows, bias, input_offset), *pack_requant(mult, shifts),
                          fast_requantize_holds(rows, bias, shifts))
+
+
+# The depthwise kernel lists a window's input pointers on the stack (runtime/aotgen_depthwise_s8.h).
+DEPTHWISE_MAX_TAPS = 25
+
+
+def depthwise_constants(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, mult: np.ndarray,
+                        shifts: np.ndarray) -> GemmConstants:
+    """The depthwise kernel's constants: weights as stored ([kh*kw][ch], TFLite's 1HWC), the bias
+    with the input zero point folded per channel, the GEMM's requantization table."""
+    taps = np.ascontiguousarray(weights.reshape(-1, weights.shape[-1]).astype(np.int8))
+    rows = taps.T  # [ch][kh*kw]: each channel's weights, as fold_bias sums them
+    return GemmConstants(taps, fold_bias(rows, bias, input_offset), *pack_requant(mult, shifts),
+                         fast_requantize_holds(rows, bias, shifts))

@@ -14,7 +14,7 @@ import numpy as np
 from tvm import relax, te, tirx
 
 from .. import c_helpers
-from ..conv_gemm import gemm_constants
+from ..conv_gemm import DEPTHWISE_MAX_TAPS, depthwise_constants, gemm_constants
 
 _enabled: ContextVar[bool] = ContextVar("aotgen_gemm_kernels", default=False)
 
@@ -81,3 +81,38 @@ def conv_gemm_call(bb, x, w: np.ndarray, bias: np.ndarray, zp_in: int, zp_out: i
             x_, w_, b_, r_, kernel_hw=(kh, kw), zp_in=zp_in, zp_out=zp_out, lo=lo, hi=hi, out_shape=out_shape,
             rq_step=c.rq_step, shift_base=c.shift_base, fast=c.fast, scratch_bytes=scratch, **geometry),
         x, relax.const(c.weights), relax.const(c.bias), relax.const(c.rq), primfunc_name_hint="conv2d_gemm_int8")
+
+
+def depthwise_fits(kernel_hw) -> bool:
+    """Whether a depthwise window fits the DSP kernel's tap list."""
+    return kernel_hw[0] * kernel_hw[1] <= DEPTHWISE_MAX_TAPS
+
+
+def depthwise_call(bb, x, w: np.ndarray, bias: np.ndarray, zp_in: int, zp_out: int, lo: int, hi: int, requant,
+                   out_shape, *, strides, dilation, pads):
+    """DEPTHWISE_CONV_2D (multiplier 1) through runtime/aotgen_depthwise_s8.h, constants prepared at
+    compile time; a row of the input zero point is arena scratch."""
+    c = depthwise_constants(w, bias.astype(np.int64), -zp_in, *requant)
+    kh, kw, ch = (int(d) for d in w.shape[1:])
+    out_h, out_w = int(out_shape[1]), int(out_shape[2])
+    i32 = lambda v: tirx.const(int(v), "int32")  # noqa: E731
+
+    def te_call(x_, w_, b_, r_):
+        _, in_h, in_w, _ = (int(d) for d in x_.shape)
+
+        def body(ins, outs):
+            zp_row = tirx.decl_buffer((ch,), "int8", name="zp_row")
+            call = c_helpers.call_kernel(
+                "depthwise_s8", _ptr(ins[0]), i32(in_h), i32(in_w), i32(ch), i32(kh), i32(kw), i32(strides[0]),
+                i32(strides[1]), i32(dilation[0]), i32(dilation[1]), i32(pads[0]), i32(pads[1]), i32(out_h),
+                i32(out_w), i32(zp_in), _ptr(ins[1]), _ptr(ins[2]), _ptr(ins[3]), i32(c.rq_step), i32(c.shift_base),
+                i32(c.fast), i32(zp_out), i32(lo), i32(hi), _ptr(outs[0]), zp_row.access_ptr("rw"))
+            return tirx.SeqStmt([tirx.AllocBuffer(zp_row), tirx.Evaluate(call)])
+
+        ins = [tirx.decl_buffer(t.shape, t.dtype, name=f"in{i}") for i, t in enumerate((x_, w_, b_, r_))]
+        out = tirx.decl_buffer(list(out_shape), "int8", name="out")
+        return te.extern([list(out_shape)], [x_, w_, b_, r_], body, name="depthwise", dtype="int8", in_buffers=ins,
+                         out_buffers=[out])
+
+    return bb.call_te(te_call, x, relax.const(c.weights), relax.const(c.bias), relax.const(c.rq),
+                      primfunc_name_hint="depthwise_int8")

@@ -124,13 +124,14 @@ def pointwise_model(rng, in_c: int, out_c: int, hw: tuple[int, int], zp_in: int)
 
 @pytest.mark.parametrize("board_name", ["mps2_an386", "mps2_an505"])
 def test_pointwise_gemm_micro_kernel_is_bit_exact(board_name, tmp_path):
-    """The 1x1 convolution's 2x2-blocked SMLAD kernel (runtime/aotgen_conv_s8.h) at awkward shapes:
-    an odd pixel count, input channels not a multiple of 4 (and fewer than 4), an odd channel
-    count, zero points -128 and 127, weights at +-127; C and LLVM backends, on a Cortex-M4 and M33."""
+    """1x1 convolutions through the 2x2-blocked SMLAD GEMM (runtime/aotgen_conv_gemm_s8.h, its
+    hand-scheduled inner loop and the pointwise widening) at awkward shapes: an odd pixel count,
+    input channels not a multiple of 4 (and fewer than 4), an odd channel count, zero points -128
+    and 127, weights at +-127; C and LLVM backends, on a Cortex-M4 and M33."""
     rng = np.random.default_rng(11)
     specs = [pointwise_model(rng, 13, 7, (3, 5), -128), pointwise_model(rng, 3, 2, (1, 1), 127),
              pointwise_model(rng, 64, 9, (5, 5), 127), pointwise_model(rng, 8, 16, (2, 3), -128)]
-    assert_bit_exact_on(board_name, specs, tmp_path, "conv1x1_s8")
+    assert_bit_exact_on(board_name, specs, tmp_path, "conv_gemm_s8")
 
 
 def depthwise_model(rng, ch: int, hw: tuple[int, int], stride: int, dilation: int, zp_in: int, padding=SAME):
@@ -157,4 +158,4 @@ def test_depthwise_simd_micro_kernel_is_bit_exact(board_name, tmp_path):
     rng = np.random.default_rng(12)
     specs = [depthwise_model(rng, 13, (5, 7), 1, 1, -128), depthwise_model(rng, 3, (4, 4), 2, 1, 127),
              depthwise_model(rng, 8, (6, 5), 1, 2, 127), depthwise_model(rng, 6, (9, 9), 2, 1, -128, VALID)]
-    assert_bit_exact_on(board_name, specs, tmp_path, "dwconv_s8", seed=6)
+    assert_bit_exact_on(board_name, specs, tmp_path, "depthwise_s8", seed=6)

@@ -18,7 +18,7 @@ from .te_kernels import (
     resize_nearest_indices, resize_nearest_te, softmax_te, space_to_batch_te, squared_difference_te,
     transpose_conv_pads, transpose_conv_te,
 )
-from .gemm_call import conv_gemm_call, gemm_enabled
+from .gemm_call import conv_gemm_call, depthwise_call, depthwise_fits, gemm_enabled
 from .tables import _gelu, hard_swish_table, populate_lut
 
 # ------------------------------------------------------------------------------- the converters
@@ -179,23 +179,26 @@ class IntegerConverters:
         x = self._expr(ins[0])
         pointwise = (not depthwise and kh == kw == 1 and strides == (1, 1) and pads == (0, 0)
                      and int(w.shape[3]) == in_shape[3])
+        if depthwise and dm == 1 and in_shape[0] == 1 and out_c == in_shape[3] and gemm_enabled() \
+                and depthwise_fits((kh, kw)):  # DSP cores: runtime/aotgen_depthwise_s8.h
+            return depthwise_call(self.bb, x, w, self._bias(ins, out_c), zi, zo, lo, hi,
+                                  output_requant_params(si, ws, so, out_c), out_shape,
+                                  strides=strides, dilation=dilation, pads=pads)
         if depthwise and dm == 1 and in_shape[0] == 1 and out_c == in_shape[3]:  # the SIMD micro-kernel
             return self.bb.call_te(
                 lambda x_, w_, b_, *r_: dwconv_te(x_, w_, b_, r_, rq=rq, strides=strides, dilation=dilation, pads=pads,
                                                   zp_in=zi, zp_out=zo, lo=lo, hi=hi, out_shape=out_shape),
                 x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors), primfunc_name_hint="dwconv_int8")
-        if pointwise:  # the GEMM micro-kernel (runtime/aotgen_conv_s8.h)
+        # On DSP cores every convolution: (im2col +) the 2x2 SMLAD GEMM (runtime/aotgen_conv_gemm_s8.h)
+        if not depthwise and gemm_enabled() and in_shape[0] == 1 and int(w.shape[3]) == in_shape[3]:
+            return conv_gemm_call(self.bb, x, w, self._bias(ins, out_c), zi, zo, lo, hi,
+                                  output_requant_params(si, ws, so, out_c), out_shape,
+                                  strides=strides, dilation=dilation, pads=pads)
+        if pointwise:  # elsewhere, the plain-C pointwise kernel (runtime/aotgen_conv_s8.h)
             return self.bb.call_te(
                 lambda x_, w_, b_, *r_: conv1x1_te(x_, w_, b_, r_, rq=rq, zp_in=zi, zp_out=zo, lo=lo, hi=hi,
                                                    out_shape=out_shape),
                 x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors), primfunc_name_hint="conv1x1_int8")
-        # Other convolutions on DSP cores: im2col + the 2x2 GEMM (runtime/aotgen_conv_gemm_s8.h)
-        if not depthwise and gemm_enabled() and in_shape[0] == 1 and int(w.shape[3]) == in_shape[3]:
-            call = conv_gemm_call(self.bb, x, w, self._bias(ins, out_c), zi, zo, lo, hi,
-                                  output_requant_params(si, ws, so, out_c), out_shape,
-                                  strides=strides, dilation=dilation, pads=pads)
-            if call is not None:
-                return call
         return self.bb.call_te(
             lambda x_, w_, b_, *r_: conv2d_te(
                 x_, w_, b_, r_, rq=rq, strides=strides, dilation=dilation, pads=pads, zp_in=zi, zp_out=zo,

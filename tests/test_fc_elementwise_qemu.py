@@ -1,11 +1,14 @@
-"""The FULLY_CONNECTED kernel (runtime/aotgen_fc_s8.h) where it executes: one firmware per
+"""The FULLY_CONNECTED kernel (runtime/aotgen_fc_s8.h) and the ADD/SUB/MUL kernels
+(runtime/aotgen_elementwise_s8.h) where they execute: one firmware per
 board holding every model below compiled with both backends, run in QEMU on a Cortex-M4
 (mps2_an386), M7 (mps2_an500) and M33 (mps2_an505), against LiteRT, bit-exact.
 
 The models stress what the blocked SIMD path could get wrong: row counts that are not multiples
 of 4 (and below 4), odd K and K below 4, several batches, zero points -128 and 127, weights at
 +-127, per-tensor and per-channel requantization, a left shift (the 64-bit requantization), and a
-K whose worst case crosses the fast requantization's bound (chosen off at compile time)."""
+K whose worst case crosses the fast requantization's bound (chosen off at compile time); ADD, SUB
+and MUL with zero points -128 and 127, MUL's output shift both ways (TFLite refuses an ADD whose
+output multiplier is not below one)."""
 
 from __future__ import annotations
 
@@ -58,6 +61,27 @@ def fc_models(rng) -> list[tuple[ModelSpec, int, str]]:
     ]]
 
 
+def binary_model(rng, op: str, shape, zps, scales, act: int = NONE) -> tuple[ModelSpec, int]:
+    m = ModelSpec()
+    a = m.input("a", shape, "int8", scales[0], zps[0])
+    b = m.input("b", shape, "int8", scales[1], zps[1])
+    y = m.activation("y", shape, "int8", scales[2], zps[2])
+    options = {"ADD": "AddOptions", "SUB": "SubOptions", "MUL": "MulOptions"}[op]
+    m.op(op, [a, b], [y], options, version=2, FusedActivationFunction=act)
+    return m, y
+
+
+def elementwise_models(rng) -> list[tuple[ModelSpec, int, str]]:
+    kernel = {"ADD": "add_s8", "SUB": "add_s8", "MUL": "mul_s8"}
+    return [(*binary_model(rng, op, shape, zps, scales, *act), kernel[op]) for op, shape, zps, scales, act in [
+        ("ADD", [1, 5, 3, 7], (-128, 127, 3), (0.05, 0.07, 0.09), ()),  # resnet's residual sums
+        ("ADD", [2, 9], (127, -128, -128), (0.02, 0.02, 0.03), (RELU,)),
+        ("SUB", [3, 5], (5, -9, 2), (0.03, 0.05, 0.06), ()),
+        ("MUL", [1, 4, 4, 3], (-128, 127, -3), (0.05, 0.04, 0.2), ()),
+        ("MUL", [7], (127, -128, 10), (0.05, 0.05, 0.0015), ()),  # left shift
+    ]]
+
+
 def assert_bit_exact(board_name: str, specs, tmp_path, count: int = 3, seed: int = 7) -> None:
     """Each model compiled with both backends, its C calling its kernel, all in one firmware run in
     QEMU: 0 LSB against LiteRT."""
@@ -83,4 +107,4 @@ def assert_bit_exact(board_name: str, specs, tmp_path, count: int = 3, seed: int
 @pytest.mark.parametrize("board_name", ["mps2_an386", "mps2_an500", "mps2_an505"])
 def test_fc_and_elementwise_kernels_are_bit_exact(board_name, tmp_path):
     rng = np.random.default_rng(13)
-    assert_bit_exact(board_name, fc_models(rng), tmp_path)
+    assert_bit_exact(board_name, fc_models(rng) + elementwise_models(rng), tmp_path)

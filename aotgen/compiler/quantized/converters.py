@@ -18,6 +18,7 @@ from .te_kernels import (
     resize_nearest_indices, resize_nearest_te, softmax_te, space_to_batch_te, squared_difference_te,
     transpose_conv_pads, transpose_conv_te,
 )
+from .elementwise_call import add_call, mul_call
 from .fc_call import fc_call
 from .gemm_call import conv_gemm_call, gemm_enabled
 from .tables import _gelu, hard_swish_table, populate_lut
@@ -310,7 +311,8 @@ class IntegerConverters:
         act = self._options(op, SubOptions if subtract else AddOptions).FusedActivationFunction()
         lo, hi = activation_range(act, float(so), zo, "int8")
         params = add_params(s1, z1, s2, z2, so, zo, lo, hi)
-        return self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8", out_shape, subtract),
+        call = add_call(self.bb, ins, outs, self._expr(ins[0]), self._expr(ins[1]), params, subtract)
+        return call if call is not None else self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8", out_shape, subtract),
                                self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="sub_int8" if subtract else "add_int8")
 
     def _int_squared_difference(self, op, ins, outs):
@@ -335,7 +337,8 @@ class IntegerConverters:
         lo, hi = activation_range(self._options(op, MulOptions).FusedActivationFunction(), float(so), zo, "int8")
         # mul.cc Prepare: the scales multiplied and divided in float, then widened.
         mult, shift = quantize_multiplier(float(np.float32(s1) * np.float32(s2) / np.float32(so)))
-        return self.bb.call_te(
+        call = mul_call(self.bb, ins, outs, self._expr(ins[0]), self._expr(ins[1]), z1, z2, mult, shift, zo, lo, hi)
+        return call if call is not None else self.bb.call_te(
             lambda a_, b_: mul_te(a_, b_, z1, z2, mult, shift, zo, lo, hi, out_shape),
             self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="mul_int8")
 

@@ -44,7 +44,9 @@ def compiled(tmp_path_factory):
 def test_llvm_kernels_match_reference_on_host(compiled, name):
     lib = compiled(name, "m")
     assert lib.metadata["options"]["backend"] == "llvm"
-    assert lib.objects and all(o.suffix == ".o" and o.is_file() for o in lib.objects)
+    # hello_world_int8's three layers only call the C fully connected kernel: C in the glue, no object
+    assert bool(lib.objects) == (name != "hello_world_int8")
+    assert all(o.suffix == ".o" and o.is_file() for o in lib.objects)
     samples = random_inputs(lib.inputs, 5, seed=1)
     report, _ = check_on_host(lib, samples, run_reference(model_path(name), samples))
     if lib.inputs[0].dtype == "int8":

@@ -76,10 +76,12 @@ def read_helpers(headers: tuple[str, ...] = HEADERS) -> dict[str, Helper]:
 HELPERS: dict[str, Helper] = read_helpers()
 
 
-def used_by(kernel_source: str, prefix: str, external: bool = False, provided: tuple[str, ...] = ()) -> str:
+def used_by(kernel_source: str, prefix: str, external: bool = False, provided: tuple[str, ...] = (),
+            linked_source: str | None = None) -> str:
     """Definitions of every helper the source calls (and what those call), in dependency order,
-    renamed to the model's prefix; `external` (LLVM kernels) makes them linkable. Helpers named in
-    `provided` (without aotgen_) are defined elsewhere and left out."""
+    renamed to the model's prefix; `external` (LLVM kernels) makes those that `linked_source`
+    (default: all the source) calls linkable. Helpers named in `provided` (without aotgen_) are
+    defined elsewhere and left out."""
     order: list[str] = []
     called: set[str] = set()
 
@@ -93,8 +95,9 @@ def used_by(kernel_source: str, prefix: str, external: bool = False, provided: t
     for name in HELPERS:
         short = name[len("aotgen_"):]
         if short not in provided and re.search(rf"\b{prefix}_{short}\b", kernel_source):
-            called.add(name)
             visit(name)
+            if re.search(rf"\b{prefix}_{short}\b", kernel_source if linked_source is None else linked_source):
+                called.add(name)
 
     def definition(name: str) -> str:
         # Only what the kernels call is linkable; the rest stays static inline, which gcc inlines

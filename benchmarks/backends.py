@@ -35,7 +35,7 @@ TFLM = {
     "pretrainedResnet_quant": (12_501_632, 108_685_360, 30_025_960),
     "ad01_int8": (264_192, 1_948_960, 583_280),
 }
-# Every shared model; kws_ref_model_float32 (dynamic-range quantized) is refused and reported so.
+# Every test model; kws_ref_model_float32 (dynamic-range quantized) is refused and reported so.
 DEFAULT_MODELS = ["hello_world_int8", "kws_ref_model", "pretrainedResnet_quant", "ad01_int8", "vww_96_int8",
                   "hello_world_float", "ad01_fp32", "pretrainedResnet", "vww_96_float", "kws_ref_model_float32"]
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Memory of every shared model, beside TFLite Micro's: weights, constants, arena, code size.
+"""Memory of every test model, beside TFLite Micro's: weights, constants, arena, code size.
 
     python benchmarks/memory.py [--models DIR] [--json]
 
-Columns: weight bytes (the model's own tensors, from ../shared/models/README.md), our constant
+Columns: weight bytes (the model's own constant tensors), our constant
 bytes, our arena (+ the caller's I/O buffers), the arena with --io-in-arena (inputs and outputs
 inside: the figure to compare with TFLM's arena head, which includes I/O), the lower bound
 (largest set of arena tensors live at once, I/O excluded), and the Cortex-M7 size of the compiled
@@ -20,25 +20,30 @@ import sys
 import tempfile
 from pathlib import Path
 
+import tflite
+
 import aotgen
 from aotgen.compiler.targets import get_cpu
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_table(models_dir: Path) -> dict[str, dict]:
-    """Weight bytes and TFLM arena head per model, from the shared models README."""
+def weight_bytes(path: Path) -> int:
+    """Bytes of the model's constant buffers (weights and biases), as the models' READMEs count them."""
+    model = tflite.Model.GetRootAsModel(path.read_bytes(), 0)
+    sg = model.Subgraphs(0)
+    return sum(model.Buffers(b).DataLength() for b in {sg.Tensors(i).Buffer() for i in range(sg.TensorsLength())})
+
+
+def model_table(models_dir: Path) -> dict[str, dict]:
+    """Every <source>/<model>.tflite under models_dir: its weight bytes and TFLite Micro's planned
+    arena ("head", from io/<model>/tflm_allocations.txt where the model has one)."""
     rows = {}
-    for line in (models_dir / "README.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) >= 7 and cells[0].startswith("`") and cells[0].endswith(".tflite`"):
-            name = Path(cells[0].strip("`")).stem
-            head = re.match(r"([\d,]+)\s*/", cells[6])
-            rows[name] = {
-                "path": models_dir / cells[0].strip("`"),
-                "weight_bytes": int(cells[5].replace(",", "")),
-                "tflm_head": int(head.group(1).replace(",", "")) if head else None,
-            }
+    for path in sorted(models_dir.glob("*/*.tflite")):
+        report = path.parent / "io" / path.stem / "tflm_allocations.txt"
+        head = re.search(r"Arena allocation head (\d+) bytes", report.read_text()) if report.is_file() else None
+        rows[path.stem] = {"path": path, "weight_bytes": weight_bytes(path),
+                           "tflm_head": int(head.group(1)) if head else None}
     return rows
 
 
@@ -56,11 +61,12 @@ def code_size(lib) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", type=Path, default=REPO.parent / "shared" / "models")
+    ap.add_argument("--models", type=Path, default=REPO / "tests" / "models",
+                    help="a folder of <source>/<model>.tflite (default: the test models; ../shared/models works too)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     rows = []
-    for name, info in shared_table(args.models).items():
+    for name, info in model_table(args.models).items():
         try:
             with tempfile.TemporaryDirectory() as d:
                 lib = aotgen.compile(info["path"], output=Path(d) / name, prefix="m").library

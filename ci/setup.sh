@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 # avr-libc, Debian's arduino-builder + AVR core, simavr + libsimavr-dev for the simavr bridge).
 APT_PACKAGES=(gcc make binutils gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm python3 python3-venv
               gcc-avr avr-libc binutils-avr simavr libsimavr-dev arduino-builder arduino-core-avr
-              binutils-arm-none-eabi openocd stlink-tools cmake ninja-build device-tree-compiler)
-# (The last line: flashers and the Zephyr build tools. Tests that need a missing tool skip rather
+              binutils-arm-none-eabi openocd stlink-tools cmake ninja-build device-tree-compiler
+              ser2net)
+# (The last lines: flashers, the Zephyr build tools, and ser2net, which labgrid exporters serve
+# serial ports with (tests/test_farm.py). Tests that need a missing tool skip rather
 # than fail, so CI must install them all to run the whole suite.)
 
 missing=()
@@ -35,12 +37,14 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
 
-# Reinstall only when the dependencies changed (the install itself is editable).
+# Reinstall only when the dependencies changed (the install itself is editable). The farm extra
+# (labgrid) too: tests/test_farm.py runs a real coordinator and exporter.
+EXTRAS=test,farm
 stamp=.venv/.aotgen-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $EXTRAS"
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]] || ! .venv/bin/python -c 'import aotgen' 2>/dev/null; then
-    echo "setup: installing aotgen and its test dependencies into .venv"
-    .venv/bin/python -m pip install --disable-pip-version-check -q -e '.[test]'
+    echo "setup: installing aotgen and its test and farm dependencies into .venv"
+    .venv/bin/python -m pip install --disable-pip-version-check -q -e ".[$EXTRAS]"
     echo "$want" > "$stamp"
 fi
 echo "setup: ready ($(.venv/bin/aotgen --version))"

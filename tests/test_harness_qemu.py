@@ -157,6 +157,24 @@ def test_aotgen_test_table_says_instructions_not_cycles(hello_an500):
     assert "passed: 3 samples" in proc.stdout
 
 
+def test_the_harness_runs_on_pypis_pyserial_too(hello_an500, tmp_path):
+    """The farm extra's labgrid installs its fork pyserial-labgrid over pyserial's own files, and CI
+    installs the farm extra, so the suite runs on the fork: here `aotgen test` runs once more on
+    PyPI's pyserial 3.5, put first on the path."""
+    genuine = tmp_path / "pyserial"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-deps",
+                          "--target", str(genuine), "pyserial==3.5"], capture_output=True, text=True, timeout=300)
+    assert pip.returncode == 0, pip.stderr
+    env = dict(os.environ, PYTHONPATH=str(genuine))
+    which = subprocess.run([sys.executable, "-c", "import serial; print(serial.__file__)"], env=env,
+                           capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert Path(which).is_relative_to(genuine), which
+    proc = subprocess.run([AOTGEN, "test", str(hello_an500), "-n", "3", "--json"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["passed"]
+
+
 def test_instruction_counts_are_deterministic(hello_an500):
     """-icount shift=0: the same inputs give the same counts, run after run, to within one SysTick
     period (40 instructions at 25 MHz): when a host byte arrives is real time, so the tick phase at

@@ -1,6 +1,7 @@
 """The shared folder's extra published models (../shared/models/more), when it is there: models
 nobody on the project chose, compiled, run on the host and compared with their saved reference
-outputs (int8: bit-exact; float: the float bound). Without the folder these skip with the reason."""
+outputs (int8: bit-exact, person_detect <= 2 LSB against TFLite Micro; float: the float bound), and
+a model with custom operators refused naming them. Without the folder these skip with the reason."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from aotgen_testlib import AOTGEN, FLOAT_RTOL
+from aotgen.errors import ExitCode
+from aotgen.verify.hostcheck import build_host_executable
+from aotgen_testlib import AOTGEN, FLOAT_RTOL, INT8_ATOL
 
 CASES = {"str_ww_ref_model.tflite": 0, "micro_speech_quantized.tflite": 0, "mnist-8.onnx": None}
 
@@ -30,3 +33,35 @@ def test_extra_model_matches_its_saved_reference(name, more_models, tmp_path):
         assert np.array_equal(got.astype(np.int32), want.astype(np.int32))
     else:
         assert np.allclose(got, want, rtol=FLOAT_RTOL, atol=1e-5)
+
+
+def test_person_detect_matches_tflite_micro(more_models, compile_once, tmp_path):
+    """person_detect: LiteRT refuses it (its bias tensors say quantized_dimension 3), so its saved
+    reference is TFLite Micro's output; the generated C must give it (<= 2 LSB, the int8 bound)."""
+    model = more_models / "person_detect.tflite"
+    io = more_models / "io" / model.stem
+    lib = compile_once(model).library
+    x = np.load(io / "input_0.npy")
+    got = build_host_executable(lib, tmp_path).run([[x]])[0][0]
+    want = np.load(io / "output_0_tflm.npy")
+    diff = np.abs(got.reshape(want.shape).astype(np.int32) - want.astype(np.int32))
+    assert diff.max() <= INT8_ATOL, f"{got} vs TFLite Micro's {want}"
+    # check-host has no reference for it: one line saying why, not a traceback and not a pass.
+    proc = subprocess.run([AOTGEN, "check-host", str(model), "-n", "1"], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path)
+    assert proc.returncode == ExitCode.TOOL_FAILED, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "cannot run person_detect.tflite" in errors[0] and "Traceback" not in proc.stderr
+
+
+def test_custom_operator_model_is_refused_naming_them(more_models, tmp_path):
+    """audio_preprocessor_int8 uses TFLite Micro's signal-library custom operators: refused in one
+    line that names them, with the model exit code, and nothing written."""
+    out = tmp_path / "out"
+    proc = subprocess.run([AOTGEN, "compile", str(more_models / "audio_preprocessor_int8.tflite"), "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == ExitCode.MODEL, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "custom operators" in errors[0], proc.stderr
+    assert "SignalWindow" in errors[0] and "SignalRfft" in errors[0]
+    assert not out.exists()

@@ -481,7 +481,8 @@ def test_cli_project_and_build(tmp_path):
     res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out),
                               "--prefix", "hw", "--json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output) == {"project": str(out), "board": "mps2_an386", "template": "cmsis", "models": ["hw"]}
+    assert json.loads(res.output) == {"project": str(out), "board": "mps2_an386", "template": "cmsis", "models": ["hw"],
+                                      "app": {"name": "harness"}}
     res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out)])
     assert isinstance(res.exception, AotgenError) and "use --force" in str(res.exception)
     res = runner.invoke(cli, ["project", str(MODELS["hello"]), "--board", "mps2_an386", "-o", str(out),

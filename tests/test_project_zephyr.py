@@ -63,9 +63,10 @@ def test_zephyr_project_structure(board_name, tmp_path):
     assert (conf.get("CONFIG_FPU") == "y") == board.has_fpu
     assert conf["CONFIG_UART_CONSOLE"] == "n" and conf["CONFIG_PRINTK"] == "n"  # the UART is the harness's
     assert "CONFIG_NEWLIB_LIBC" not in conf and "CONFIG_PICOLIBC" not in conf  # int8: no libm needed
-    main = (out / "src/main.c").read_text()
-    assert "DT_CHOSEN(zephyr_console)" in main and "k_cycle_get_32()" in main and "harness_serve(" in main
-    assert f"harness_cycles_are_instructions = {1 if board.qemu else 0};" in main
+    port = (out / "src/harness_port.c").read_text()  # the platform port every app runs on
+    assert "DT_CHOSEN(zephyr_console)" in port and "k_cycle_get_32()" in port
+    assert f"harness_cycles_are_instructions = {1 if board.qemu else 0};" in port
+    assert "harness_serve(" in (out / "src/main.c").read_text()
     assert f"west build -b {zboard} ." in (out / "README.md").read_text()
     # The app's own C files compile for the board against the harness header (Zephyr's headers
     # are not here: only the Zephyr-free sources).
@@ -126,7 +127,7 @@ def test_arena_goes_to_the_dtcm_or_the_build_refuses(tmp_path, monkeypatch):
 def _zephyr_ready() -> str | None:
     base = os.environ.get("ZEPHYR_BASE")
     if not base or not (Path(base) / "VERSION").is_file():
-        return "ZEPHYR_BASE does not point at a Zephyr tree (no registry carries Zephyr; see docs/templates.md)"
+        return "ZEPHYR_BASE does not point at a Zephyr tree (no registry carries Zephyr: README, section Zephyr)"
     for tool in ("west", "cmake", "ninja", "dtc", "arm-none-eabi-gcc", "qemu-system-arm"):
         if not shutil.which(tool):
             return f"a Zephyr build needs {tool}"
@@ -141,3 +142,59 @@ def test_real_west_build_and_qemu_harness_test(board_name, tmp_path):
     aotgen("build", str(out), timeout=600)
     report = json.loads(aotgen("test", str(out), "-n", "3", "--atol", "0", "--json", timeout=300).stdout)
     assert report["passed"] and report["count_unit"] == "instructions (QEMU icount)"
+
+
+@pytest.mark.parametrize("app, board_name", [("minimal", "mps2_an385"), ("mlperf-tiny", "mps2_an385"),
+                                             ("mlperf-tiny", "nucleo_f746zg")])
+def test_zephyr_project_runs_every_app(app, board_name, tmp_path):
+    """Each app: its shared C files listed in CMakeLists.txt and present, main.c starting it, the
+    port with the apps' two extra functions; the Zephyr-free sources compile for the board."""
+    board = boards.load_board(board_name)
+    out = tmp_path / "fw"
+    aotgen("project", str(HELLO), "--board", board_name, "--template", "zephyr", "--app", app, "-o", str(out))
+    assert project.load_project(out).app["name"] == app
+    cmake = (out / "CMakeLists.txt").read_text()
+    listed = re.findall(r"^\s+(src/\S+\.c)$", cmake, re.M)
+    own = ["src/aotgen_app_minimal.c"] if app == "minimal" else \
+        ["src/aotgen_mlperf.c", "src/aotgen_mlperf_model.c", "src/aotgen_models.c"]
+    assert set(listed) == {"src/main.c", "src/harness_port.c", "src/workspace.c", *own}
+    assert all((out / f).is_file() for f in listed) and not (out / "src/aotgen_harness.c").exists()
+    main = (out / "src/main.c").read_text()
+    assert ("aotgen_app_minimal()" if app == "minimal" else "aotgen_mlperf_serve()") in main
+    port = (out / "src/harness_port.c").read_text()
+    assert "uint32_t harness_cycles_hz(void)" in port and "void harness_timestamp_pin(int level)" in port
+    assert ("0x40028000u" in port) == (board.timestamp_pin is not None)  # the board file's pin, or none
+    if shutil.which("arm-none-eabi-gcc"):
+        for c in own:
+            subprocess.run(["arm-none-eabi-gcc", *board.gcc_flags, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror",
+                            "-Isrc", "-Imodels/hello_world_int8/codegen/host/include", "-c", c,
+                            "-o", str(tmp_path / "x.o")], cwd=out, check=True, timeout=60)
+
+
+@pytest.mark.skipif(_zephyr_ready() is not None, reason=_zephyr_ready() or "")
+def test_real_west_build_of_the_minimal_and_mlperf_apps(tmp_path):
+    """On Zephyr's mps2/an385 in QEMU: the minimal app prints the reference's output, and
+    `aotgen mlperf` drives the MLPerf Tiny app."""
+    from aotgen.firmware import qemu
+    from aotgen.harness.mlperf.driver import run_mlperf
+    from aotgen.verify.reference import run_reference
+
+    board = boards.load_board("mps2_an385")
+    out = tmp_path / "min"
+    aotgen("project", str(HELLO), "--board", board.name, "--template", "zephyr", "--app", "minimal", "-o", str(out))
+    aotgen("build", str(out), timeout=600)
+    try:  # Zephyr's main returns and the kernel idles: QEMU does not exit by itself
+        text = qemu.run(board, out / "build/zephyr/zephyr.elf", timeout=15).output
+    except qemu.QemuTimeout as e:
+        text = e.output
+    info = project.load_project(out)
+    lib = info.libraries()[0]
+    want = run_reference(lib.model_file, [[info.test_input(lib.prefix, lib.inputs[0].c_name)]])[0][0]
+    m = re.search(rf"{lib.prefix}\.{lib.outputs[0].c_name} = \[(-?\d+)\]", text)
+    assert m and abs(int(m.group(1)) - int(want.reshape(-1)[0])) <= 2, text
+    assert "exit 0" in text
+    out = tmp_path / "mlperf"
+    aotgen("project", str(HELLO), "--board", board.name, "--template", "zephyr", "--app", "mlperf-tiny", "-o", str(out))
+    aotgen("build", str(out), timeout=600)
+    report = run_mlperf(out, "performance", iterations=3, warmups=1, windows=2)
+    assert report.passed and report.clock == "qemu" and len(report.windows) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import tempfile
 from pathlib import Path
 
@@ -10,9 +11,10 @@ from rich.table import Table
 
 from ..firmware import boards as boards_mod
 from ..firmware import build as firmware
-from ..firmware import project
+from ..firmware import project, qemu
 from ..api import libraries_for_board
-from ..firmware.templates import choose_template
+from ..firmware.apps import DEFAULT_APP, check_app
+from ..firmware.templates import APPS, choose_template
 from .options import (BACKEND_OPT, FORCE_OPT, IO_IN_ARENA_OPT, SET_OPT, TEMPLATE_DIR_OPT, TEMPLATE_OPT, WORKSPACE_OPT,
                       emit_json, progress)
 from ..outputs import refuse_overwrite
@@ -61,26 +63,38 @@ def boards_command(as_json: bool) -> None:
 @BACKEND_OPT
 @WORKSPACE_OPT
 @IO_IN_ARENA_OPT
+@click.option("--app", "app", type=click.Choice(APPS), default=DEFAULT_APP, show_default=True,
+              help="What main runs: the test harness (aotgen test), a minimal application to start yours "
+                   "from, or firmware for the MLPerf Tiny runner (aotgen mlperf).")
+@click.option("--model-id", default=None, metavar="ID",
+              help="mlperf-tiny: the id `profile` reports (kws01, vww01, ic01, ad01 are recognised from the "
+                   "model) [default: recognised, else the prefix].")
+@click.option("--energy-mode", "energy", is_flag=True,
+              help="mlperf-tiny: timestamps pulse the board's timestamp pin (energy runs) instead of printing.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def project_command(models: tuple[str, ...], board_name: str, template: str | None, template_dir: Path | None,
                     set_items: tuple[str, ...], output: Path, force: bool,
-                    prefix: str | None, backend: str, workspace: str, io_in_arena: bool, as_json: bool) -> None:
+                    prefix: str | None, backend: str, workspace: str, io_in_arena: bool, app: str,
+                    model_id: str | None, energy: bool, as_json: bool) -> None:
     """Generate a firmware project for a board from models (.tflite/.onnx) or compiled libraries."""
     board = boards_mod.load_board(board_name)
     spec, source, overrides = choose_template(board, template, template_dir, set_items)  # before compiling
+    check_app(app, board, spec, model_id, energy)
     template = spec.name
     refuse_overwrite(output, force)  # before compiling anything
     with tempfile.TemporaryDirectory(prefix="aotgen-project-") as tmp, progress(as_json) as say:
         libs = libraries_for_board(list(models), prefix, board, Path(tmp),
                                    {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena}, say)
         say(f"generating {template} project for {board.name}")
-        path = project.generate_project(libs, board, source, output, force=force,
-                                        context_overrides=overrides)
+        path = project.generate_project(libs, board, source, output, force=force, context_overrides=overrides,
+                                        app=app, app_options={"model_id": model_id, "energy": energy})
+    info = project.load_project(path)
     if as_json:
         emit_json({"project": str(path), "board": board.name, "template": template,
-                   "models": [m.prefix for m in libs]})
+                   "models": [m.prefix for m in libs], "app": info.app})
         return
-    console.print(f"[green]project[/] {path} ({board.name}, {template}; models: "
+    what = f"{app} app" + (f", model id {info.app['model_id']}" if app == "mlperf-tiny" else "")
+    console.print(f"[green]project[/] {path} ({board.name}, {template}, {what}; models: "
                   f"{', '.join(m.prefix for m in libs)})", highlight=False)
     console.print(f"build it with: aotgen build {path}", highlight=False)
 
@@ -128,11 +142,16 @@ def build_command(project_dir: Path, timeout: float, as_json: bool) -> None:
     console.print(f"[green]built[/] {result.elf} for {info.board_name}", highlight=False)
     console.print(f"  flash {_usage(result.flash_used, result.flash_limit)}", highlight=False)
     console.print(f"  RAM   {_usage(result.ram_used, result.ram_limit)}", highlight=False)
-    if info.data["board"].get("qemu"):
-        console.print(f"test it in QEMU with: aotgen test {info.root}", highlight=False)
-    elif boards_mod.load_board(info.board_name).simulator:
-        sim = boards_mod.load_board(info.board_name).simulator
-        console.print(f"test it in {sim.name} with: aotgen test {info.root}", highlight=False)
+    board = boards_mod.load_board(info.board_name)
+    emulator = "QEMU" if info.data["board"].get("qemu") else (board.simulator.name if board.simulator else None)
+    app = info.app["name"]
+    if app == "harness" and emulator:
+        console.print(f"test it in {emulator} with: aotgen test {info.root}", highlight=False)
+    elif app == "mlperf-tiny":
+        console.print(f"drive it{' in ' + emulator if emulator else ''} with: aotgen mlperf {info.root}",
+                      highlight=False)
+    elif app == "minimal" and info.data["board"].get("qemu"):
+        console.print(f"run it in QEMU with: {shlex.join(qemu.command_line(board, info.elf))}", highlight=False)
 
 
 COMMANDS = [boards_command, project_command, templates_command, build_command]

@@ -9,20 +9,24 @@ import click
 from rich.table import Table
 
 from ..api import libraries_for_board
-from ..errors import AotgenError, CheckFailed
+from rich.markup import escape
+
+from ..errors import AotgenError, CheckFailed, ExitCode
 from ..outputs import refuse_overwrite
 from ..firmware.flash import flash
 from ..harness.runner import FirmwareTest, test_firmware
+from ..harness.on_places import PlaceRun, test_on_places
 from ..ui import console, err_console
 from ..verify.compare import save_samples
 from ..firmware.templates import choose_template
-from .options import (BACKEND_OPT, HANDSHAKE_TIMEOUT_OPT, IO_IN_ARENA_OPT, PORT_OPT, RUN_TIMEOUT_OPT, SET_OPT,
-                      TEMPLATE_DIR_OPT, TEMPLATE_OPT, WORKSPACE_OPT, emit_json, progress)
+from .options import (BACKEND_OPT, COORDINATOR_OPT, HANDSHAKE_TIMEOUT_OPT, IO_IN_ARENA_OPT, PLACE_OPT, PORT_OPT,
+                      RUN_TIMEOUT_OPT, SET_OPT, TEMPLATE_DIR_OPT, TEMPLATE_OPT, WORKSPACE_OPT, emit_json, progress)
 
 
 def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
     # The unit matters: QEMU counts instructions, real boards count core cycles.
-    table = Table(title=f"on the device via {result.transport}; count = {result.unit}", title_justify="left")
+    where = f"place {result.place}" if result.place else "the device"
+    table = Table(title=f"on {where} via {result.transport}; count = {result.unit}", title_justify="left")
     for col, just in (("model", "left"), ("sample", "left"), ("output", "left"), ("max |err|", "right"),
                       ("argmax", "left"), ("bound", "left"), ("count", "right"), ("result", "left")):
         table.add_column(col, justify=just, overflow="fold" if col == "output" else None)
@@ -57,10 +61,15 @@ def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
 @click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write every sample's inputs and the device's outputs as .npy.")
 @click.option("--trace", is_flag=True, help="Log every protocol frame on stderr (board bring-up).")
+@PLACE_OPT
+@COORDINATOR_OPT
+@click.option("--no-flash", is_flag=True, help="With --place: test what the place's board runs, even where the place "
+                                               "can flash it (its firmware must still be this project's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON on stdout.")
 def test_command(project_dir: Path, input_files: tuple[str, ...], count: int, seed: int, port: str | None,
                  atol: float | None, rtol: float | None, model_files: tuple[Path, ...],
-                 handshake_timeout: float, run_timeout: float, save_outputs: Path | None, trace: bool, as_json: bool) -> None:
+                 handshake_timeout: float, run_timeout: float, save_outputs: Path | None, trace: bool,
+                 places: tuple[str, ...], coordinator: str | None, no_flash: bool, as_json: bool) -> None:
     """Send inputs to the firmware of a built project, read back outputs and counts, and compare
     with the reference interpreter. QEMU boards are started (and stopped) here.
 
@@ -68,6 +77,15 @@ def test_command(project_dir: Path, input_files: tuple[str, ...], count: int, se
     """
     if count == 0 and not input_files:
         raise AotgenError("nothing to test: give --count > 0 or --inputs")
+    _check_place_options(places, port, coordinator)
+    if places:
+        with progress(as_json) as say:
+            runs = test_on_places(project_dir, list(places), coordinator, count=count, seed=seed,
+                                  input_files=list(input_files), flash=not no_flash, progress=say,
+                                  model_files=list(model_files) or None, handshake_timeout=handshake_timeout,
+                                  run_timeout=run_timeout, atol=atol, rtol=rtol, trace=_trace_line if trace else None)
+        _finish_places(runs, save_outputs, as_json)
+        return
     with progress(as_json) as say:
         result = test_firmware(project_dir, count=count, seed=seed, input_files=list(input_files),
                                model_files=list(model_files) or None, port=port, handshake_timeout=handshake_timeout,
@@ -80,14 +98,62 @@ def _trace_line(line: str) -> None:
     err_console.print(f"[dim]frame {line}[/]", highlight=False)
 
 
-def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool) -> None:
-    """Save, print (table or JSON) and fail unless every sample passed."""
+def _check_place_options(places: tuple[str, ...], port: str | None, coordinator: str | None) -> None:
+    if places and port:
+        raise AotgenError("give --port or --place, not both: a place brings its own serial port")
+    if coordinator and not places:
+        raise AotgenError("--coordinator is the labgrid coordinator of --place: give the place too")
+
+
+def _finish_places(runs: list[PlaceRun], save_outputs: Path | None, as_json: bool) -> None:
+    """One report per place (one place: exactly as a local port); fails unless every place passed."""
+    if len(runs) == 1:
+        if runs[0].error is not None:
+            raise runs[0].error
+        _finish(runs[0].result, save_outputs, as_json, runs[0].to_json())
+        return
+    done = [r.result for r in runs if r.result is not None]
+    if save_outputs is not None:
+        save_samples(save_outputs, [(f"{res.place}/{p}" if len(res.prefixes) > 1 else res.place, samples, outputs)
+                                    for res in done
+                                    for p, samples, outputs in zip(res.prefixes, res.samples, res.outputs)])
+    if as_json:
+        emit_json({"passed": all(r.result is not None and r.result.passed for r in runs),
+                   "places": [r.to_json() for r in runs]})
+    failed: list[tuple[str, AotgenError]] = []
+    for run in runs:
+        try:
+            if run.error is not None:
+                raise run.error
+            if as_json and not run.result.passed:
+                raise CheckFailed("firmware test failed")
+            if not as_json:
+                _finish(run.result, None, False)
+        except AotgenError as e:
+            failed.append((run.place, e))
+            if not as_json:
+                err_console.print(f"[bold red]{'failed' if isinstance(e, CheckFailed) else 'error'}:[/] "
+                                  f"{escape(str(e))}", highlight=False, soft_wrap=True)
+    if save_outputs is not None and not as_json:
+        console.print(f"inputs and outputs saved in {save_outputs}/<place>", highlight=False)
+    if failed:
+        # The exit code of the first error that is not a verdict (a device, a tool), else 1.
+        code = next((e.exit_code for _, e in failed if not isinstance(e, CheckFailed)), ExitCode.CHECK_FAILED)
+        summary = CheckFailed(f"{len(failed)} of {len(runs)} places did not pass: {', '.join(p for p, _ in failed)}")
+        summary.exit_code = code
+        raise summary
+    if not as_json:
+        console.print(f"[bold green]passed[/] on all {len(runs)} places", highlight=False)
+
+
+def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool, report: dict | None = None) -> None:
+    """Save, print (table or JSON: `report`, default the result's) and fail unless every sample passed."""
     if save_outputs is not None:
         prefixes = result.prefixes
         save_samples(save_outputs, [(p if len(prefixes) > 1 else "", samples, outputs)
                                     for p, samples, outputs in zip(prefixes, result.samples, result.outputs)])
     if as_json:
-        emit_json(result.to_json())
+        emit_json(report or result.to_json())
     else:
         console.print(_table(result, result.prefixes))
         if save_outputs is not None:
@@ -138,6 +204,8 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
               help="Random input samples besides the --inputs files.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
 @PORT_OPT
+@PLACE_OPT
+@COORDINATOR_OPT
 @HANDSHAKE_TIMEOUT_OPT
 @RUN_TIMEOUT_OPT
 @click.option("--atol", type=click.FloatRange(min=0), default=None, help="Max absolute error (integers: LSB).")
@@ -148,8 +216,8 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
 def run_command(models: tuple[str, ...], board_name: str, template: str | None, template_dir: Path | None,
                 set_items: tuple[str, ...], output: Path | None, prefix: str | None, backend: str, workspace: str,
                 io_in_arena: bool, input_files: tuple[str, ...], count: int, seed: int, port: str | None,
-                handshake_timeout: float, run_timeout: float, atol: float | None, rtol: float | None,
-                save_outputs: Path | None, as_json: bool) -> None:
+                places: tuple[str, ...], coordinator: str | None, handshake_timeout: float, run_timeout: float,
+                atol: float | None, rtol: float | None, save_outputs: Path | None, as_json: bool) -> None:
     """The whole loop: compile MODELs for a board, generate and build the project, flash it (real
     boards) or start QEMU, and test it against the reference interpreter. Exit 0 only on pass."""
     from ..firmware import boards
@@ -158,6 +226,7 @@ def run_command(models: tuple[str, ...], board_name: str, template: str | None, 
 
     if count == 0 and not input_files:
         raise AotgenError("nothing to test: give --count > 0 or --inputs")
+    _check_place_options(places, port, coordinator)
     board = boards.load_board(board_name)
     spec, source, overrides = choose_template(board, template, template_dir, set_items)  # before compiling
     output = output or Path("build") / "run" / board.name
@@ -172,15 +241,23 @@ def run_command(models: tuple[str, ...], board_name: str, template: str | None, 
         project.generate_project(libs, board, source, output, force=True, context_overrides=overrides)
         say(f"building {output}")
         firmware.build(output)
-        # A port means a real board: it runs what was flashed last, so flash what was just built
-        # (or fail saying why) before testing. Without one, emulated boards start with the new ELF.
-        if port is not None or (not board.qemu_runnable and board.simulator is None):
-            say(f"flashing {board.name}")
-            flash(output, port=port)
-        result = test_firmware(output, count=count, seed=seed, input_files=list(input_files), port=port,
-                               handshake_timeout=handshake_timeout, run_timeout=run_timeout, atol=atol, rtol=rtol,
-                               progress=say)
-    _finish(result, save_outputs, as_json)
+        if places:  # flashed through each place that can, then tested there
+            runs = test_on_places(output, list(places), coordinator, count=count, seed=seed,
+                                  input_files=list(input_files), progress=say, handshake_timeout=handshake_timeout,
+                                  run_timeout=run_timeout, atol=atol, rtol=rtol)
+        else:
+            # A port means a real board: it runs what was flashed last, so flash what was just built
+            # (or fail saying why) before testing. Without one, emulated boards start with the new ELF.
+            if port is not None or (not board.qemu_runnable and board.simulator is None):
+                say(f"flashing {board.name}")
+                flash(output, port=port)
+            result = test_firmware(output, count=count, seed=seed, input_files=list(input_files), port=port,
+                                   handshake_timeout=handshake_timeout, run_timeout=run_timeout, atol=atol,
+                                   rtol=rtol, progress=say)
+    if places:
+        _finish_places(runs, save_outputs, as_json)
+    else:
+        _finish(result, save_outputs, as_json)
 
 
 COMMANDS = [test_command, flash_command, run_command]

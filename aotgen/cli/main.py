@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from ..errors import AotgenError, CheckFailed, ExitCode
 from ..ui import err_console
-from . import compile_cmd, firmware_cmd, harness_cmd, profile_cmd
+from . import compile_cmd, firmware_cmd, harness_cmd, mlperf_cmd, profile_cmd
 
 
 VERBOSE_FLAGS = ("-v", "--verbose")
@@ -92,6 +92,6 @@ def main() -> None:
               "the traceback", int(ExitCode.INTERNAL), "InternalError", as_json, verbose)
 
 
-for _module in (compile_cmd, firmware_cmd, harness_cmd, profile_cmd):
+for _module in (compile_cmd, firmware_cmd, harness_cmd, mlperf_cmd, profile_cmd):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

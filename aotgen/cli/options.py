@@ -33,6 +33,11 @@ SET_OPT = click.option("--set", "set_items", multiple=True, metavar="KEY=VALUE",
                        help="Override a template variable (repeatable), e.g. --set stack_bytes=4096 --set opt_flags=-O3.")
 PORT_OPT = click.option("--port", "-p", default=None,
                         help="Serial port of a real board (a device or a pyserial URL) [default: found by USB id].")
+PLACE_OPT = click.option("--place", "places", multiple=True, metavar="NAME",
+                         help="Test on this labgrid place instead (repeat: the same samples on several, in parallel; "
+                              "docs/farm.md). Acquired unless you hold it, released afterwards.")
+COORDINATOR_OPT = click.option("--coordinator", default=None, metavar="HOST:PORT",
+                               help="labgrid coordinator of --place [default: $LG_COORDINATOR or 127.0.0.1:20408].")
 HANDSHAKE_TIMEOUT_OPT = click.option("--handshake-timeout", type=click.FloatRange(min=0.1), default=10.0,
                                      show_default=True, help="Seconds to wait for the firmware's READY banner.")
 RUN_TIMEOUT_OPT = click.option("--run-timeout", type=click.FloatRange(min=0.1), default=120.0, show_default=True,

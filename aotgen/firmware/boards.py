@@ -72,6 +72,17 @@ class Console:
 
 
 @dataclass(frozen=True)
+class TimestampPin:
+    """The GPIO the MLPerf Tiny energy monitor watches (the firmware pulses it low for each
+    timestamp): bit `mask` of register `reg` drives it; `setup` runs first (clock, pin mode)."""
+
+    reg: int
+    mask: int
+    what: str = ""
+    setup: tuple[RegisterSetup, ...] = ()
+
+
+@dataclass(frozen=True)
 class FlashMethod:
     tool: str
     command: tuple[str, ...]  # placeholders: {elf}, {bin}, {hex}
@@ -124,6 +135,7 @@ class Board:
     qemu: QemuConfig | None = None
     qemu_twin: str | None = None
     simulator: SimulatorConfig | None = None
+    timestamp_pin: TimestampPin | None = None
     source: Path | None = None
 
     @property
@@ -176,6 +188,8 @@ class Board:
             "qemu_runnable": self.qemu_runnable,
             "qemu": {"machine": self.qemu.machine, "sysclk_hz": self.qemu.sysclk_hz} if self.qemu else None,
             "qemu_twin": self.qemu_twin,
+            "timestamp_pin": {"reg": self.timestamp_pin.reg, "mask": self.timestamp_pin.mask,
+                              "what": self.timestamp_pin.what} if self.timestamp_pin else None,
             "simulator": {"name": self.simulator.name, "mcu": self.simulator.mcu,
                           "clock_hz": self.simulator.clock_hz} if self.simulator else None,
         }
@@ -302,16 +316,29 @@ class _Reader:
             raise self.fail(f"{where}.size", "must be greater than 0")
         return MemoryRegion(origin, size)
 
-    def console(self) -> Console:
+    def setup_list(self, where: str) -> tuple[RegisterSetup, ...]:
         setup = []
-        for i, item in enumerate(self.get("console.setup", []) or []):
+        for i, item in enumerate(self.get(where, []) or []):
             if not isinstance(item, dict):
-                raise self.fail(f"console.setup[{i}]", "expected {reg: ..., mask: ...}")
+                raise self.fail(f"{where}[{i}]", "expected {reg: ..., mask: ...}")
             sub = _Reader(self.path, item)
             try:
                 setup.append(RegisterSetup(sub.int_("reg"), sub.int_("mask"), str(item.get("what", ""))))
             except BoardFileError as e:
-                raise self.fail(f"console.setup[{i}]", str(e).split(": ", 1)[1]) from None
+                raise self.fail(f"{where}[{i}]", str(e).split(": ", 1)[1]) from None
+        return tuple(setup)
+
+    def timestamp_pin(self) -> TimestampPin | None:
+        if self.get("timestamp_pin", None) is None:
+            return None
+        pin = TimestampPin(self.int_("timestamp_pin.reg"), self.int_("timestamp_pin.mask"),
+                           str(self.get("timestamp_pin.what", "")), self.setup_list("timestamp_pin.setup"))
+        if pin.mask == 0 or pin.mask > 0xFFFFFFFF:
+            raise self.fail("timestamp_pin.mask", "expected the pin's bit(s) in a 32-bit register")
+        return pin
+
+    def console(self) -> Console:
+        setup = self.setup_list("console.setup")
         pins = self.get("console.pins", {}) or {}
         if not isinstance(pins, dict):
             raise self.fail("console.pins", "expected a mapping like {tx: PD8, rx: PD9, af: 7}")
@@ -407,6 +434,7 @@ class _Reader:
             qemu=self.qemu(),
             qemu_twin=self.str_("qemu_twin", None),
             simulator=self.simulator(),
+            timestamp_pin=self.timestamp_pin(),
             source=self.path,
         )
         if board.fpu == "none" and board.float_abi != "soft":

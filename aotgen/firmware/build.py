@@ -86,7 +86,8 @@ def ram_estimate(project: ProjectInfo) -> dict[str, int]:
     io = sum(_tensor_bytes(t) for m in models if not m.get("io_in_arena") for t in m["inputs"] + m["outputs"])
     return {"model arenas": static + user, "I/O buffers": io, "harness buffers": HARNESS_RAM_BYTES,
             "stack": int(project.context.get("stack_bytes", 0) or 0),
-            "runtime": int(project.data.get("build", {}).get("ram_overhead_bytes", 0))}
+            "runtime": int(project.data.get("build", {}).get("ram_overhead_bytes", 0)),
+            "MLPerf sample buffer": int(project.app.get("raw_bytes", 0))}  # mlperf-tiny app: one raw sample
 
 
 def check_fit_before_link(project: ProjectInfo) -> None:

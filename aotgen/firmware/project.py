@@ -22,6 +22,7 @@ from cookiecutter.prompt import prompt_for_config
 
 from ..compiler import mlf
 from . import qemu
+from .apps import DEFAULT_APP, App, choose_app
 from .boards import Board
 from .templates import TemplateSpec, load_template
 from ..errors import AotgenError
@@ -85,6 +86,11 @@ class ProjectInfo:
     def template_settings(self) -> dict[str, Any]:
         """The board file's settings for this template (Arduino FQBN, Zephyr board name)."""
         return self.data.get("template_settings", {})
+
+    @property
+    def app(self) -> dict[str, Any]:
+        """What the firmware's main runs (aotgen.firmware.apps): {"name": "harness"|...}."""
+        return self.data.get("app", {"name": DEFAULT_APP})
 
     @property
     def elf(self) -> Path:
@@ -226,6 +232,12 @@ def build_context(
                 "pins": ", ".join(f"{k.upper()} {v}" for k, v in c.pins.items() if k != "af"),
                 "setup": [{"reg": f"0x{s.reg:08X}", "mask": f"0x{s.mask:08X}", "what": s.what} for s in c.setup],
             },
+            "timestamp_pin": {
+                "reg": f"0x{board.timestamp_pin.reg:08X}", "mask": f"0x{board.timestamp_pin.mask:08X}",
+                "what": board.timestamp_pin.what,
+                "setup": [{"reg": f"0x{s.reg:08X}", "mask": f"0x{s.mask:08X}", "what": s.what}
+                          for s in board.timestamp_pin.setup],
+            } if board.timestamp_pin else None,
         },
         "memory": _memory_context(board, models, stack_bytes),
         "workspace_user_bytes": max((m.workspace_bytes for m in models if _workspace_user(m)), default=0),
@@ -288,6 +300,8 @@ def generate_project(
     seed: int = DEFAULT_SEED,
     stack_bytes: int | None = None,
     extra_files: dict[str, str | Path] | None = None,
+    app: str = DEFAULT_APP,
+    app_options: dict[str, Any] | None = None,
 ) -> Path:
     """Render `template` (a built-in name or a template folder) for `board` with `models` into
     `output`; returns the project folder.
@@ -297,6 +311,8 @@ def generate_project(
     VARIABLES: stack_bytes, baud_rate, ...) also update the `_aotgen` entries they stand for.
     extra_files adds or replaces files in the project (relative path -> text, or a Path to copy),
     e.g. the serial harness's main.c, inside the same all-or-nothing step.
+    `app` is what main runs (aotgen.firmware.apps: harness, minimal, mlperf-tiny); app_options are
+    the mlperf-tiny app's `model_id` and `energy`.
     """
     output = Path(output)
     if output.suffix == ".tar":
@@ -307,6 +323,7 @@ def generate_project(
             f"board {board.name} does not support template '{spec.name}'; it supports: {', '.join(board.templates)}"
         )
     _check_models(models, board)
+    chosen = choose_app(app, models, board, spec, **(app_options or {}))
     if spec.flat_model_sources:
         for m in models:
             if m.objects:
@@ -322,6 +339,7 @@ def generate_project(
     inputs = test_inputs(models, seed)
     aot_ctx = build_context(models, board, inputs, stack_bytes)
     aot_ctx["template"] = {"name": spec.name, "settings": dict(board.templates.get(spec.board_key or "", {}))}
+    aot_ctx["app"] = chosen.context()
     extra: dict[str, Any] = {
         "project_slug": "project",
         "project_name": output.name,
@@ -344,12 +362,12 @@ def generate_project(
         for m in models:
             _copy_library(m, project / "models" / m.prefix)
         src_dir = spec.sources_dir.format(**variables)
-        files = _harness_files(models, src_dir)
+        files = chosen.files(models, src_dir, aot_ctx)
         if spec.flat_model_sources:
             files.update(_flat_model_sources(models, src_dir))
         _write_extra_files(project, {**files, **(extra_files or {})})
         _write_test_data(project, inputs)
-        _write_project_file(project, board, spec, models, seed, variables)
+        _write_project_file(project, board, spec, models, seed, variables, chosen)
         return publish(project, output, force, kind="project")
     except OSError as e:
         raise AotgenError(f"cannot write the project to {output}: {e}") from None
@@ -392,14 +410,6 @@ def _copy_library(m: ModelLibrary, dest: Path) -> None:
     shutil.copytree(m.root, dest)
 
 
-def _harness_files(models: list[ModelLibrary], src_dir: str = "src") -> dict[str, str | Path]:
-    """The serial harness the template's main.c runs: the shared device-side pair and the
-    generated model table (aotgen.harness.install)."""
-    from ..harness.install import harness_files
-
-    return harness_files(models, src_dir)
-
-
 def _write_extra_files(project: Path, files: dict[str, str | Path]) -> None:
     for rel, content in files.items():
         dest = (project / rel).resolve()
@@ -419,13 +429,14 @@ def _write_test_data(project: Path, inputs: dict[tuple[str, str], np.ndarray]) -
 
 
 def _write_project_file(project: Path, board: Board, spec: TemplateSpec, models: list[ModelLibrary], seed: int,
-                        variables: dict[str, Any]) -> None:
+                        variables: dict[str, Any], app: App) -> None:
     data = {
         "schema_version": PROJECT_SCHEMA_VERSION,
         "aotgen_version": _aotgen_version(),
         "template": spec.name,
         "template_dir": str(spec.path) if not spec.builtin else None,
         "template_settings": dict(board.templates.get(spec.board_key or "", {})),
+        "app": app.context(),
         "context": {k: v for k, v in variables.items() if isinstance(v, (str, int, float, bool))},
         "build": {"system": spec.build, "elf": spec.elf.format(**variables),
                   "ram_overhead_bytes": spec.ram_overhead_bytes},

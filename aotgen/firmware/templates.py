@@ -13,6 +13,8 @@ cookiecutter.json says how aotgen treats the generated project:
     elf: build/firmware.elf     # the built firmware, relative to the project ({var} allowed)
     ram_overhead_bytes: 0       # RAM the template's runtime uses besides arenas, I/O, harness
                                 # and stack (counted in the fit check before building)
+    apps: [harness]             # the firmware apps its main can run (aotgen project --app);
+                                # built-in templates: all of APPS
 
 Without the file: board_key is the template's name for built-in templates and none (any board)
 for a folder, and everything else takes the defaults above.
@@ -32,6 +34,9 @@ from ..errors import AotgenError
 
 SPEC_FILE = "aotgen_template.yaml"
 BUILD_SYSTEMS = ("make", "arduino", "west")
+# What a project's main runs (aotgen.firmware.apps): the test harness, a minimal application, the
+# MLPerf Tiny runner's protocol.
+APPS = ("harness", "minimal", "mlperf-tiny")
 
 # Top-level variables aotgen fills in (a template declares in its cookiecutter.json those it
 # uses) and, for some, the `_aotgen` entry they stand for: `--set stack_bytes=4096` changes both.
@@ -58,6 +63,7 @@ class TemplateSpec:
     flat_model_sources: bool = False
     elf: str = "build/firmware.elf"
     ram_overhead_bytes: int = 0
+    apps: tuple[str, ...] = ("harness",)
     defaults: dict[str, Any] = field(default_factory=dict)  # cookiecutter.json's public variables
 
     def default(self, key: str, fallback: Any) -> Any:
@@ -102,7 +108,7 @@ class TemplateSpec:
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "path": str(self.path), "builtin": self.builtin,
                 "description": self.description, "build": self.build, "board_key": self.board_key,
-                "variables": self.defaults, "boards": self.boards()}
+                "apps": list(self.apps), "variables": self.defaults, "boards": self.boards()}
 
 
 def load_template(template: str | Path) -> TemplateSpec:
@@ -143,7 +149,7 @@ def _load(path: Path, name: str, builtin: bool) -> TemplateSpec:
         if not isinstance(spec, dict):
             raise AotgenError(f"{f}: expected a mapping")
         unknown = set(spec) - {"description", "board_key", "build", "sources_dir", "flat_model_sources", "elf",
-                               "ram_overhead_bytes"}
+                               "ram_overhead_bytes", "apps"}
         if unknown:
             raise AotgenError(f"{f}: unknown field(s) {', '.join(sorted(unknown))}")
     build = spec.get("build", "make")
@@ -155,6 +161,9 @@ def _load(path: Path, name: str, builtin: bool) -> TemplateSpec:
     overhead = spec.get("ram_overhead_bytes", 0)
     if isinstance(overhead, bool) or not isinstance(overhead, int) or overhead < 0:
         raise AotgenError(f"{f}: field 'ram_overhead_bytes': expected a non-negative integer")
+    apps = spec.get("apps", list(APPS) if builtin else ["harness"])
+    if not isinstance(apps, list) or not apps or any(a not in APPS for a in apps):
+        raise AotgenError(f"{f}: field 'apps': expected a list of {', '.join(APPS)}")
     return TemplateSpec(
         name=name, path=path, builtin=builtin,
         description=str(spec.get("description", "")),
@@ -164,6 +173,7 @@ def _load(path: Path, name: str, builtin: bool) -> TemplateSpec:
         flat_model_sources=bool(spec.get("flat_model_sources", False)),
         elf=spec.get("elf", "build/firmware.elf"),
         ram_overhead_bytes=overhead,
+        apps=tuple(apps),
         defaults=public,
     )
 

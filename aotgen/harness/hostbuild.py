@@ -19,16 +19,22 @@ from ..compiler.mlf import ModelLibrary
 from ..toolchain import run
 from . import COMMON_DIR, HARNESS_C, HOST_PLATFORM_C
 from .cgen import MODELS_C, models_source
+from .mlperf import MLPERF_C
+from .mlperf.cgen import MODEL_C as MLPERF_MODEL_C
+from .mlperf.cgen import model_source as mlperf_model_source
+from .mlperf.models import MlperfModel
 
 BUILD_TIMEOUT_S = 300
 START_TIMEOUT_S = 10
 
 
 def build_host_harness(libs: list[ModelLibrary], workdir: Path | None = None,
-                       defines: dict[str, int] | None = None, cflags: list[str] | None = None) -> Path:
+                       defines: dict[str, int] | None = None, cflags: list[str] | None = None,
+                       mlperf: MlperfModel | None = None) -> Path:
     """Compile the host harness for `libs`; returns the executable. `defines` override the
     harness's compile-time settings (e.g. HARNESS_BYTE_TIMEOUT_MS); `cflags` are added (e.g.
-    sanitizers)."""
+    sanitizers). With `mlperf` (how libs[0] meets the runner) it serves the MLPerf Tiny app
+    instead of the harness."""
     workdir = Path(workdir or tempfile.mkdtemp(prefix="aotgen-harness-host-"))
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / MODELS_C).write_text(models_source(libs))
@@ -37,7 +43,12 @@ def build_host_harness(libs: list[ModelLibrary], workdir: Path | None = None,
     cmd += [f"-D{k}={v}" for k, v in (defines or {}).items()]
     for lib in libs:
         cmd += ["-I", str(lib.include_dir)]
-    cmd += [str(HARNESS_C), str(HOST_PLATFORM_C), str(workdir / MODELS_C)]
+    if mlperf is not None:
+        (workdir / MLPERF_MODEL_C).write_text(mlperf_model_source(mlperf))
+        cmd += ["-DAOTGEN_HOST_APP_MLPERF", str(MLPERF_C), str(workdir / MLPERF_MODEL_C)]
+    else:
+        cmd.append(str(HARNESS_C))
+    cmd += [str(HOST_PLATFORM_C), str(workdir / MODELS_C)]
     for lib in libs:
         cmd += [str(s) for s in lib.sources] + [str(o) for o in lib.objects]
     cmd += ["-lm", "-o", str(exe)]

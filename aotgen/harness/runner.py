@@ -41,6 +41,7 @@ class FirmwareTest:
     link: LinkStats = field(default_factory=LinkStats)
     board: str | None = None
     firmware: str | None = None
+    place: str | None = None  # the labgrid place it ran on (harness/on_places.py)
 
     @property
     def passed(self) -> bool:
@@ -48,7 +49,7 @@ class FirmwareTest:
 
     def to_json(self) -> dict:
         return {"passed": self.passed, "board": self.board, "firmware": self.firmware,
-                "transport": self.transport, "count_unit": self.unit,
+                "transport": self.transport, "place": self.place, "count_unit": self.unit,
                 "link": vars(self.link),
                 "models": [dict(prefix=p, **r.to_json()) for p, r in zip(self.prefixes, self.reports)]}
 
@@ -130,11 +131,12 @@ def make_samples(libs: list[ModelLibrary], count: int, seed: int,
 
 
 @contextlib.contextmanager
-def connect(board: Board, elf: Path, port: str | None) -> Iterator[tuple[Transport, QemuSerial | SimavrSerial | None]]:
-    """A transport to the firmware: --port if given, QEMU for QEMU boards, simavr for simavr
-    boards, else the board's USB serial port found by VID/PID."""
+def connect(board: Board, elf: Path, port: str | None,
+            qemu_args: tuple[str, ...] = ()) -> Iterator[tuple[Transport, QemuSerial | SimavrSerial | None]]:
+    """A transport to the firmware: --port if given, QEMU for QEMU boards (with `qemu_args`),
+    simavr for simavr boards, else the board's USB serial port found by VID/PID."""
     if port is None and board.qemu_runnable:
-        with QemuSerial(board, elf) as q:
+        with QemuSerial(board, elf, qemu_args=qemu_args) as q:
             assert q.transport is not None
             yield q.transport, q
         return
@@ -164,6 +166,11 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
     and `board`. QEMU boards are started here (unless `port` is given) and always stopped."""
     target = Path(target)
     if target.is_dir():
+        app = load_project(target).app["name"]
+        if app != "harness":
+            raise AotgenError(f"{target} runs the {app} app, not the test harness `aotgen test` talks to"
+                              + ("; drive it with `aotgen mlperf`" if app == "mlperf-tiny" else "")
+                              + "; generate a project with --app harness to test it")
         proj_board, elf, libs = project_libraries(target)
         board = board or proj_board
         libs = libraries or libs

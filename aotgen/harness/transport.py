@@ -69,6 +69,8 @@ def open_transport(url: str, baudrate: int = DEFAULT_BAUD, write_timeout: float 
     kwargs = {"baudrate": baudrate, "timeout": _POLL_S, "write_timeout": write_timeout}
     if "://" not in url:
         kwargs["exclusive"] = True  # a second reader would steal frames; fail fast instead
+    if url.startswith("rfc2217://"):  # pyserial's RFC 2217 client refuses a write timeout; its socket has one (5 s)
+        del kwargs["write_timeout"]
     try:
         port = serial.serial_for_url(url, **kwargs)
     except serial.SerialException as e:

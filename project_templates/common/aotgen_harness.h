@@ -75,6 +75,13 @@ uint32_t harness_cycles(void);
 /* 1: harness_cycles() counts instructions (QEMU -icount), 0: core clock cycles. */
 extern const uint8_t harness_cycles_are_instructions;
 
+/* Used by the other firmware apps (aotgen_mlperf.c), not by the harness itself:
+ * the rate harness_cycles() counts at, in Hz (1e9 where it counts QEMU instructions, 1 ns each), */
+uint32_t harness_cycles_hz(void);
+/* and the board's timestamp GPIO (MLPerf Tiny energy mode): 0 drives it low, 1 high. A board
+ * without one (no `timestamp_pin` in its board file) ignores the call. */
+void harness_timestamp_pin(int level);
+
 /* ---- The generated model table (aotgen_models.c). ---- */
 extern const harness_model_t aotgen_models[];
 extern const uint8_t aotgen_model_count;

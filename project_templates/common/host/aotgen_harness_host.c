@@ -1,6 +1,7 @@
 /* A host "board" for the serial harness: the platform interface over a TCP socket (POSIX), so
  * the real device-side C and a generated model table run on the build machine. Used by the
- * protocol tests and for debugging the host side without hardware.
+ * protocol tests and for debugging the host side without hardware; built with
+ * -DAOTGEN_HOST_APP_MLPERF it serves the MLPerf Tiny app instead (aotgen_mlperf.c).
  *
  * Usage: harness_host [port|pty [max_seconds]]. With a port: listens on 127.0.0.1:port (0 = any
  * free port), prints "port N" on stdout and serves one connection like QEMU's
@@ -60,6 +61,19 @@ uint32_t harness_cycles(void) {
     return (uint32_t)((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 }
 
+uint32_t harness_cycles_hz(void) { return 1000000000u; }
+
+/* No pin on the host: each level change is a line on stderr ("timestamp-pin 0"), for tests. */
+void harness_timestamp_pin(int level) { fprintf(stderr, "timestamp-pin %d\n", level ? 1 : 0); }
+
+/* What main runs: the harness, or (built with -DAOTGEN_HOST_APP_MLPERF) the MLPerf Tiny app. */
+#if defined(AOTGEN_HOST_APP_MLPERF)
+#include "aotgen_mlperf.h"
+static void serve(void) { aotgen_mlperf_serve(); }
+#else
+static void serve(void) { harness_serve(aotgen_models, aotgen_model_count); }
+#endif
+
 /* A pty whose slave end is raw (binary-clean) and held open, so bytes written before the host
  * opens it wait in the queue, as on a USB CDC port. */
 static int serve_pty(void) {
@@ -80,7 +94,7 @@ static int serve_pty(void) {
     printf("pty %s\n", path);
     fflush(stdout);
     g_fd = m;
-    harness_serve(aotgen_models, aotgen_model_count);
+    serve();
     return 0;
 }
 
@@ -113,6 +127,6 @@ int main(int argc, char **argv) {
     }
     close(srv);
     setsockopt(g_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    harness_serve(aotgen_models, aotgen_model_count);
+    serve();
     return 0;
 }

@@ -28,6 +28,18 @@
 {%- endif %}
 
 #define REG32(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
+{%- set t = b.timestamp_pin %}
+{%- if t %}
+
+/* The timestamp pin (MLPerf Tiny energy mode): {{ t.what }}. */
+#define BOARD_HAS_TIMESTAMP_PIN 1
+#define BOARD_TIMESTAMP_PIN_REG {{ t.reg }}u
+#define BOARD_TIMESTAMP_PIN_MASK {{ t.mask }}u
+#define BOARD_TIMESTAMP_PIN_SETUP() do { {%- for s in t.setup %} REG32({{ s.reg }}u) |= {{ s.mask }}u; /* {{ s.what }} */ {%- endfor %} } while (0)
+{%- else %}
+
+#define BOARD_HAS_TIMESTAMP_PIN 0 /* the board file names no timestamp_pin */
+{%- endif %}
 
 /* Cortex-M system registers (Armv7-M / Armv8-M ARM, System Control Space). */
 #define SCB_CPACR REG32(0xE000ED88u)

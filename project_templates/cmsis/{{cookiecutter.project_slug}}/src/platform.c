@@ -17,6 +17,13 @@ static void counter_init(void) {
     SYST_RVR = 0x00FFFFFFu;
     SYST_CVR = 0u;
     SYST_CSR = 0x7u; /* enable, interrupt, processor clock */
+    /* Enabling with CVR = 0 reloads it at once; QEMU counts that as a wrap (a pending SysTick
+     * exception), which made a reading right after boot one wrap (0.67 s) ahead of later ones:
+     * let the reload happen, then start from zero wraps. */
+    while (SYST_CVR == 0u) {
+    }
+    SCB_ICSR = 1u << 25; /* PENDSTCLR */
+    systick_wraps = 0;
 }
 
 static uint64_t counter_ticks(void) {

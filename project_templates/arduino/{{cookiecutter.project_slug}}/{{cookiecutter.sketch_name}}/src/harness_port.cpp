@@ -1,4 +1,5 @@
-/* The serial harness's platform functions (aotgen_harness.h) on the Arduino core: bytes over
+/* The platform port of aotgen's apps (aotgen_harness.h: the serial harness, the minimal app, the
+ * MLPerf Tiny app) on the Arduino core: bytes over
  * Serial, timeouts from millis(), and a core-cycle counter:
  *   AVR (ATmega):        Timer1 at the CPU clock (no prescaler) extended to 32 bits by its
  *                        overflow interrupt. Exact cycles, on a real board and in simavr. Timer1
@@ -76,14 +77,34 @@ extern "C" int harness_read_byte(uint32_t timeout_ms) {
 
 extern "C" void harness_write(const uint8_t *data, size_t len) { Serial.write(data, len); }
 
+extern "C" uint32_t harness_cycles_hz(void) { return (uint32_t)F_CPU; }
+{%- set t = cookiecutter._aotgen.board.timestamp_pin %}
+
+/* The timestamp pin (MLPerf Tiny energy mode){{ ": " ~ t.what if t else ": the board file names none" }}. */
+extern "C" void harness_timestamp_pin(int level) {
+{%- if t %}
+    volatile uint32_t *reg = (volatile uint32_t *)(uintptr_t){{ t.reg }}u;
+    static bool ready;
+    if (!ready) {
+{%- for s in t.setup %}
+        *(volatile uint32_t *)(uintptr_t){{ s.reg }}u |= {{ s.mask }}u; /* {{ s.what }} */
+{%- endfor %}
+        ready = true;
+    }
+    if (level) {
+        *reg |= {{ t.mask }}u;
+    } else {
+        *reg &= ~{{ t.mask }}u;
+    }
+{%- else %}
+    (void)level;
+{%- endif %}
+}
+
 void harness_port_begin(uint32_t baud) {
     Serial.begin(baud);
     while (!Serial) {
         /* USB CDC boards: wait for the host to open the port */
     }
     counter_begin();
-    harness_init(aotgen_models, aotgen_model_count);
-    harness_send_ready(0);
 }
-
-void harness_port_poll(void) { (void)harness_poll(100); }

@@ -1,12 +1,10 @@
-/* Arduino glue of aotgen's serial harness: Serial as the line, a cycle counter. */
+/* Arduino glue of aotgen's apps: Serial as the line, a cycle counter (src/harness_port.cpp). */
 #ifndef HARNESS_PORT_H
 #define HARNESS_PORT_H
 
 #include <stdint.h>
 
-/* Opens Serial, starts the cycle counter and sends the READY banner. */
+/* Opens Serial and starts the cycle counter. */
 void harness_port_begin(uint32_t baud);
-/* Answers the host's requests for a while; call it from loop(). */
-void harness_port_poll(void);
 
 #endif

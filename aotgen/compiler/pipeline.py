@@ -28,6 +28,7 @@ from .lower import lower
 from ..outputs import publish, refuse_overwrite, staging_dir
 from .mlf import SCHEMA_VERSION, ModelLibrary, load
 from .plan import plan_memory
+from .quantized.fc_call import c_kernels
 from .quantized.gemm_call import gemm_kernels
 from .targets import get_cpu, tvm_target
 
@@ -134,7 +135,8 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     step("import", f"importing {Path(model).name}")
     target_obj = tvm.target.Target(tvm_target(cpu, backend))
     # kernels call the C helpers as <prefix>_<name>; convolutions become GEMM calls on DSP cores
-    with c_helpers.symbol_prefix(prefix), gemm_kernels(uses_dsp_helpers(target_obj)):
+    with c_helpers.symbol_prefix(prefix), gemm_kernels(uses_dsp_helpers(target_obj)), \
+            c_kernels(not cpu.flash_qualifier):
         imported = load_model(model)
     done("import")
     step("lower", f"lowering {len(imported.operators)} operators with TVM")

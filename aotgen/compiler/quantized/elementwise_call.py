@@ -7,9 +7,13 @@ from __future__ import annotations
 from tvm import te, tirx
 
 from .. import c_helpers
+from .fc_call import c_kernels_enabled
 
 
 def _same_shape(ins, outs) -> bool:
+    """The inputs and output have one shape, and C kernels are on (fc_call.c_kernels)."""
+    if not c_kernels_enabled():
+        return False
     shapes = [[int(d) for d in t.tensor.ShapeAsNumpy()] for t in (ins[0], ins[1], outs[0])]
     return shapes[0] == shapes[1] == shapes[2]
 

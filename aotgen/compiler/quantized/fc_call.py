@@ -5,6 +5,10 @@ where its bound holds, and on DSP cores the widened input row as an arena scratc
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+
 import numpy as np
 from tvm import relax, te, tirx
 
@@ -12,6 +16,24 @@ from .. import c_helpers
 from ..conv_gemm import fast_requantize_holds
 from .gemm_call import gemm_enabled
 from .params import ChannelRequant
+from .te_kernels import fully_connected_te
+
+_enabled: ContextVar[bool] = ContextVar("aotgen_c_kernels", default=True)
+
+
+@contextlib.contextmanager
+def c_kernels(enabled: bool) -> Iterator[None]:
+    """FC and elementwise layers imported inside this block call the C kernels when `enabled`: not
+    where weights live in another address space (AVR's __flash), which plain pointers cannot read."""
+    token = _enabled.set(enabled)
+    try:
+        yield
+    finally:
+        _enabled.reset(token)
+
+
+def c_kernels_enabled() -> bool:
+    return _enabled.get()
 
 
 def interleave_rows(w: np.ndarray) -> np.ndarray:
@@ -60,7 +82,13 @@ def fc_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, fast: bool, widen: bool
 
 
 def fc_call(bb, x, w: np.ndarray, bias: np.ndarray, rq: ChannelRequant, zp_in: int, zp_out: int, lo: int, hi: int):
-    """FULLY_CONNECTED through the C kernel, on `bias` and `rq` as requant_tables stores them."""
+    """FULLY_CONNECTED through the C kernel, on `bias` and `rq` as requant_tables stores them (the
+    TE kernel where C kernels are off)."""
+    if not c_kernels_enabled():
+        return bb.call_te(
+            lambda x_, w_, b_, *r_: fully_connected_te(x_, w_, b_, r_, rq=rq, zp_in=zp_in, zp_out=zp_out, lo=lo, hi=hi,
+                                                       out_dtype="int8"),
+            x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors), primfunc_name_hint="fully_connected_int8")
     fast = fast_requantize_holds(w, bias, rq.shift)
     k = int(w.shape[1])
     widen = gemm_enabled() and k >= 4

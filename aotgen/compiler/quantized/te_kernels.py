@@ -144,6 +144,20 @@ def transpose_conv_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, strides, pa
     return _epilogue(acc, bias, rq, rq_tensors, zp_out, lo, hi, "int8", out_shape, 3)
 
 
+def fully_connected_te(x, w, bias, rq_tensors, *, rq: ChannelRequant, zp_in: int, zp_out: int, lo: int, hi: int, out_dtype: str):
+    batch, in_c = (int(d) for d in x.shape)
+    out_c = int(w.shape[0])
+    ric = te.reduce_axis((0, in_c), "ic")
+    zp = tirx.const(zp_in, "int32")
+    acc = te.compute(
+        (batch, out_c),
+        lambda b, oc: te.sum((tirx.Cast("int32", x[b, ric]) - zp) * tirx.Cast("int32", w[oc, ric]), axis=[ric]),
+        name="fc_acc",
+    )
+    # LiteRT's reference FULLY_CONNECTED rounds once (measured: double rounding is off by 1 LSB).
+    return _epilogue(acc, bias, rq, rq_tensors, zp_out, lo, hi, out_dtype, (batch, out_c), 1, single_rounding=True)
+
+
 def batch_matmul_te(lhs, rhs, *, adj_x: bool, adj_y: bool, zp_l: int, zp_r: int, multiplier: int, shift: int,
                     zp_out: int, out_shape):
     """TFLite's int8 BatchMatMul: (lhs - zp_l) x (rhs - zp_r) summed over K in int32, requantized,

@@ -200,6 +200,8 @@ def test_every_helper_is_covered():
                 # the micro-kernels and their parts: test_conv1x1_against_tflite_arithmetic here, test_dsp.py in QEMU
                 "aotgen_conv1x1_s8", "aotgen_conv1x1_channel_s8", "aotgen_output_s8", "aotgen_channel_requant",
                 "aotgen_folded_bias", "aotgen_dwconv_s8", "aotgen_dw_channel_s8"}
+    # the DSP instructions' C models and the shared epilogue: through the kernels' DSP_EMULATE paths
+    indirect |= {n for n in c_helpers.read_helpers(("aotgen_dsp.h",))}
     indirect |= {n for n in c_helpers.read_helpers(("aotgen_conv_gemm_s8.h",))}  # test_conv_gemm_s8.py
     indirect |= {n for n in c_helpers.read_helpers(("aotgen_depthwise_s8.h",))}  # test_depthwise_s8.py
     indirect |= {n for n in c_helpers.read_helpers(("aotgen_fc_s8.h",))}  # test_fc_s8.py

@@ -24,66 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "aotgen_fixedpoint.h"
-
-/* SXTB16: bytes 0 and 2 of v as two sign-extended 16-bit lanes (ror8: bytes 1 and 3). */
-static inline uint32_t aotgen_sxtb16(uint32_t v, int32_t ror8) {
-  uint32_t r;
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  if (ror8) __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
-  else __asm__("sxtb16 %0, %1" : "=r"(r) : "r"(v));
-#else
-  if (ror8) v = (v >> 8) | (v << 24);
-  r = ((uint32_t)(uint16_t)(int16_t)(int8_t)(v & 0xFFu)) |
-      ((uint32_t)(uint16_t)(int16_t)(int8_t)((v >> 16) & 0xFFu) << 16);
-#endif
-  return r;
-}
-
-/* SMLAD: acc + lo(a)*lo(b) + hi(a)*hi(b), 16-bit signed lanes. */
-static inline int32_t aotgen_smlad(uint32_t a, uint32_t b, int32_t acc) {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  __asm__("smlad %0, %1, %2, %3" : "=r"(acc) : "r"(a), "r"(b), "r"(acc));
-  return acc;
-#else
-  int32_t lo = (int32_t)(int16_t)(a & 0xFFFFu) * (int32_t)(int16_t)(b & 0xFFFFu);
-  int32_t hi = (int32_t)(int16_t)(a >> 16) * (int32_t)(int16_t)(b >> 16);
-  return (int32_t)((uint32_t)acc + (uint32_t)lo + (uint32_t)hi);
-#endif
-}
-
-/* One output: requantize (fast or general form), add the output zero point, clamp. */
-static inline int8_t aotgen_conv_out_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t fast,
-                                        int32_t zp_out, int32_t act_min, int32_t act_max) {
-  int32_t v = (fast ? aotgen_requantize_fast(acc, multiplier, shift) : aotgen_requantize(acc, multiplier, shift))
-              + zp_out;
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  /* SSAT clamps to int8 in one instruction; the activation's bounds (compile-time constants in
-   * the C backend) only where they are tighter. */
-  __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));
-  if (act_min > -128) v = v < act_min ? act_min : v;
-  if (act_max < 127) v = v > act_max ? act_max : v;
-  return (int8_t)v;
-#else
-  v = v < act_min ? act_min : v;
-  return (int8_t)(v > act_max ? act_max : v);
-#endif
-}
-
-/* Channel c's (multiplier, shift) from the layer's table (conv_gemm.pack_requant): rq_step 0, one
- * packed word for every channel; 1, one packed word per channel (bits 0..29 the multiplier's low
- * bits, bit 30 implied; bits 30..31 the shift above shift_base); 2, (multiplier, shift) pairs. */
-static inline void aotgen_gemm_requant(const int32_t* rq, int32_t rq_step, int32_t shift_base, int32_t c,
-                                       int32_t* multiplier, int32_t* shift) {
-  if (rq_step == 2) {
-    *multiplier = rq[2 * c];
-    *shift = rq[2 * c + 1];
-  } else {
-    uint32_t r = (uint32_t)rq[c * rq_step];
-    *multiplier = (int32_t)((r & 0x3FFFFFFFu) | 0x40000000u);
-    *shift = (int32_t)(r >> 30) + shift_base;
-  }
-}
+#include "aotgen_dsp.h"
 
 /* Row q (0 or 1) of the GEMM's int16 pixel pair `rows` from n int8 values, zero-padded to n_padded
  * (the weights' zero columns: any value would do, zeros keep the row defined). The two rows are
@@ -218,11 +159,11 @@ static inline void aotgen_gemm_rows_s8(const int16_t* rows, int32_t two_p, const
     aotgen_dot_2x2_s8(rows, w0, two_c ? w0 + k : w0, k, bias[c], bias[c + two_c], s);
     aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &sh0);
     aotgen_gemm_requant(rq, rq_step, shift_base, c + two_c, &m1, &sh1);
-    y0[c] = aotgen_conv_out_s8(s[0], m0, sh0, fast, zp_out, act_min, act_max);
-    if (two_c) y0[c + 1] = aotgen_conv_out_s8(s[1], m1, sh1, fast, zp_out, act_min, act_max);
+    y0[c] = aotgen_out_s8(s[0], m0, sh0, fast, zp_out, act_min, act_max);
+    if (two_c) y0[c + 1] = aotgen_out_s8(s[1], m1, sh1, fast, zp_out, act_min, act_max);
     if (two_p) {
-      y0[y_stride + c] = aotgen_conv_out_s8(s[2], m0, sh0, fast, zp_out, act_min, act_max);
-      if (two_c) y0[y_stride + c + 1] = aotgen_conv_out_s8(s[3], m1, sh1, fast, zp_out, act_min, act_max);
+      y0[y_stride + c] = aotgen_out_s8(s[2], m0, sh0, fast, zp_out, act_min, act_max);
+      if (two_c) y0[y_stride + c + 1] = aotgen_out_s8(s[3], m1, sh1, fast, zp_out, act_min, act_max);
     }
   }
 }

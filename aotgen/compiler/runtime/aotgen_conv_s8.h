@@ -12,27 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "aotgen_fixedpoint.h"
-
-/* A layer's per-channel requantization as the compiler stores it (quantized/params.py,
- * ChannelRequant): mode 0, one (m0, s0) for all channels; mode 1, one packed word per channel
- * (bits 0..29 the multiplier's low bits, bit 30 set; bits 30..31 the shift minus s0); mode 2, an
- * int32 multiplier and an int8 shift per channel. */
-static inline void aotgen_channel_requant(int32_t mode, const void* word_table, const void* shift_table, int32_t m0,
-                                          int32_t s0, int32_t o, int32_t* multiplier, int32_t* shift) {
-  const int32_t* words = (const int32_t*)word_table; /* tables a mode does not use: any pointer */
-  const int8_t* shifts = (const int8_t*)shift_table;
-  if (mode == 0) {
-    *multiplier = m0;
-    *shift = s0;
-  } else if (mode == 1) {
-    *multiplier = (int32_t)(((uint32_t)words[o] & UINT32_C(0x3FFFFFFF)) | UINT32_C(0x40000000));
-    *shift = (int32_t)(((uint32_t)words[o] >> 30) & UINT32_C(3)) + s0;
-  } else {
-    *multiplier = words[o];
-    *shift = shifts[o];
-  }
-}
+#include "aotgen_dsp.h"
 
 /* Channel o's bias (int16 or int32, as stored) minus zp_in * sum(w[o]): the input zero point
  * folded once per channel, so the loops multiply the stored input bytes as they are. */

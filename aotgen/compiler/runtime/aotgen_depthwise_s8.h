@@ -1,7 +1,7 @@
 /* int8 depthwise convolution (depth multiplier 1, one image, NHWC) on DSP cores, on constants the
- * compiler prepares (compiler/depthwise.py): weights as TFLite stores them ([kh*kw][ch]), the input
- * zero point folded into each channel's bias (bias' = bias + input_offset * sum_t w[t][c]), and the
- * GEMM's requantization table (aotgen_gemm_requant).
+ * compiler prepares (conv_gemm.depthwise_constants): weights as TFLite stores them ([kh*kw][ch]),
+ * the input zero point folded into each channel's bias (bias' = bias + input_offset *
+ * sum_t w[t][c]), and the GEMM's requantization table (aotgen_gemm_requant, aotgen_dsp.h).
  *
  * The folded bias is exact when every tap outside the image reads the input zero point: each output
  * pixel first lists its taps' input pointers, an outside tap pointing at `zp_row` (ch bytes of
@@ -19,19 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "aotgen_conv_gemm_s8.h"
-
-/* SMLABB (top 0) / SMLATT (top 1): acc + the bottom (top) 16-bit lanes of a and b multiplied. */
-static inline int32_t aotgen_smla_lane(uint32_t a, uint32_t b, int32_t acc, int32_t top) {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  if (top) __asm__("smlatt %0, %1, %2, %3" : "=r"(acc) : "r"(a), "r"(b), "r"(acc));
-  else __asm__("smlabb %0, %1, %2, %3" : "=r"(acc) : "r"(a), "r"(b), "r"(acc));
-  return acc;
-#else
-  uint32_t la = top ? a >> 16 : a & 0xFFFFu, lb = top ? b >> 16 : b & 0xFFFFu;
-  return (int32_t)((uint32_t)acc + (uint32_t)((int32_t)(int16_t)la * (int32_t)(int16_t)lb));
-#endif
-}
+#include "aotgen_dsp.h"
 
 /* y = depthwise(x): in_h x in_w x ch in, out_h x out_w x ch out, kh x kw window with strides,
  * dilations and top/left padding; requantized with the GEMM's table and epilogue. */
@@ -75,7 +63,7 @@ static inline int32_t aotgen_depthwise_s8(const int8_t* x, int32_t in_h, int32_t
         for (int32_t k = 0; k < 4; ++k) {
           int32_t m, s;
           aotgen_gemm_requant(rq, rq_step, shift_base, c + k, &m, &s);
-          out[c + k] = aotgen_conv_out_s8(acc[k], m, s, fast, zp_out, act_min, act_max);
+          out[c + k] = aotgen_out_s8(acc[k], m, s, fast, zp_out, act_min, act_max);
         }
       }
 #endif
@@ -84,7 +72,7 @@ static inline int32_t aotgen_depthwise_s8(const int8_t* x, int32_t in_h, int32_t
         for (t = 0; t < n_taps; ++t) acc += (int32_t)taps[t][c] * w[t * ch + c];
         int32_t m, s;
         aotgen_gemm_requant(rq, rq_step, shift_base, c, &m, &s);
-        out[c] = aotgen_conv_out_s8(acc, m, s, fast, zp_out, act_min, act_max);
+        out[c] = aotgen_out_s8(acc, m, s, fast, zp_out, act_min, act_max);
       }
     }
   }

@@ -15,15 +15,7 @@
 
 #include <stdint.h>
 
-#include "aotgen_fixedpoint.h"
-
-/* The output requantization (fast or general form), zero point and clamp. */
-static inline int8_t aotgen_elementwise_out_s8(int32_t v, int32_t m, int32_t s, int32_t fast, int32_t zp_out,
-                                               int32_t lo, int32_t hi) {
-  v = (fast ? aotgen_requantize_fast(v, m, s) : aotgen_requantize(v, m, s)) + zp_out;
-  v = v < lo ? lo : v;
-  return (int8_t)(v > hi ? hi : v);
-}
+#include "aotgen_dsp.h"
 
 /* y = a + b (a - b when `subtract`), n elements; (m1, s1), (m2, s2), (mo, so): add.cc's
  * input and output multipliers, left shift 20. */
@@ -34,7 +26,7 @@ static inline void aotgen_add_s8(const int8_t* a, const int8_t* b, int32_t n, in
   for (int32_t i = 0; i < n; ++i) {
     const int32_t xa = aotgen_requantize_fast((int32_t)((uint32_t)(a[i] - zp1) << 20), m1, s1);
     const int32_t xb = aotgen_requantize_fast((int32_t)((uint32_t)(b[i] - zp2) << 20), m2, s2);
-    y[i] = aotgen_elementwise_out_s8(subtract ? xa - xb : xa + xb, mo, so, fast_out, zp_out, lo, hi);
+    y[i] = aotgen_out_s8(subtract ? xa - xb : xa + xb, mo, so, fast_out, zp_out, lo, hi);
   }
 }
 
@@ -42,7 +34,7 @@ static inline void aotgen_add_s8(const int8_t* a, const int8_t* b, int32_t n, in
 static inline void aotgen_mul_s8(const int8_t* a, const int8_t* b, int32_t n, int32_t zp1, int32_t zp2, int32_t m,
                                  int32_t s, int32_t fast_out, int32_t zp_out, int32_t lo, int32_t hi, int8_t* y) {
   for (int32_t i = 0; i < n; ++i)
-    y[i] = aotgen_elementwise_out_s8((int32_t)(a[i] - zp1) * (int32_t)(b[i] - zp2), m, s, fast_out, zp_out, lo, hi);
+    y[i] = aotgen_out_s8((int32_t)(a[i] - zp1) * (int32_t)(b[i] - zp2), m, s, fast_out, zp_out, lo, hi);
 }
 
 #endif /* AOTGEN_ELEMENTWISE_S8_H */

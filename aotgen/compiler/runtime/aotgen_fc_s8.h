@@ -3,7 +3,7 @@
  * y[b][o] = clamp(zp_out + requantize_single(bias[o] + sum_k (x[b][k] - zp_in) * w[o][k]), lo, hi)
  *
  * on the bias and requantization tables as the compiler stores them (quantized/params.py), and
- * the weights in the order aotgen/compiler/fc_s8.py gives them (the same bytes, no extra flash):
+ * the weights in the order compiler/quantized/fc_call.py gives them (the same bytes, no extra flash):
  * rows in blocks of 4, each block as 16-byte groups (4 bytes of each of its 4 rows, K/4 groups)
  * then the 4 rows' last K%4 bytes; the last n_out%4 rows as they are.
  *
@@ -23,41 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "aotgen_fixedpoint.h"
-#include "aotgen_conv_s8.h"
-#include "aotgen_conv_gemm_s8.h"
-
-/* SADD16: two 16-bit lane additions (wrapping). */
-static inline uint32_t aotgen_sadd16(uint32_t a, uint32_t b) {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  uint32_t r;
-  __asm__("sadd16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-#else
-  return ((a + b) & 0xFFFFu) | (((a >> 16) + (b >> 16)) << 16);
-#endif
-}
-
-/* SMMUL (round 0) / SMMULR (round 1): the high word of a * b (+ 2^31), a and b signed. */
-static inline int32_t aotgen_smmul(int32_t a, int32_t b, int32_t round) {
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  int32_t r;
-  if (round) __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-  else __asm__("smmul %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-#else
-  bool neg = (a < 0) != (b < 0);
-  uint32_t hi, lo;
-  aotgen_umul64(a < 0 ? UINT32_C(0) - (uint32_t)a : (uint32_t)a, b < 0 ? UINT32_C(0) - (uint32_t)b : (uint32_t)b,
-                &hi, &lo);
-  if (neg) { /* two's complement of hi:lo */
-    lo = ~lo + UINT32_C(1);
-    hi = ~hi + (lo == UINT32_C(0));
-  }
-  if (round) hi += (lo + UINT32_C(0x80000000)) < lo;
-  return (int32_t)hi;
-#endif
-}
+#include "aotgen_dsp.h"
 
 /* aotgen_requantize_single for shift <= 0 and |acc| < 2^30. With P = acc * m and e = -shift,
  * the result floor((P + 2^(30+e)) / 2^(31+e)) is SMMULR(2 acc, m) for e = 0 and, for e > 0,

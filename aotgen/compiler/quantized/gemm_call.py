@@ -115,4 +115,4 @@ def depthwise_call(bb, x, w: np.ndarray, bias: np.ndarray, zp_in: int, zp_out: i
                          out_buffers=[out])
 
     return bb.call_te(te_call, x, relax.const(c.weights), relax.const(c.bias), relax.const(c.rq),
-                      primfunc_name_hint="depthwise_int8")
+                      primfunc_name_hint="depthwise_conv_int8")

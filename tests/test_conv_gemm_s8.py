@@ -7,17 +7,14 @@ DSP path (AOTGEN_DSP_EMULATE: C models of SXTB16/SMLAD/SMMULR) on the host."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 import tflite_arith as T
-from aotgen.compiler import c_helpers
 from aotgen.compiler.conv_gemm import fast_requantize_holds, gemm_constants, pack_requant
-
-WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+from kernel_driver import PATHS, build_driver, conv_out_hw, run_driver
 
 DRIVER = r"""
 #include <stdio.h>
@@ -66,8 +63,7 @@ class Layer:
 
     @property
     def out_hw(self) -> tuple[int, int]:
-        return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
-                     for n, p, d, k, s in zip((self.h, self.w), self.pad, self.dilation, self.k, self.stride))
+        return conv_out_hw((self.h, self.w), self.k, self.stride, self.dilation, self.pad)
 
 
 LAYERS = {
@@ -136,14 +132,9 @@ def reference(layer: Layer, x, w, bias, mult, shift) -> np.ndarray:
     return out.astype(np.int8)
 
 
-@pytest.fixture(scope="module", params=["plain", "dsp"])
+@pytest.fixture(scope="module", params=PATHS)
 def driver(request, tmp_path_factory):
-    d = tmp_path_factory.mktemp(f"conv_{request.param}")
-    (d / "driver.c").write_text(DRIVER)
-    flags = ["-DAOTGEN_DSP_EMULATE"] if request.param == "dsp" else []
-    subprocess.run(["gcc", *WARNINGS, *flags, "-O2", "-I", str(c_helpers.RUNTIME_DIR), str(d / "driver.c"), "-o",
-                    str(d / "driver")], check=True, timeout=120)
-    return d / "driver"
+    return build_driver(DRIVER, tmp_path_factory.mktemp(f"conv_{request.param}"), request.param == "dsp")
 
 
 def run_c(exe, layer: Layer, x, consts, fast: bool) -> np.ndarray:
@@ -154,9 +145,7 @@ def run_c(exe, layer: Layer, x, consts, fast: bool) -> np.ndarray:
     head = [layer.h, layer.w, layer.c_in, *layer.k, *layer.stride, *layer.dilation, *layer.pad, layer.zp_in, oh, ow,
             layer.c_out, layer.zp_out, *layer.act, int(fast), consts.k_padded, scratch]
     values = [*head, *x.ravel(), *consts.weights.ravel(), *consts.bias, consts.rq_step, consts.shift_base, *consts.rq]
-    out = subprocess.run([str(exe)], input="\n".join(str(int(v)) for v in values), capture_output=True, text=True,
-                         timeout=60, check=True)
-    return np.array([int(v) for v in out.stdout.split()], np.int8).reshape(oh, ow, layer.c_out)
+    return run_driver(exe, values).astype(np.int8).reshape(oh, ow, layer.c_out)
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -180,10 +169,7 @@ def test_fast_bound_is_decided_per_layer():
 
 def test_fast_form_is_wrong_beyond_its_bound(tmp_path):
     """The bound is needed: forced on a layer whose sums pass 2^30, the fast form differs."""
-    exe = tmp_path / "driver"
-    (tmp_path / "driver.c").write_text(DRIVER)
-    subprocess.run(["gcc", *WARNINGS, "-DAOTGEN_DSP_EMULATE", "-O2", "-I", str(c_helpers.RUNTIME_DIR),
-                    str(tmp_path / "driver.c"), "-o", str(exe)], check=True, timeout=120)
+    exe = build_driver(DRIVER, tmp_path, dsp=True)
     layer = LAYERS["K beyond the fast bound"]
     x, w, bias, mult, shift = layer_data(layer, 3)
     shift[:] = -31  # outputs inside int8: only the rounding of a 2^30+ sum can differ

@@ -7,15 +7,14 @@ runs the real instructions (tests/test_dsp.py)."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 import tflite_arith as T
-from aotgen.compiler import c_helpers
 from aotgen.compiler.conv_gemm import depthwise_constants
+from kernel_driver import PATHS, build_driver, conv_out_hw, run_driver
 
 DRIVER = r"""
 #include <stdio.h>
@@ -59,8 +58,7 @@ class Layer:
 
     @property
     def out_hw(self) -> tuple[int, int]:
-        return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
-                     for n, p, d, k, s in zip((self.h, self.w), self.pad, self.dilation, self.k, self.stride))
+        return conv_out_hw((self.h, self.w), self.k, self.stride, self.dilation, self.pad)
 
 
 LAYERS = {
@@ -119,14 +117,9 @@ def reference(layer: Layer, x, w, bias, mult, shift) -> np.ndarray:
     return out.astype(np.int8)
 
 
-@pytest.fixture(scope="module", params=["plain", "dsp"])
+@pytest.fixture(scope="module", params=PATHS)
 def driver(request, tmp_path_factory):
-    d = tmp_path_factory.mktemp(f"dw_{request.param}")
-    (d / "driver.c").write_text(DRIVER)
-    flags = ["-DAOTGEN_DSP_EMULATE"] if request.param == "dsp" else []
-    subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", *flags, "-O2", "-I", str(c_helpers.RUNTIME_DIR),
-                    str(d / "driver.c"), "-o", str(d / "driver")], check=True, timeout=120)
-    return d / "driver"
+    return build_driver(DRIVER, tmp_path_factory.mktemp(f"dw_{request.param}"), request.param == "dsp")
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -138,8 +131,6 @@ def test_depthwise_kernel_is_bit_exact(driver, name):
     head = [layer.h, layer.w, layer.ch, *layer.k, *layer.stride, *layer.dilation, *layer.pad, oh, ow, layer.zp_in,
             layer.zp_out, *layer.act, int(c.fast)]
     values = [*head, *x.ravel(), *c.weights.ravel(), *c.bias, c.rq_step, c.shift_base, *c.rq]
-    run = subprocess.run([str(driver)], input="\n".join(str(int(v)) for v in values), capture_output=True, text=True,
-                         timeout=60, check=True)
-    got = np.array([int(v) for v in run.stdout.split()], np.int8).reshape(oh, ow, layer.ch)
+    got = run_driver(driver, values).astype(np.int8).reshape(oh, ow, layer.ch)
     want = reference(layer, x, w, bias, mult, shift)
     assert np.array_equal(got, want), (np.argwhere(got != want)[:5], got.ravel()[:10], want.ravel()[:10])

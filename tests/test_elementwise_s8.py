@@ -6,16 +6,12 @@ general form), fused activations. Plain-C and DSP paths (AOTGEN_DSP_EMULATE) on 
 
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 import pytest
 
 import tflite_arith as T
-from aotgen.compiler import c_helpers
 from aotgen.compiler.quantized.params import add_params, quantize_multiplier
-
-WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+from kernel_driver import PATHS, build_driver, run_driver
 
 DRIVER = r"""
 #include <stdio.h>
@@ -51,20 +47,13 @@ MULS = {
 }
 
 
-@pytest.fixture(scope="module", params=["plain", "dsp"])
+@pytest.fixture(scope="module", params=PATHS)
 def driver(request, tmp_path_factory):
-    d = tmp_path_factory.mktemp(f"elementwise_{request.param}")
-    (d / "driver.c").write_text(DRIVER)
-    flags = ["-DAOTGEN_DSP_EMULATE"] if request.param == "dsp" else []
-    subprocess.run(["gcc", *WARNINGS, *flags, "-O2", "-I", str(c_helpers.RUNTIME_DIR), str(d / "driver.c"), "-o",
-                    str(d / "driver")], check=True, timeout=120)
-    return d / "driver"
+    return build_driver(DRIVER, tmp_path_factory.mktemp(f"elementwise_{request.param}"), request.param == "dsp")
 
 
 def run(exe, op: int, args) -> np.ndarray:
-    out = subprocess.run([str(exe)], input="\n".join(str(int(v)) for v in (op, *args)), capture_output=True,
-                         text=True, timeout=60, check=True)
-    return np.array([int(v) for v in out.stdout.split()])
+    return run_driver(exe, (op, *args))
 
 
 @pytest.mark.parametrize("subtract", [False, True])

@@ -17,24 +17,13 @@ import shutil
 import numpy as np
 import pytest
 
-import aotgen
-from aotgen.firmware import boards
-from aotgen.firmware import build as firmware
-from aotgen.firmware.project import generate_project
-from aotgen.harness.runner import test_firmware
-from tflite_builder import NONE, RELU, ModelSpec, bias_int32, output_scale_for, weight_scales
+from qemu_kernels import assert_bit_exact_in_qemu
+from tflite_builder import NONE, RELU, ModelSpec, bias_int32, extreme_weights, output_scale_for, weight_scales
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi"),
     pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm"),
 ]
-
-
-def extreme_weights(rng, shape) -> np.ndarray:
-    w = rng.integers(-127, 128, size=shape).astype(np.int8)
-    w.flat[::5] = 127
-    w.flat[1::5] = -127
-    return w
 
 
 def fc_model(rng, batches: int, k: int, n_out: int, zp_in: int, per_channel: bool = True, act: int = NONE,
@@ -82,29 +71,7 @@ def elementwise_models(rng) -> list[tuple[ModelSpec, int, str]]:
     ]]
 
 
-def assert_bit_exact(board_name: str, specs, tmp_path, count: int = 3, seed: int = 7) -> None:
-    """Each model compiled with both backends, its C calling its kernel, all in one firmware run in
-    QEMU: 0 LSB against LiteRT."""
-    board = boards.load_board(board_name)
-    libs = []
-    for i, (spec, y, kernel) in enumerate(specs):
-        path = tmp_path / f"m{i}.tflite"
-        path.write_bytes(spec.to_bytes([y]))
-        for backend in ("c", "llvm"):
-            lib = aotgen.compile(path, output=tmp_path / f"{backend}{i}", prefix=f"{backend}{i}", backend=backend,
-                                 target=board.cpu).library
-            assert f"{lib.prefix}_{kernel}(" in lib.sources[0].read_text()  # the kernel under test is used
-            libs.append(lib)
-    project = generate_project(libs, board, "cmsis", tmp_path / "fw")
-    firmware.build(project)
-    result = test_firmware(project, count=count, seed=seed)
-    assert result.passed, result.to_json()
-    assert len(result.reports) == len(libs)
-    for prefix, report in zip(result.prefixes, result.reports):
-        assert report.max_abs_error() == 0, (prefix, report.to_json())
-
-
 @pytest.mark.parametrize("board_name", ["mps2_an386", "mps2_an500", "mps2_an505"])
 def test_fc_and_elementwise_kernels_are_bit_exact(board_name, tmp_path):
     rng = np.random.default_rng(13)
-    assert_bit_exact(board_name, fc_models(rng) + elementwise_models(rng), tmp_path)
+    assert_bit_exact_in_qemu(board_name, fc_models(rng) + elementwise_models(rng), tmp_path, seed=7)

@@ -8,19 +8,16 @@ path (AOTGEN_DSP_EMULATE: C models of SXTB16/SADD16/SMLAD/SMMUL) on the host."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 import tflite_arith as T
-from aotgen.compiler import c_helpers
 from aotgen.compiler.conv_gemm import fast_requantize_holds
 from aotgen.compiler.quantized.fc_call import interleave_rows
 from aotgen.compiler.quantized.params import ChannelRequant, compact_bias
-
-WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+from kernel_driver import PATHS, build_driver, run_driver
 
 DRIVER = r"""
 #include <stdio.h>
@@ -104,18 +101,10 @@ def reference(layer: Layer, x, w, bias, mult, shift) -> np.ndarray:
     return out.clip(*layer.act).astype(np.int8)
 
 
-def build(tmp_path, dsp: bool):
-    (tmp_path / "driver.c").write_text(DRIVER)
-    exe = tmp_path / "driver"
-    flags = ["-DAOTGEN_DSP_EMULATE"] if dsp else []
-    subprocess.run(["gcc", *WARNINGS, *flags, "-O2", "-I", str(c_helpers.RUNTIME_DIR), str(tmp_path / "driver.c"),
-                    "-o", str(exe)], check=True, timeout=120)
-    return exe
-
-
-@pytest.fixture(scope="module", params=["plain", "dsp"])
+@pytest.fixture(scope="module", params=PATHS)
 def driver(request, tmp_path_factory):
-    return build(tmp_path_factory.mktemp(f"fc_{request.param}"), request.param == "dsp"), request.param == "dsp"
+    dsp = request.param == "dsp"
+    return build_driver(DRIVER, tmp_path_factory.mktemp(f"fc_{request.param}"), dsp), dsp
 
 
 def run_c(exe, layer: Layer, x, w, bias, rq: ChannelRequant, fast: bool, widen: bool) -> np.ndarray:
@@ -124,9 +113,7 @@ def run_c(exe, layer: Layer, x, w, bias, rq: ChannelRequant, fast: bool, widen: 
     head = [layer.batches, layer.k, layer.n_out, int(stored.dtype == np.int16), mode, m0, s0, int(fast), layer.zp_in,
             layer.zp_out, *layer.act, int(widen)]
     values = [*head, *x.ravel(), *interleave_rows(w), *stored, *(t for table in rq.tensors for t in table)]
-    out = subprocess.run([str(exe)], input="\n".join(str(int(v)) for v in values), capture_output=True, text=True,
-                         timeout=60, check=True)
-    return np.array([int(v) for v in out.stdout.split()], np.int8).reshape(layer.batches, layer.n_out)
+    return run_driver(exe, values).astype(np.int8).reshape(layer.batches, layer.n_out)
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -146,7 +133,7 @@ def test_fc_kernel_is_bit_exact(driver, name):
 
 def test_fast_form_is_wrong_beyond_its_bound(tmp_path):
     """The bound is needed: forced on a layer whose sums pass 2^30, the fast form differs."""
-    exe = build(tmp_path, dsp=True)
+    exe = build_driver(DRIVER, tmp_path, dsp=True)
     layer = LAYERS["K beyond the fast bound"]
     x, w, bias, mult, shift = layer_data(layer, 3)
     shift[:] = -24  # outputs inside int8; 2 acc wraps in 32 bits

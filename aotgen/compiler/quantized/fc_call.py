@@ -6,7 +6,6 @@ where its bound holds, and on DSP cores the widened input row as an arena scratc
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from contextvars import ContextVar
 
 import numpy as np
@@ -14,22 +13,17 @@ from tvm import relax, te, tirx
 
 from .. import c_helpers
 from ..conv_gemm import fast_requantize_holds
-from .gemm_call import gemm_enabled
+from .gemm_call import gemm_enabled, switched
 from .params import ChannelRequant
 from .te_kernels import fully_connected_te
 
 _enabled: ContextVar[bool] = ContextVar("aotgen_c_kernels", default=True)
 
 
-@contextlib.contextmanager
-def c_kernels(enabled: bool) -> Iterator[None]:
+def c_kernels(enabled: bool) -> contextlib.AbstractContextManager[None]:
     """FC and elementwise layers imported inside this block call the C kernels when `enabled`: not
     where weights live in another address space (AVR's __flash), which plain pointers cannot read."""
-    token = _enabled.set(enabled)
-    try:
-        yield
-    finally:
-        _enabled.reset(token)
+    return switched(_enabled, enabled)
 
 
 def c_kernels_enabled() -> bool:

@@ -20,13 +20,18 @@ _enabled: ContextVar[bool] = ContextVar("aotgen_gemm_kernels", default=False)
 
 
 @contextlib.contextmanager
-def gemm_kernels(enabled: bool) -> Iterator[None]:
-    """Convolutions imported inside this block call the GEMM kernel when `enabled` (DSP cores)."""
-    token = _enabled.set(enabled)
+def switched(switch: ContextVar[bool], enabled: bool) -> Iterator[None]:
+    """`switch` set to `enabled` inside this block (a kernel choice made while importing)."""
+    token = switch.set(enabled)
     try:
         yield
     finally:
-        _enabled.reset(token)
+        switch.reset(token)
+
+
+def gemm_kernels(enabled: bool) -> contextlib.AbstractContextManager[None]:
+    """Convolutions imported inside this block call the GEMM kernel when `enabled` (DSP cores)."""
+    return switched(_enabled, enabled)
 
 
 def gemm_enabled() -> bool:

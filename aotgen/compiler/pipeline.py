@@ -21,7 +21,7 @@ from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kerne
 from ..errors import AotgenError, UnsupportedModelError
 from .frontend import first_line, load_model
 from .graph import Graph, TensorKind
-from .kernels import build_c, c_params, tir_text, uses_dsp_helpers
+from .kernels import build_c, c_params, has_dsp, tir_text
 from . import llvm_helpers
 from .llvm_build import build_llvm_objects, calls_a_c_kernel
 from .lower import lower
@@ -135,7 +135,7 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     step("import", f"importing {Path(model).name}")
     target_obj = tvm.target.Target(tvm_target(cpu, backend))
     # kernels call the C helpers as <prefix>_<name>; convolutions become GEMM calls on DSP cores
-    with c_helpers.symbol_prefix(prefix), gemm_kernels(uses_dsp_helpers(target_obj)), \
+    with c_helpers.symbol_prefix(prefix), gemm_kernels(has_dsp(target_obj)), \
             c_kernels(not cpu.flash_qualifier):
         imported = load_model(model)
     done("import")

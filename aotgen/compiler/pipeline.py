@@ -25,13 +25,14 @@ from .diagnose import failing_layer
 from .frontend import ImportedModel, load_model
 from .model_check import first_line
 from .graph import Graph, TensorKind
-from .kernels import build_c, c_params, tir_text, uses_dsp_helpers
+from .kernels import build_c, c_params, has_dsp, tir_text
 from . import llvm_helpers
-from .llvm_build import build_llvm_objects
+from .llvm_build import build_llvm_objects, calls_a_c_kernel
 from .lower import lower
 from ..outputs import publish, refuse_overwrite, staging_dir
 from .mlf import SCHEMA_VERSION, ModelLibrary, load
 from .plan import plan_memory
+from .quantized.fc_call import c_kernels
 from .quantized.gemm_call import gemm_kernels
 from .targets import get_cpu, tvm_target
 
@@ -167,10 +168,12 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     step("import", f"importing {Path(model).name}")
     target_obj = tvm.target.Target(tvm_target(cpu, backend))
     # kernels call the C helpers as <prefix>_<name>; convolutions become GEMM calls on DSP cores
-    with c_helpers.symbol_prefix(prefix), gemm_kernels(uses_dsp_helpers(target_obj)):
+    with c_helpers.symbol_prefix(prefix), gemm_kernels(has_dsp(target_obj)), \
+            c_kernels(not cpu.flash_qualifier):
         imported = load_model(model)
     done("import")
     step("lower", f"lowering {len(imported.operators)} operators with TVM")
+
     def lower_alone(mod: tvm.IRModule):
         with c_helpers.symbol_prefix(prefix):
             return lower(mod, prefix, target_obj)
@@ -185,9 +188,18 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
         functions = parse_kernel_source(kernel_source)
         helpers_c = c_helpers.used_by(kernel_source, prefix)
     else:
-        # Kernels go into an object file; the C glue declares them and defines the helpers.
-        functions = [CFunction(k.symbol, c_params(k), None) for k in lowered.kernels]
-        helpers_c = c_helpers.used_by(tir_text(lowered.kernels), prefix, external=True, provided=llvm_helpers.INLINED)
+        # Kernels go into object files; the C glue declares them and defines the helpers. A kernel
+        # that only calls a C micro-kernel is C in the glue (llvm_build.calls_a_c_kernel).
+        in_c = [k for k in lowered.kernels if calls_a_c_kernel(k)]
+        llvm_kernels = [k for k in lowered.kernels if k not in in_c]
+        c_target = tvm.target.Target(tvm_target(cpu, "c"))
+        in_c_alone = lambda mod: build_c([k for k in lower_alone(mod).kernels if calls_a_c_kernel(k)], c_target)  # noqa: E731
+        with _tvm_step(imported, "generated as C", in_c_alone):
+            kernel_source = build_c(in_c, c_target) if in_c else ""
+        by_name = {f.name: f for f in parse_kernel_source(kernel_source)} if in_c else {}
+        functions = [by_name.get(k.symbol) or CFunction(k.symbol, c_params(k), None) for k in lowered.kernels]
+        helpers_c = c_helpers.used_by(kernel_source + tir_text(llvm_kernels), prefix, external=True,
+                                      provided=llvm_helpers.INLINED, linked_source=tir_text(llvm_kernels))
     done("codegen")
     step("emit", "planning memory and writing the library")
     graph = lowered.graph
@@ -211,10 +223,11 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
             lib_dir.mkdir()
             def llvm_alone(mod: tvm.IRModule):
                 with tempfile.TemporaryDirectory() as tmp:
-                    return build_llvm_objects(lower_alone(mod).kernels, tvm_target(cpu, backend), Path(tmp), prefix)
+                    kernels = [k for k in lower_alone(mod).kernels if not calls_a_c_kernel(k)]
+                    return build_llvm_objects(kernels, tvm_target(cpu, backend), Path(tmp), prefix)
 
             with _tvm_step(imported, "built as LLVM objects", llvm_alone):
-                kernel_objects = build_llvm_objects(lowered.kernels, tvm_target(cpu, backend), lib_dir, prefix)
+                kernel_objects = build_llvm_objects(llvm_kernels, tvm_target(cpu, backend), lib_dir, prefix)
             objects = [str(o.path.relative_to(staging)) for o in kernel_objects]
         (staging / "memory_plan.txt").write_text(plan.report(graph))
         (staging / "ir").mkdir()

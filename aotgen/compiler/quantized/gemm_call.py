@@ -15,6 +15,7 @@ from tvm import relax, te, tirx
 
 from .. import c_helpers
 from ..conv_gemm import DEPTHWISE_MAX_TAPS, depthwise_constants, gemm_constants
+from .params import fold_constant_channels
 
 _enabled: ContextVar[bool] = ContextVar("aotgen_gemm_kernels", default=False)
 
@@ -39,7 +40,10 @@ def gemm_enabled() -> bool:
 
 
 def conv_constants(w: np.ndarray, bias: np.ndarray, zp_in: int, mult: np.ndarray, shift: np.ndarray):
-    """conv_gemm.GemmConstants of a layer (weights [O][kp] int8, folded bias, requantization table)."""
+    """conv_gemm.GemmConstants of a layer (weights [O][kp] int8, folded bias, requantization table).
+    Constant (pruned) channels first take the live channels' shift (params.fold_constant_channels):
+    their extreme shifts would otherwise keep the table unpacked and the fast requantization off."""
+    bias, mult, shift = fold_constant_channels(w, 0, bias, mult, shift)
     return gemm_constants(w, bias.astype(np.int64), -zp_in, mult, shift)
 
 
@@ -97,7 +101,8 @@ def depthwise_call(bb, x, w: np.ndarray, bias: np.ndarray, zp_in: int, zp_out: i
                    out_shape, *, strides, dilation, pads):
     """DEPTHWISE_CONV_2D (multiplier 1) through runtime/aotgen_depthwise_s8.h, constants prepared at
     compile time; a row of the input zero point is arena scratch."""
-    c = depthwise_constants(w, bias.astype(np.int64), -zp_in, *requant)
+    bias, mult, shift = fold_constant_channels(w, 3, bias, *requant)  # as conv_constants
+    c = depthwise_constants(w, bias.astype(np.int64), -zp_in, mult, shift)
     kh, kw, ch = (int(d) for d in w.shape[1:])
     out_h, out_w = int(out_shape[1]), int(out_shape[2])
     i32 = lambda v: tirx.const(int(v), "int32")  # noqa: E731

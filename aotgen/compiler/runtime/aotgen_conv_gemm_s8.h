@@ -152,7 +152,33 @@ static inline void aotgen_gemm_rows_s8(const int16_t* rows, int32_t two_p, const
                                        int32_t n_channels, const int32_t* bias, const int32_t* rq, int32_t rq_step,
                                        int32_t shift_base, int32_t fast, int32_t zp_out, int32_t act_min,
                                        int32_t act_max, int8_t* y0, int32_t y_stride) {
-  for (int32_t c = 0; c < n_channels; c += 2) {
+  int32_t c = 0;
+#if (defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)) || defined(AOTGEN_DSP_EMULATE)
+  if (fast && rq_step < 2 && two_p) { /* the common case: channel pairs, packed table, SMMULR epilogue */
+    const int8_t* w0 = w;
+    int8_t* y1 = y0 + y_stride;
+    for (; c + 2 <= n_channels; c += 2, w0 += 2 * k) {
+      int32_t s[4], m0, sh0, m1, sh1;
+      aotgen_dot_2x2_s8(rows, w0, w0 + k, k, bias[c], bias[c + 1], s);
+      aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &sh0);
+      aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &sh1);
+      if (sh0 < 0 && sh1 < 0) { /* right shifts: the branch-free form */
+        int32_t e0 = -sh0, e1 = -sh1;
+        int32_t h0 = (int32_t)(UINT32_C(1) << (e0 - 1)), h1 = (int32_t)(UINT32_C(1) << (e1 - 1));
+        y0[c] = aotgen_out_fast_s8(s[0], m0, e0, h0, zp_out, act_min, act_max);
+        y0[c + 1] = aotgen_out_fast_s8(s[1], m1, e1, h1, zp_out, act_min, act_max);
+        y1[c] = aotgen_out_fast_s8(s[2], m0, e0, h0, zp_out, act_min, act_max);
+        y1[c + 1] = aotgen_out_fast_s8(s[3], m1, e1, h1, zp_out, act_min, act_max);
+      } else {
+        y0[c] = aotgen_out_s8(s[0], m0, sh0, 1, zp_out, act_min, act_max);
+        y0[c + 1] = aotgen_out_s8(s[1], m1, sh1, 1, zp_out, act_min, act_max);
+        y1[c] = aotgen_out_s8(s[2], m0, sh0, 1, zp_out, act_min, act_max);
+        y1[c + 1] = aotgen_out_s8(s[3], m1, sh1, 1, zp_out, act_min, act_max);
+      }
+    }
+  }
+#endif
+  for (; c < n_channels; c += 2) {
     int32_t two_c = c + 1 < n_channels;
     const int8_t* w0 = w + c * k;
     int32_t s[4], m0, sh0, m1, sh1;

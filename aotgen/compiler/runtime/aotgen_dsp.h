@@ -138,4 +138,22 @@ static inline int8_t aotgen_out_s8(int32_t acc, int32_t multiplier, int32_t shif
 #endif
 }
 
+/* One int8 output by the fast exact requantization (aotgen_requantize_fast) for a right shift
+ * e >= 1, `half` = 2^(e-1) computed once per channel: SMMULR(2 acc, m), then (v + (v >> 31) + half)
+ * >> e, the output zero point, SSAT (the activation's bounds only where tighter than int8). */
+static inline int8_t aotgen_out_fast_s8(int32_t acc, int32_t multiplier, int32_t e, int32_t half, int32_t zp_out,
+                                        int32_t act_min, int32_t act_max) {
+  int32_t v = aotgen_smmul((int32_t)((uint32_t)acc << 1), multiplier, 1);
+  v = ((v + (v >> 31) + half) >> e) + zp_out;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));
+  if (act_min > -128) v = v < act_min ? act_min : v;
+  if (act_max < 127) v = v > act_max ? act_max : v;
+  return (int8_t)v;
+#else
+  v = v < act_min ? act_min : v;
+  return (int8_t)(v > act_max ? act_max : v);
+#endif
+}
+
 #endif /* AOTGEN_DSP_H */

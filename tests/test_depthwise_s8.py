@@ -54,7 +54,7 @@ class Layer:
     zp_out: int = 0
     act: tuple[int, int] = (-128, 127)
     extreme: int = 0  # 1: x = 127, w = 127; -1: x = -128, w = -127
-    shifts: str = "packed"  # "packed", "per_tensor", "wide" (pairs)
+    shifts: str = "packed"  # "packed", "per_tensor", "wide" (pairs), "small" (shifts 0, -1)
 
     @property
     def out_hw(self) -> tuple[int, int]:
@@ -72,6 +72,7 @@ LAYERS = {
     "extreme -": Layer(3, 3, 5, zp_in=127, extreme=-1),
     "per-tensor requantization": Layer(4, 3, 12, zp_in=3, shifts="per_tensor"),
     "shifts spanning more than the packed form": Layer(3, 4, 9, zp_in=-9, shifts="wide"),
+    "shifts 0 and -1 (no right shift)": Layer(4, 5, 12, zp_in=-128, zp_out=5, shifts="small"),
 }
 
 
@@ -92,6 +93,8 @@ def layer_data(layer: Layer, seed: int):
         mult[:], shift[:] = mult[0], shift[0]
     elif layer.shifts == "wide":
         shift[0], shift[1], mult[2] = base - 3, base + 3, 0
+    elif layer.shifts == "small":
+        shift[1], shift[6] = 0, -1
     return x, w, bias, mult, shift
 
 

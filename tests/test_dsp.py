@@ -101,16 +101,17 @@ def test_pointwise_gemm_micro_kernel_is_bit_exact(board_name, tmp_path):
     assert_bit_exact_in_qemu(board_name, [(*s, "conv_gemm_s8") for s in specs], tmp_path)
 
 
-def depthwise_model(rng, ch: int, hw: tuple[int, int], stride: int, dilation: int, zp_in: int, padding=SAME):
+def depthwise_model(rng, ch: int, hw: tuple[int, int], stride: int, dilation: int, zp_in: int, padding=SAME,
+                    k: int = 3):
     s_in = 0.05
     ws = weight_scales(rng, ch, True)
     m = ModelSpec()
     x = m.input("x", [1, *hw, ch], "int8", s_in, zp_in)
-    w = m.const("w", extreme_weights(rng, [1, 3, 3, ch]), ws, 0, quantized_dimension=3)
+    w = m.const("w", extreme_weights(rng, [1, k, k, ch]), ws, 0, quantized_dimension=3)
     b = m.const("b", bias_int32(rng, ch), s_in * ws, 0)
     out_hw = [(d + stride - 1) // stride for d in hw] if padding == SAME else \
-        [(d - dilation * 2 - 1) // stride + 1 for d in hw]
-    y = m.activation("y", [1, *out_hw, ch], "int8", output_scale_for(s_in, ws, 9), -7)
+        [(d - dilation * (k - 1) - 1) // stride + 1 for d in hw]
+    y = m.activation("y", [1, *out_hw, ch], "int8", output_scale_for(s_in, ws, k * k), -7)
     m.op("DEPTHWISE_CONV_2D", [x, w, b], [y], "DepthwiseConv2DOptions", version=2, Padding=padding, StrideW=stride,
          StrideH=stride, DepthMultiplier=1, DilationWFactor=dilation, DilationHFactor=dilation,
          FusedActivationFunction=NONE)
@@ -121,8 +122,10 @@ def depthwise_model(rng, ch: int, hw: tuple[int, int], stride: int, dilation: in
 def test_depthwise_simd_micro_kernel_is_bit_exact(board_name, tmp_path):
     """The depthwise kernel's 4-channel SMLABB/SMLATT path at awkward shapes: channel counts that are
     not multiples of 4 (and below 4), borders, stride 2, dilation 2 (windows mostly in the padding),
-    zero points -128 and 127, weights at +-127; C and LLVM backends, on a Cortex-M4 and M33."""
+    a 5x5 window (the tap loop's one-tap form), zero points -128 and 127, weights at +-127; C and
+    LLVM backends, on a Cortex-M4 and M33."""
     rng = np.random.default_rng(12)
     specs = [depthwise_model(rng, 13, (5, 7), 1, 1, -128), depthwise_model(rng, 3, (4, 4), 2, 1, 127),
-             depthwise_model(rng, 8, (6, 5), 1, 2, 127), depthwise_model(rng, 6, (9, 9), 2, 1, -128, VALID)]
+             depthwise_model(rng, 8, (6, 5), 1, 2, 127), depthwise_model(rng, 6, (9, 9), 2, 1, -128, VALID),
+             depthwise_model(rng, 10, (7, 6), 1, 1, 127, k=5)]
     assert_bit_exact_in_qemu(board_name, [(*s, "depthwise_s8") for s in specs], tmp_path, seed=6)

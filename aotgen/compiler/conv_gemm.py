@@ -98,9 +98,14 @@ DEPTHWISE_MAX_TAPS = 25
 
 def depthwise_constants(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, mult: np.ndarray,
                         shifts: np.ndarray) -> GemmConstants:
-    """The depthwise kernel's constants: weights as stored ([kh*kw][ch], TFLite's 1HWC), the bias
-    with the input zero point folded per channel, the GEMM's requantization table."""
-    taps = np.ascontiguousarray(weights.reshape(-1, weights.shape[-1]).astype(np.int8))
+    """The depthwise kernel's constants: the weights of each group of 4 channels tap after tap
+    ([ch/4][kh*kw][4], what the kernel's loop reads in order), then the last ch % 4 channels'
+    ([kh*kw][ch % 4]), flat; the bias with the input zero point folded per channel, the GEMM's
+    requantization table."""
+    taps = weights.reshape(-1, weights.shape[-1]).astype(np.int8)  # [kh*kw][ch], TFLite's 1HWC
+    c4 = taps.shape[1] // 4 * 4
+    grouped = taps[:, :c4].reshape(taps.shape[0], c4 // 4, 4).transpose(1, 0, 2)
+    flat = np.concatenate([grouped.ravel(), taps[:, c4:].ravel()])
     rows = taps.T  # [ch][kh*kw]: each channel's weights, as fold_bias sums them
-    return GemmConstants(taps, fold_bias(rows, bias, input_offset), *pack_requant(mult, shifts),
+    return GemmConstants(flat, fold_bias(rows, bias, input_offset), *pack_requant(mult, shifts),
                          fast_requantize_holds(rows, bias, shifts))

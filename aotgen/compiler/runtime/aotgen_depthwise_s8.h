@@ -1,13 +1,16 @@
 /* int8 depthwise convolution (depth multiplier 1, one image, NHWC) on DSP cores, on constants the
- * compiler prepares (conv_gemm.depthwise_constants): weights as TFLite stores them ([kh*kw][ch]),
- * the input zero point folded into each channel's bias (bias' = bias + input_offset *
- * sum_t w[t][c]), and the GEMM's requantization table (aotgen_gemm_requant, aotgen_dsp.h).
+ * compiler prepares (conv_gemm.depthwise_constants): the weights of each group of 4 channels tap
+ * after tap ([ch/4][kh*kw][4], so the loop reads them linearly), then those of the last ch % 4
+ * channels ([kh*kw][ch % 4]); the input zero point folded into each channel's bias (bias' = bias +
+ * input_offset * sum_t w[t][c]); the GEMM's requantization table (aotgen_gemm_requant, aotgen_dsp.h).
  *
- * The folded bias is exact when every tap outside the image reads the input zero point: each output
- * pixel first lists its taps' input pointers, an outside tap pointing at `zp_row` (ch bytes of
- * zp_in, planned arena scratch), so the tap loop has no bounds tests and no offset arithmetic.
- * Four channels per step: one word of x and one of w per tap, SXTB16 widens both, SMLABB/SMLATT
- * accumulate each channel; the last ch % 4 channels run as plain C, as does every channel on the
+ * The folded bias is exact when every tap outside the image reads the input zero point: a window
+ * inside the image reads its taps at offsets fixed for the layer from its first pixel; a window
+ * over the border gets its own offsets, an outside tap's leading to `zp_row` (ch bytes of zp_in,
+ * planned arena scratch), so the tap loop has no bounds tests. Four channels per step: one word of
+ * x and one of w per tap, SXTB16 widens both, SMLABB/SMLATT accumulate each channel (a hand-
+ * scheduled loop: gcc's schedule spills the accumulators), and the SMMULR epilogue where the
+ * layer's bound allows; the last ch % 4 channels run as plain C, as does every channel on the
  * host's plain path. Integer sums are exact in any order. AOTGEN_DSP_EMULATE (tests only) runs the
  * DSP path on the host with C models of the instructions.
  *
@@ -21,6 +24,71 @@
 
 #include "aotgen_dsp.h"
 
+/* The sums of channels c..c+3 over n taps: window `base` (an address: the window's first pixel,
+ * plus c), tap t's word at base + off[t], weights w4 (4 per tap), plus the biases b[0..3]. */
+static inline void aotgen_depthwise_dot4_s8(uintptr_t base, const int32_t* off, const int8_t* w4, int32_t n,
+                                            const int32_t* b, int32_t* s) {
+  int32_t a0, a1, a2, a3;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__) && defined(__OPTIMIZE__)
+  /* Per tap: 3 loads, 4 SXTB16, 4 SMLAxx; the loop runs 3 taps per pass where it can. */
+#define AOTGEN_DW_TAP                           \
+  "ldr %[p], [%[po]], #4\n\t"                   \
+  "ldr %[p], [%[b], %[p]]\n\t"                  \
+  "ldr %[wv], [%[pw]], #4\n\t"                  \
+  "sxtb16 %[t0], %[p]\n\t"                      \
+  "sxtb16 %[p], %[p], ror #8\n\t"               \
+  "sxtb16 %[t1], %[wv]\n\t"                     \
+  "sxtb16 %[wv], %[wv], ror #8\n\t"             \
+  "smlabb %[a0], %[t0], %[t1], %[a0]\n\t"       \
+  "smlatt %[a2], %[t0], %[t1], %[a2]\n\t"       \
+  "smlabb %[a1], %[p], %[wv], %[a1]\n\t"        \
+  "smlatt %[a3], %[p], %[wv], %[a3]\n\t"
+  uint32_t p, wv, t0, t1;
+  const int32_t* po = off;
+  const int8_t* pw = w4;
+  if (n % 3 == 0) {
+    int32_t passes = n / 3;
+    __asm__("ldrd %[a0], %[a1], [%[bp]]\n\t"
+            "ldrd %[a2], %[a3], [%[bp], #8]\n"
+            "1:\n\t" AOTGEN_DW_TAP AOTGEN_DW_TAP AOTGEN_DW_TAP
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [po] "+r"(po), [pw] "+r"(pw),
+              [n] "+r"(passes), [p] "=&r"(p), [wv] "=&r"(wv), [t0] "=&r"(t0), [t1] "=&r"(t1)
+            : [b] "r"(base), [bp] "r"(b)
+            : "cc", "memory");
+  } else {
+    __asm__("ldrd %[a0], %[a1], [%[bp]]\n\t"
+            "ldrd %[a2], %[a3], [%[bp], #8]\n"
+            "1:\n\t" AOTGEN_DW_TAP
+            "subs %[n], %[n], #1\n\t"
+            "bne 1b"
+            : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [po] "+r"(po), [pw] "+r"(pw),
+              [n] "+r"(n), [p] "=&r"(p), [wv] "=&r"(wv), [t0] "=&r"(t0), [t1] "=&r"(t1)
+            : [b] "r"(base), [bp] "r"(b)
+            : "cc", "memory");
+  }
+#undef AOTGEN_DW_TAP
+#else
+  a0 = b[0], a1 = b[1], a2 = b[2], a3 = b[3];
+  for (int32_t t = 0; t < n; ++t) {
+    uint32_t xv, wv;
+    __builtin_memcpy(&xv, (const int8_t*)(base + (uintptr_t)(intptr_t)off[t]), 4);
+    __builtin_memcpy(&wv, w4 + 4 * t, 4);
+    uint32_t x02 = aotgen_sxtb16(xv, 0), x13 = aotgen_sxtb16(xv, 1);
+    uint32_t w02 = aotgen_sxtb16(wv, 0), w13 = aotgen_sxtb16(wv, 1);
+    a0 = aotgen_smla_lane(x02, w02, a0, 0);
+    a2 = aotgen_smla_lane(x02, w02, a2, 1);
+    a1 = aotgen_smla_lane(x13, w13, a1, 0);
+    a3 = aotgen_smla_lane(x13, w13, a3, 1);
+  }
+#endif
+  s[0] = a0;
+  s[1] = a1;
+  s[2] = a2;
+  s[3] = a3;
+}
+
 /* y = depthwise(x): in_h x in_w x ch in, out_h x out_w x ch out, kh x kw window with strides,
  * dilations and top/left padding; requantized with the GEMM's table and epilogue. */
 static inline int32_t aotgen_depthwise_s8(const int8_t* x, int32_t in_h, int32_t in_w, int32_t ch, int32_t kh,
@@ -29,50 +97,66 @@ static inline int32_t aotgen_depthwise_s8(const int8_t* x, int32_t in_h, int32_t
                                           int32_t zp_in, const int8_t* w, const int32_t* bias, const int32_t* rq,
                                           int32_t rq_step, int32_t shift_base, int32_t fast, int32_t zp_out,
                                           int32_t act_min, int32_t act_max, int8_t* y, int8_t* zp_row) {
-  const int8_t* taps[25]; /* at most 5x5 taps: larger windows keep the general kernel (conv_gemm.py) */
-  int32_t n_taps = kh * kw;
+  int32_t inner[25], edge[25]; /* at most 5x5 taps: larger windows keep the general kernel (conv_gemm.py) */
+  int32_t n_taps = kh * kw, c4 = ch & ~3;
   for (int32_t c = 0; c < ch; ++c) zp_row[c] = (int8_t)zp_in;
+  for (int32_t i = 0, t = 0; i < kh; ++i) {
+    for (int32_t j = 0; j < kw; ++j, ++t) inner[t] = (i * dil_h * in_w + j * dil_w) * ch;
+  }
   for (int32_t oy = 0; oy < out_h; ++oy) {
+    int32_t iy0 = oy * stride_h - pad_t;
+    int32_t rows_inside = iy0 >= 0 && iy0 + (kh - 1) * dil_h < in_h;
     for (int32_t ox = 0; ox < out_w; ++ox) {
-      int32_t t = 0;
-      for (int32_t i = 0; i < kh; ++i) {
-        int32_t iy = oy * stride_h - pad_t + i * dil_h;
-        for (int32_t j = 0; j < kw; ++j, ++t) {
-          int32_t ix = ox * stride_w - pad_l + j * dil_w;
-          taps[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? x + (iy * in_w + ix) * ch : zp_row;
+      int32_t ix0 = ox * stride_w - pad_l;
+      /* an address, not a pointer: the window's first pixel may lie outside the image */
+      uintptr_t base = (uintptr_t)x + (uintptr_t)(intptr_t)((iy0 * in_w + ix0) * ch);
+      const int32_t* off = inner;
+      if (!(rows_inside && ix0 >= 0 && ix0 + (kw - 1) * dil_w < in_w)) {
+        int32_t to_zp = (int32_t)((uintptr_t)zp_row - base);
+        for (int32_t i = 0, t = 0; i < kh; ++i) {
+          int32_t iy = iy0 + i * dil_h;
+          for (int32_t j = 0; j < kw; ++j, ++t) {
+            int32_t ix = ix0 + j * dil_w;
+            edge[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? inner[t] : to_zp;
+          }
         }
+        off = edge;
       }
       int8_t* out = y + (oy * out_w + ox) * ch;
       int32_t c = 0;
 #if (defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)) || defined(AOTGEN_DSP_EMULATE)
-      for (; c + 4 <= ch; c += 4) {
-        int32_t a0 = bias[c], a1 = bias[c + 1], a2 = bias[c + 2], a3 = bias[c + 3];
-        const int8_t* wt = w + c;
-        for (t = 0; t < n_taps; ++t, wt += ch) {
-          uint32_t xv, wv;
-          __builtin_memcpy(&xv, taps[t] + c, 4); /* one (unaligned) word load even under -ffreestanding */
-          __builtin_memcpy(&wv, wt, 4);
-          uint32_t x02 = aotgen_sxtb16(xv, 0), x13 = aotgen_sxtb16(xv, 1);
-          uint32_t w02 = aotgen_sxtb16(wv, 0), w13 = aotgen_sxtb16(wv, 1);
-          a0 = aotgen_smla_lane(x02, w02, a0, 0);
-          a2 = aotgen_smla_lane(x02, w02, a2, 1);
-          a1 = aotgen_smla_lane(x13, w13, a1, 0);
-          a3 = aotgen_smla_lane(x13, w13, a3, 1);
-        }
-        int32_t acc[4] = {a0, a1, a2, a3};
-        for (int32_t k = 0; k < 4; ++k) {
-          int32_t m, s;
-          aotgen_gemm_requant(rq, rq_step, shift_base, c + k, &m, &s);
-          out[c + k] = aotgen_out_s8(acc[k], m, s, fast, zp_out, act_min, act_max);
+      for (const int8_t* w4 = w; c < c4; c += 4, w4 += 4 * n_taps) {
+        int32_t s[4];
+        aotgen_depthwise_dot4_s8(base + (uintptr_t)c, off, w4, n_taps, bias + c, s);
+        int32_t m0, m1, m2, m3, e0, e1, e2, e3; /* (unrolled by hand: a loop over s[k] spills s) */
+        aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &e0);
+        aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &e1);
+        aotgen_gemm_requant(rq, rq_step, shift_base, c + 2, &m2, &e2);
+        aotgen_gemm_requant(rq, rq_step, shift_base, c + 3, &m3, &e3);
+        if (fast && (e0 & e1 & e2 & e3) < 0) { /* every shift a right shift: the branch-free form */
+          e0 = -e0, e1 = -e1, e2 = -e2, e3 = -e3;
+          out[c] = aotgen_out_fast_s8(s[0], m0, e0, (int32_t)(UINT32_C(1) << (e0 - 1)), zp_out, act_min, act_max);
+          out[c + 1] = aotgen_out_fast_s8(s[1], m1, e1, (int32_t)(UINT32_C(1) << (e1 - 1)), zp_out, act_min, act_max);
+          out[c + 2] = aotgen_out_fast_s8(s[2], m2, e2, (int32_t)(UINT32_C(1) << (e2 - 1)), zp_out, act_min, act_max);
+          out[c + 3] = aotgen_out_fast_s8(s[3], m3, e3, (int32_t)(UINT32_C(1) << (e3 - 1)), zp_out, act_min, act_max);
+        } else {
+          out[c] = aotgen_out_s8(s[0], m0, e0, fast, zp_out, act_min, act_max);
+          out[c + 1] = aotgen_out_s8(s[1], m1, e1, fast, zp_out, act_min, act_max);
+          out[c + 2] = aotgen_out_s8(s[2], m2, e2, fast, zp_out, act_min, act_max);
+          out[c + 3] = aotgen_out_s8(s[3], m3, e3, fast, zp_out, act_min, act_max);
         }
       }
 #endif
-      for (; c < ch; ++c) {
+      for (; c < ch; ++c) { /* plain C: weights of channel c at wc[t * step] */
+        const int8_t* wc = c < c4 ? w + (c >> 2) * 4 * n_taps + (c & 3) : w + c4 * n_taps + (c - c4);
+        int32_t step = c < c4 ? 4 : ch - c4;
         int32_t acc = bias[c];
-        for (t = 0; t < n_taps; ++t) acc += (int32_t)taps[t][c] * w[t * ch + c];
-        int32_t m, s;
-        aotgen_gemm_requant(rq, rq_step, shift_base, c, &m, &s);
-        out[c] = aotgen_out_s8(acc, m, s, fast, zp_out, act_min, act_max);
+        for (int32_t t = 0; t < n_taps; ++t) {
+          acc += (int32_t)*(const int8_t*)(base + (uintptr_t)(intptr_t)off[t] + (uintptr_t)c) * wc[t * step];
+        }
+        int32_t m, sh;
+        aotgen_gemm_requant(rq, rq_step, shift_base, c, &m, &sh);
+        out[c] = aotgen_out_s8(acc, m, sh, fast, zp_out, act_min, act_max);
       }
     }
   }

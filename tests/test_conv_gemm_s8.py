@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tflite_arith as T
-from aotgen.compiler.conv_gemm import fast_requantize_holds, gemm_constants, pack_requant
+from aotgen.compiler.conv_gemm import fast_requantize_holds, gemm_constants, interleave_pairs, pack_requant
 from kernel_driver import PATHS, build_driver, conv_out_hw, run_driver
 
 DRIVER = r"""
@@ -191,5 +191,24 @@ def test_requantization_packs_or_keeps_pairs():
 def test_k_is_padded_only_where_it_costs_little():
     rng = np.random.default_rng(0)
     rgb = gemm_constants(rng.integers(-127, 128, (4, 3, 3, 3)), None, 0, np.full(4, 2**30), np.zeros(4))
-    assert rgb.k_padded == 28 and not rgb.weights[:, 27].any()
+    # (channel pairs interleaved per group of 4: column 27 is byte 3 of each pair's last group)
+    assert rgb.k_padded == 28 and not rgb.weights.reshape(2, 7, 2, 4)[:, -1, :, 3].any()
     assert gemm_constants(rng.integers(-127, 128, (4, 3, 3, 1)), None, 0, np.full(4, 2**30), np.zeros(4)).k_padded == 9
+
+
+@pytest.mark.parametrize("shape", [(4, 8), (5, 9), (3, 2), (1, 6), (6, 27)])
+def test_weight_rows_interleave_per_channel_pair(shape):
+    """interleave_pairs: each pair's groups of 4 alternate, then its tail as pairs, an odd last row as it is."""
+    rows = np.arange(np.prod(shape)).reshape(shape).astype(np.int64)
+    c, kp = shape
+    k4 = kp // 4 * 4
+    want = []
+    for p in range(0, c - 1, 2):
+        for g in range(0, k4, 4):
+            want += [*rows[p, g:g + 4], *rows[p + 1, g:g + 4]]
+        for i in range(k4, kp):
+            want += [rows[p, i], rows[p + 1, i]]
+    if c % 2:
+        want += list(rows[-1])
+    got = interleave_pairs(rows)
+    assert got.shape == rows.shape and got.ravel().tolist() == want

@@ -23,7 +23,7 @@ PAD_K_MAX_FRACTION = 1 / 16
 
 @dataclass(frozen=True)
 class GemmConstants:
-    weights: np.ndarray  # int8 [out_channels, kp], TFLite's OHWI rows, zero columns up to kp
+    weights: np.ndarray  # int8 [out_channels, kp]: TFLite's OHWI rows, zero columns up to kp (interleave_pairs)
     bias: np.ndarray  # int32 [out_channels], input zero point folded in
     rq: np.ndarray  # int32 (multiplier, shift) table, pack_requant's forms
     rq_step: int  # 0 one packed word for every channel, 1 one per channel, 2 (multiplier, shift) pairs
@@ -35,9 +35,9 @@ class GemmConstants:
         return int(self.weights.shape[1])
 
     def scratch_bytes(self, k: int, gathers_bytes: bool) -> int:
-        """The kernel's scratch: two int16 rows of kp, and the K-byte gather row of an im2col
+        """The kernel's scratch: three int16 rows of kp, and the K-byte gather row of an im2col
         whose input channels are not a multiple of 4."""
-        return 4 * self.k_padded + (k if gathers_bytes else 0)
+        return 6 * self.k_padded + (k if gathers_bytes else 0)
 
 
 def padded_k(k: int) -> int:
@@ -81,14 +81,28 @@ def pack_requant(mult: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, int, 
     return words, 1, base
 
 
+def interleave_pairs(rows: np.ndarray) -> np.ndarray:
+    """Weight rows [C][kp] as the GEMM's inner loop reads them, same shape and bytes: each channel
+    pair's two rows interleaved per group of 4 (channel 0's 4 bytes, then channel 1's), then their
+    kp % 4 tail as (channel 0, channel 1) pairs; an odd last channel's row as it is."""
+    c, kp = rows.shape
+    k4 = kp // 4 * 4
+    pairs = rows[: c // 2 * 2].reshape(c // 2, 2, kp)
+    groups = pairs[:, :, :k4].reshape(c // 2, 2, k4 // 4, 4).transpose(0, 2, 1, 3).reshape(c // 2, 2 * k4)
+    tails = pairs[:, :, k4:].transpose(0, 2, 1).reshape(c // 2, 2 * (kp - k4))
+    flat = np.concatenate([np.concatenate([groups, tails], axis=1).ravel(), rows[c // 2 * 2:].ravel()])
+    return flat.reshape(c, kp)
+
+
 def gemm_constants(weights: np.ndarray, bias: np.ndarray | None, input_offset: int, mult: np.ndarray,
                    shifts: np.ndarray) -> GemmConstants:
-    """The kernel's constants: weight rows (K padded, padded_k), folded bias, requantization table."""
+    """The kernel's constants: weight rows (K padded, padded_k; interleave_pairs), folded bias,
+    requantization table."""
     rows = weights.reshape(weights.shape[0], -1).astype(np.int8)
     k = rows.shape[1]
     padded = np.zeros((rows.shape[0], padded_k(k)), np.int8)
     padded[:, :k] = rows
-    return GemmConstants(padded, fold_bias(rows, bias, input_offset), *pack_requant(mult, shifts),
+    return GemmConstants(interleave_pairs(padded), fold_bias(rows, bias, input_offset), *pack_requant(mult, shifts),
                          fast_requantize_holds(rows, bias, shifts))
 
 

@@ -89,45 +89,63 @@ static inline void aotgen_depthwise_dot4_s8(uintptr_t base, const int32_t* off, 
   s[3] = a3;
 }
 
+/* Output pixel (oy, ox)'s window: its first pixel's address (which may lie outside the image) and
+ * its tap offsets, `inner` (the layer's) when the window lies inside the image, else written into
+ * `edge`, an outside tap's offset leading to zp_row. */
+static inline const int32_t* aotgen_depthwise_window(const int8_t* x, int32_t in_h, int32_t in_w, int32_t ch, int32_t kh,
+                                                     int32_t kw, int32_t dil_h, int32_t dil_w, int32_t iy0,
+                                                     int32_t ix0, const int32_t* inner, int32_t* edge,
+                                                     const int8_t* zp_row, uintptr_t* base) {
+  *base = (uintptr_t)x + (uintptr_t)(intptr_t)((iy0 * in_w + ix0) * ch);
+  if (iy0 >= 0 && iy0 + (kh - 1) * dil_h < in_h && ix0 >= 0 && ix0 + (kw - 1) * dil_w < in_w) return inner;
+  int32_t to_zp = (int32_t)((uintptr_t)zp_row - *base);
+  for (int32_t i = 0, t = 0; i < kh; ++i) {
+    int32_t iy = iy0 + i * dil_h;
+    for (int32_t j = 0; j < kw; ++j, ++t) {
+      int32_t ix = ix0 + j * dil_w;
+      edge[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? inner[t] : to_zp;
+    }
+  }
+  return edge;
+}
+
 /* y = depthwise(x): in_h x in_w x ch in, out_h x out_w x ch out, kh x kw window with strides,
- * dilations and top/left padding; requantized with the GEMM's table and epilogue. */
+ * dilations and top/left padding; requantized with the GEMM's table and epilogue. Two output
+ * pixels (consecutive in raster order) per step share each channel group's requantization
+ * parameters (a last odd pixel is computed twice and stored once). */
 static inline int32_t aotgen_depthwise_s8(const int8_t* x, int32_t in_h, int32_t in_w, int32_t ch, int32_t kh,
                                           int32_t kw, int32_t stride_h, int32_t stride_w, int32_t dil_h,
                                           int32_t dil_w, int32_t pad_t, int32_t pad_l, int32_t out_h, int32_t out_w,
                                           int32_t zp_in, const int8_t* w, const int32_t* bias, const int32_t* rq,
                                           int32_t rq_step, int32_t shift_base, int32_t fast, int32_t zp_out,
                                           int32_t act_min, int32_t act_max, int8_t* y, int8_t* zp_row) {
-  int32_t inner[25], edge[25]; /* at most 5x5 taps: larger windows keep the general kernel (conv_gemm.py) */
+  int32_t inner[25], edge0[25], edge1[25]; /* at most 5x5 taps: larger windows keep the general kernel */
   int32_t n_taps = kh * kw, c4 = ch & ~3;
   for (int32_t c = 0; c < ch; ++c) zp_row[c] = (int8_t)zp_in;
   for (int32_t i = 0, t = 0; i < kh; ++i) {
     for (int32_t j = 0; j < kw; ++j, ++t) inner[t] = (i * dil_h * in_w + j * dil_w) * ch;
   }
-  for (int32_t oy = 0; oy < out_h; ++oy) {
-    int32_t iy0 = oy * stride_h - pad_t;
-    int32_t rows_inside = iy0 >= 0 && iy0 + (kh - 1) * dil_h < in_h;
-    for (int32_t ox = 0; ox < out_w; ++ox) {
-      int32_t ix0 = ox * stride_w - pad_l;
-      /* an address, not a pointer: the window's first pixel may lie outside the image */
-      uintptr_t base = (uintptr_t)x + (uintptr_t)(intptr_t)((iy0 * in_w + ix0) * ch);
-      const int32_t* off = inner;
-      if (!(rows_inside && ix0 >= 0 && ix0 + (kw - 1) * dil_w < in_w)) {
-        int32_t to_zp = (int32_t)((uintptr_t)zp_row - base);
-        for (int32_t i = 0, t = 0; i < kh; ++i) {
-          int32_t iy = iy0 + i * dil_h;
-          for (int32_t j = 0; j < kw; ++j, ++t) {
-            int32_t ix = ix0 + j * dil_w;
-            edge[t] = iy >= 0 && iy < in_h && ix >= 0 && ix < in_w ? inner[t] : to_zp;
-          }
-        }
-        off = edge;
-      }
-      int8_t* out = y + (oy * out_w + ox) * ch;
+  int32_t n = out_h * out_w;
+  for (int32_t p = 0, oy = 0, ox = 0; p < n; p += 2) { /* pixels p and p + 1 in raster order */
+    int32_t two = p + 1 < n;
+    int32_t oy1 = oy, ox1 = ox + two;
+    if (ox1 == out_w) oy1 += 1, ox1 = 0;
+    uintptr_t base0, base1;
+    const int32_t* off0 = aotgen_depthwise_window(x, in_h, in_w, ch, kh, kw, dil_h, dil_w, oy * stride_h - pad_t,
+                                                  ox * stride_w - pad_l, inner, edge0, zp_row, &base0);
+    const int32_t* off1 = aotgen_depthwise_window(x, in_h, in_w, ch, kh, kw, dil_h, dil_w, oy1 * stride_h - pad_t,
+                                                  ox1 * stride_w - pad_l, inner, edge1, zp_row, &base1);
+    oy = oy1, ox = ox1 + 1;
+    if (ox == out_w) oy += 1, ox = 0;
+    {
+      int8_t* out0 = y + p * ch;
+      int8_t* out1 = out0 + two * ch;
       int32_t c = 0;
 #if (defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)) || defined(AOTGEN_DSP_EMULATE)
       for (const int8_t* w4 = w; c < c4; c += 4, w4 += 4 * n_taps) {
-        int32_t s[4];
-        aotgen_depthwise_dot4_s8(base + (uintptr_t)c, off, w4, n_taps, bias + c, s);
+        int32_t s[4], t[4];
+        aotgen_depthwise_dot4_s8(base0 + (uintptr_t)c, off0, w4, n_taps, bias + c, s);
+        aotgen_depthwise_dot4_s8(base1 + (uintptr_t)c, off1, w4, n_taps, bias + c, t);
         int32_t m0, m1, m2, m3, e0, e1, e2, e3; /* (unrolled by hand: a loop over s[k] spills s) */
         aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &e0);
         aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &e1);
@@ -135,28 +153,40 @@ static inline int32_t aotgen_depthwise_s8(const int8_t* x, int32_t in_h, int32_t
         aotgen_gemm_requant(rq, rq_step, shift_base, c + 3, &m3, &e3);
         if (fast && (e0 & e1 & e2 & e3) < 0) { /* every shift a right shift: the branch-free form */
           e0 = -e0, e1 = -e1, e2 = -e2, e3 = -e3;
-          out[c] = aotgen_out_fast_s8(s[0], m0, e0, (int32_t)(UINT32_C(1) << (e0 - 1)), zp_out, act_min, act_max);
-          out[c + 1] = aotgen_out_fast_s8(s[1], m1, e1, (int32_t)(UINT32_C(1) << (e1 - 1)), zp_out, act_min, act_max);
-          out[c + 2] = aotgen_out_fast_s8(s[2], m2, e2, (int32_t)(UINT32_C(1) << (e2 - 1)), zp_out, act_min, act_max);
-          out[c + 3] = aotgen_out_fast_s8(s[3], m3, e3, (int32_t)(UINT32_C(1) << (e3 - 1)), zp_out, act_min, act_max);
+          int32_t h0 = (int32_t)(UINT32_C(1) << (e0 - 1)), h1 = (int32_t)(UINT32_C(1) << (e1 - 1));
+          int32_t h2 = (int32_t)(UINT32_C(1) << (e2 - 1)), h3 = (int32_t)(UINT32_C(1) << (e3 - 1));
+          out1[c] = aotgen_out_fast_s8(t[0], m0, e0, h0, zp_out, act_min, act_max);
+          out1[c + 1] = aotgen_out_fast_s8(t[1], m1, e1, h1, zp_out, act_min, act_max);
+          out1[c + 2] = aotgen_out_fast_s8(t[2], m2, e2, h2, zp_out, act_min, act_max);
+          out1[c + 3] = aotgen_out_fast_s8(t[3], m3, e3, h3, zp_out, act_min, act_max);
+          out0[c] = aotgen_out_fast_s8(s[0], m0, e0, h0, zp_out, act_min, act_max);
+          out0[c + 1] = aotgen_out_fast_s8(s[1], m1, e1, h1, zp_out, act_min, act_max);
+          out0[c + 2] = aotgen_out_fast_s8(s[2], m2, e2, h2, zp_out, act_min, act_max);
+          out0[c + 3] = aotgen_out_fast_s8(s[3], m3, e3, h3, zp_out, act_min, act_max);
         } else {
-          out[c] = aotgen_out_s8(s[0], m0, e0, fast, zp_out, act_min, act_max);
-          out[c + 1] = aotgen_out_s8(s[1], m1, e1, fast, zp_out, act_min, act_max);
-          out[c + 2] = aotgen_out_s8(s[2], m2, e2, fast, zp_out, act_min, act_max);
-          out[c + 3] = aotgen_out_s8(s[3], m3, e3, fast, zp_out, act_min, act_max);
+          out1[c] = aotgen_out_s8(t[0], m0, e0, fast, zp_out, act_min, act_max);
+          out1[c + 1] = aotgen_out_s8(t[1], m1, e1, fast, zp_out, act_min, act_max);
+          out1[c + 2] = aotgen_out_s8(t[2], m2, e2, fast, zp_out, act_min, act_max);
+          out1[c + 3] = aotgen_out_s8(t[3], m3, e3, fast, zp_out, act_min, act_max);
+          out0[c] = aotgen_out_s8(s[0], m0, e0, fast, zp_out, act_min, act_max);
+          out0[c + 1] = aotgen_out_s8(s[1], m1, e1, fast, zp_out, act_min, act_max);
+          out0[c + 2] = aotgen_out_s8(s[2], m2, e2, fast, zp_out, act_min, act_max);
+          out0[c + 3] = aotgen_out_s8(s[3], m3, e3, fast, zp_out, act_min, act_max);
         }
       }
 #endif
       for (; c < ch; ++c) { /* plain C: weights of channel c at wc[t * step] */
         const int8_t* wc = c < c4 ? w + (c >> 2) * 4 * n_taps + (c & 3) : w + c4 * n_taps + (c - c4);
         int32_t step = c < c4 ? 4 : ch - c4;
-        int32_t acc = bias[c];
+        int32_t acc0 = bias[c], acc1 = bias[c];
         for (int32_t t = 0; t < n_taps; ++t) {
-          acc += (int32_t)*(const int8_t*)(base + (uintptr_t)(intptr_t)off[t] + (uintptr_t)c) * wc[t * step];
+          acc0 += (int32_t)*(const int8_t*)(base0 + (uintptr_t)(intptr_t)off0[t] + (uintptr_t)c) * wc[t * step];
+          acc1 += (int32_t)*(const int8_t*)(base1 + (uintptr_t)(intptr_t)off1[t] + (uintptr_t)c) * wc[t * step];
         }
         int32_t m, sh;
         aotgen_gemm_requant(rq, rq_step, shift_base, c, &m, &sh);
-        out[c] = aotgen_out_s8(acc, m, sh, fast, zp_out, act_min, act_max);
+        out1[c] = aotgen_out_s8(acc1, m, sh, fast, zp_out, act_min, act_max);
+        out0[c] = aotgen_out_s8(acc0, m, sh, fast, zp_out, act_min, act_max);
       }
     }
   }

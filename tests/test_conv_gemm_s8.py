@@ -60,6 +60,7 @@ class Layer:
     positive_shift: bool = False
     per_tensor: bool = False  # one (multiplier, shift) for every channel
     wide_shifts: bool = False  # shifts 6 apart and a zero multiplier: (multiplier, shift) pairs
+    small_shifts: bool = False  # shifts -1 and 0 beside -2, -5: the fast form, not its branch-free part
 
     @property
     def out_hw(self) -> tuple[int, int]:
@@ -77,6 +78,7 @@ LAYERS = {
     "extreme +, 3x3 16->5": Layer(4, 3, 16, 5, (3, 3), pad=(1, 1), zp_in=-128, extreme=1),
     "extreme -, 1x1 13->3": Layer(3, 3, 13, 3, zp_in=127, extreme=-1),
     "positive shift": Layer(3, 3, 4, 3, zp_in=-128, positive_shift=True),
+    "shifts 0 and -1": Layer(3, 5, 8, 7, zp_in=-128, zp_out=-3, small_shifts=True),
     "per-tensor requantization, 3x3 stride 2": Layer(5, 6, 6, 5, (3, 3), (2, 2), pad=(1, 1), zp_in=3, per_tensor=True),
     "K beyond the fast bound": Layer(1, 3, 34000, 3, zp_in=-128, extreme=1),
     "RGB input layer, K 27 padded to 28": Layer(6, 5, 3, 5, (3, 3), (2, 2), pad=(1, 1), zp_in=-128, zp_out=-128),
@@ -107,6 +109,8 @@ def layer_data(layer: Layer, seed: int):
         mult[:], shift[:] = mult[0], shift[0]
     if layer.wide_shifts:
         shift[0], shift[1], mult[2] = base - 3, base + 3, 0
+    if layer.small_shifts:
+        shift[:] = np.resize([-1, 0, -2, -5, -2, -2], layer.c_out)
     return x, w, bias, mult, shift
 
 

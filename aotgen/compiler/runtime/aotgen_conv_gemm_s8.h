@@ -191,22 +191,27 @@ static inline void aotgen_gemm_rows_s8(const int16_t* rows, int32_t n_p, const i
     aotgen_dot_3x2_s8(rows, w2, k, bias[c], bias[c + 1], s);
     aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &sh0);
     aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &sh1);
-    if (fast && (sh0 & sh1) < 0 && n_p == 3) { /* right shifts, three pixels: the branch-free form */
-      int32_t e0 = -sh0, e1 = -sh1;
-      int32_t h0 = (int32_t)(UINT32_C(1) << (e0 - 1)), h1 = (int32_t)(UINT32_C(1) << (e1 - 1));
-      int8_t* y = y0 + c;
-      y[0] = aotgen_out_fast_s8(s[0], m0, e0, h0, zp_out, act_min, act_max);
-      y[1] = aotgen_out_fast_s8(s[1], m1, e1, h1, zp_out, act_min, act_max);
+    int8_t* y = y0 + c;
+    if (fast && ((sh0 + 1) & (sh1 + 1)) < 0 && n_p == 3) { /* shifts <= -2, three pixels: branch-free */
+      int32_t p0 = (int32_t)(UINT32_C(1) << (32 + sh0)), p1 = (int32_t)(UINT32_C(1) << (32 + sh1));
+      y[0] = aotgen_out_fast_s8(s[0], m0, p0, zp_out, act_min, act_max);
+      y[1] = aotgen_out_fast_s8(s[1], m1, p1, zp_out, act_min, act_max);
       y += y_stride;
-      y[0] = aotgen_out_fast_s8(s[2], m0, e0, h0, zp_out, act_min, act_max);
-      y[1] = aotgen_out_fast_s8(s[3], m1, e1, h1, zp_out, act_min, act_max);
+      y[0] = aotgen_out_fast_s8(s[2], m0, p0, zp_out, act_min, act_max);
+      y[1] = aotgen_out_fast_s8(s[3], m1, p1, zp_out, act_min, act_max);
       y += y_stride;
-      y[0] = aotgen_out_fast_s8(s[4], m0, e0, h0, zp_out, act_min, act_max);
-      y[1] = aotgen_out_fast_s8(s[5], m1, e1, h1, zp_out, act_min, act_max);
-    } else {
-      for (int32_t q = 0; q < n_p; ++q) {
-        y0[q * y_stride + c] = aotgen_out_s8(s[2 * q], m0, sh0, fast, zp_out, act_min, act_max);
-        y0[q * y_stride + c + 1] = aotgen_out_s8(s[2 * q + 1], m1, sh1, fast, zp_out, act_min, act_max);
+      y[0] = aotgen_out_fast_s8(s[4], m0, p0, zp_out, act_min, act_max);
+      y[1] = aotgen_out_fast_s8(s[5], m1, p1, zp_out, act_min, act_max);
+    } else { /* (unrolled: indexing s by q would keep it in memory) */
+      y[0] = aotgen_out_s8(s[0], m0, sh0, fast, zp_out, act_min, act_max);
+      y[1] = aotgen_out_s8(s[1], m1, sh1, fast, zp_out, act_min, act_max);
+      if (n_p > 1) {
+        y[y_stride] = aotgen_out_s8(s[2], m0, sh0, fast, zp_out, act_min, act_max);
+        y[y_stride + 1] = aotgen_out_s8(s[3], m1, sh1, fast, zp_out, act_min, act_max);
+      }
+      if (n_p > 2) {
+        y[2 * y_stride] = aotgen_out_s8(s[4], m0, sh0, fast, zp_out, act_min, act_max);
+        y[2 * y_stride + 1] = aotgen_out_s8(s[5], m1, sh1, fast, zp_out, act_min, act_max);
       }
     }
   }

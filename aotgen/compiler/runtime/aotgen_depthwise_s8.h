@@ -146,32 +146,31 @@ static inline int32_t aotgen_depthwise_s8(const int8_t* x, int32_t in_h, int32_t
         int32_t s[4], t[4];
         aotgen_depthwise_dot4_s8(base0 + (uintptr_t)c, off0, w4, n_taps, bias + c, s);
         aotgen_depthwise_dot4_s8(base1 + (uintptr_t)c, off1, w4, n_taps, bias + c, t);
-        int32_t m0, m1, m2, m3, e0, e1, e2, e3; /* (unrolled by hand: a loop over s[k] spills s) */
-        aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &e0);
-        aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &e1);
-        aotgen_gemm_requant(rq, rq_step, shift_base, c + 2, &m2, &e2);
-        aotgen_gemm_requant(rq, rq_step, shift_base, c + 3, &m3, &e3);
-        if (fast && (e0 & e1 & e2 & e3) < 0) { /* every shift a right shift: the branch-free form */
-          e0 = -e0, e1 = -e1, e2 = -e2, e3 = -e3;
-          int32_t h0 = (int32_t)(UINT32_C(1) << (e0 - 1)), h1 = (int32_t)(UINT32_C(1) << (e1 - 1));
-          int32_t h2 = (int32_t)(UINT32_C(1) << (e2 - 1)), h3 = (int32_t)(UINT32_C(1) << (e3 - 1));
-          out1[c] = aotgen_out_fast_s8(t[0], m0, e0, h0, zp_out, act_min, act_max);
-          out1[c + 1] = aotgen_out_fast_s8(t[1], m1, e1, h1, zp_out, act_min, act_max);
-          out1[c + 2] = aotgen_out_fast_s8(t[2], m2, e2, h2, zp_out, act_min, act_max);
-          out1[c + 3] = aotgen_out_fast_s8(t[3], m3, e3, h3, zp_out, act_min, act_max);
-          out0[c] = aotgen_out_fast_s8(s[0], m0, e0, h0, zp_out, act_min, act_max);
-          out0[c + 1] = aotgen_out_fast_s8(s[1], m1, e1, h1, zp_out, act_min, act_max);
-          out0[c + 2] = aotgen_out_fast_s8(s[2], m2, e2, h2, zp_out, act_min, act_max);
-          out0[c + 3] = aotgen_out_fast_s8(s[3], m3, e3, h3, zp_out, act_min, act_max);
+        int32_t m0, m1, m2, m3, sh0, sh1, sh2, sh3; /* (unrolled by hand: a loop over s[k] spills s) */
+        aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &sh0);
+        aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &sh1);
+        aotgen_gemm_requant(rq, rq_step, shift_base, c + 2, &m2, &sh2);
+        aotgen_gemm_requant(rq, rq_step, shift_base, c + 3, &m3, &sh3);
+        if (fast && ((sh0 + 1) & (sh1 + 1) & (sh2 + 1) & (sh3 + 1)) < 0) { /* shifts <= -2: branch-free */
+          int32_t p0 = (int32_t)(UINT32_C(1) << (32 + sh0)), p1 = (int32_t)(UINT32_C(1) << (32 + sh1));
+          int32_t p2 = (int32_t)(UINT32_C(1) << (32 + sh2)), p3 = (int32_t)(UINT32_C(1) << (32 + sh3));
+          out1[c] = aotgen_out_fast_s8(t[0], m0, p0, zp_out, act_min, act_max);
+          out1[c + 1] = aotgen_out_fast_s8(t[1], m1, p1, zp_out, act_min, act_max);
+          out1[c + 2] = aotgen_out_fast_s8(t[2], m2, p2, zp_out, act_min, act_max);
+          out1[c + 3] = aotgen_out_fast_s8(t[3], m3, p3, zp_out, act_min, act_max);
+          out0[c] = aotgen_out_fast_s8(s[0], m0, p0, zp_out, act_min, act_max);
+          out0[c + 1] = aotgen_out_fast_s8(s[1], m1, p1, zp_out, act_min, act_max);
+          out0[c + 2] = aotgen_out_fast_s8(s[2], m2, p2, zp_out, act_min, act_max);
+          out0[c + 3] = aotgen_out_fast_s8(s[3], m3, p3, zp_out, act_min, act_max);
         } else {
-          out1[c] = aotgen_out_s8(t[0], m0, e0, fast, zp_out, act_min, act_max);
-          out1[c + 1] = aotgen_out_s8(t[1], m1, e1, fast, zp_out, act_min, act_max);
-          out1[c + 2] = aotgen_out_s8(t[2], m2, e2, fast, zp_out, act_min, act_max);
-          out1[c + 3] = aotgen_out_s8(t[3], m3, e3, fast, zp_out, act_min, act_max);
-          out0[c] = aotgen_out_s8(s[0], m0, e0, fast, zp_out, act_min, act_max);
-          out0[c + 1] = aotgen_out_s8(s[1], m1, e1, fast, zp_out, act_min, act_max);
-          out0[c + 2] = aotgen_out_s8(s[2], m2, e2, fast, zp_out, act_min, act_max);
-          out0[c + 3] = aotgen_out_s8(s[3], m3, e3, fast, zp_out, act_min, act_max);
+          out1[c] = aotgen_out_s8(t[0], m0, sh0, fast, zp_out, act_min, act_max);
+          out1[c + 1] = aotgen_out_s8(t[1], m1, sh1, fast, zp_out, act_min, act_max);
+          out1[c + 2] = aotgen_out_s8(t[2], m2, sh2, fast, zp_out, act_min, act_max);
+          out1[c + 3] = aotgen_out_s8(t[3], m3, sh3, fast, zp_out, act_min, act_max);
+          out0[c] = aotgen_out_s8(s[0], m0, sh0, fast, zp_out, act_min, act_max);
+          out0[c + 1] = aotgen_out_s8(s[1], m1, sh1, fast, zp_out, act_min, act_max);
+          out0[c + 2] = aotgen_out_s8(s[2], m2, sh2, fast, zp_out, act_min, act_max);
+          out0[c + 3] = aotgen_out_s8(s[3], m3, sh3, fast, zp_out, act_min, act_max);
         }
       }
 #endif

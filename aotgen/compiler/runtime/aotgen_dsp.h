@@ -138,13 +138,26 @@ static inline int8_t aotgen_out_s8(int32_t acc, int32_t multiplier, int32_t shif
 #endif
 }
 
+/* SMMLAR: a + the high word of b * c + 2^31 (rounded), b and c signed. */
+static inline int32_t aotgen_smmlar(int32_t b, int32_t c, int32_t a) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  int32_t r;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(b), "r"(c), "r"(a));
+  return r;
+#else
+  return (int32_t)((uint32_t)a + (uint32_t)aotgen_smmul(b, c, 1));
+#endif
+}
+
 /* One int8 output by the fast exact requantization (aotgen_requantize_fast) for a right shift
- * e >= 1, `half` = 2^(e-1) computed once per channel: SMMULR(2 acc, m), then (v + (v >> 31) + half)
- * >> e, the output zero point, SSAT (the activation's bounds only where tighter than int8). */
-static inline int8_t aotgen_out_fast_s8(int32_t acc, int32_t multiplier, int32_t e, int32_t half, int32_t zp_out,
-                                        int32_t act_min, int32_t act_max) {
+ * e >= 2, `pow` = 2^(32 - e) computed once per channel: v = SMMULR(2 acc, m), then
+ * RoundingDivideByPOT(v, e) = (v + (v >> 31) + 2^(e-1)) >> e, which is SMMULR(v + (v >> 31), pow)
+ * exactly (pow fits int32 for e >= 2), the output zero point added by the same SMMLAR; SSAT (the
+ * activation's bounds only where tighter than int8). */
+static inline int8_t aotgen_out_fast_s8(int32_t acc, int32_t multiplier, int32_t pow, int32_t zp_out, int32_t act_min,
+                                        int32_t act_max) {
   int32_t v = aotgen_smmul((int32_t)((uint32_t)acc << 1), multiplier, 1);
-  v = ((v + (v >> 31) + half) >> e) + zp_out;
+  v = aotgen_smmlar(v + (v >> 31), pow, zp_out);
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
   __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));
   if (act_min > -128) v = v < act_min ? act_min : v;

@@ -240,8 +240,14 @@ static inline void aotgen_im2col_row_s8(const int8_t* x, int32_t h, int32_t w, i
     int32_t row_inside = iy >= 0 && iy < h;
     if (!direct && row_inside && cols_inside && dil_w == 1) { /* the window row: kw * c bytes in a row */
       const int8_t* src = x + (iy * w + ix0) * c;
-      for (int32_t e = 0; e < kw * c; ++e) bytes[off + e] = src[e];
-      off += kw * c;
+      int32_t e = 0, n = kw * c;
+      for (; e + 4 <= n; e += 4) { /* word copies (unaligned loads and stores of one word each) */
+        uint32_t v;
+        __builtin_memcpy(&v, src + e, 4);
+        __builtin_memcpy(bytes + off + e, &v, 4);
+      }
+      for (; e < n; ++e) bytes[off + e] = src[e];
+      off += n;
       continue;
     }
     for (int32_t j = 0; j < kw; ++j, off += c) {

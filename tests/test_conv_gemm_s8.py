@@ -164,7 +164,9 @@ def test_conv_kernel_is_bit_exact(driver, name):
 
 def test_fast_bound_is_decided_per_layer():
     _, w, bias, mult, _ = layer_data(LAYERS["1x1 64->6 zp 127, relu6"], 1)
-    assert gemm_constants(w, bias, 127, mult, np.zeros(6)).fast
+    assert gemm_constants(w, bias, 127, mult, np.zeros(6)).fast == 1  # SMMULR, not every shift <= -2
+    assert gemm_constants(w, bias, 127, mult, np.full(6, -2)).fast == 2  # no test per channel
+    assert gemm_constants(w, bias, 127, mult, np.array([-2, -9, -1, -3, -2, -2])).fast == 1
     big = LAYERS["K beyond the fast bound"]
     _, w, bias, _, shift = layer_data(big, 2)
     assert not fast_requantize_holds(w, bias, shift)

@@ -52,7 +52,7 @@ def _ptr(buf):
 
 
 def conv_gemm_te(x, w, bias, rq, *, kernel_hw, strides, dilation, pads, zp_in: int, zp_out: int, lo: int,
-                 hi: int, out_shape, rq_step: int, shift_base: int, fast: bool, scratch_bytes: int):
+                 hi: int, out_shape, rq_step: int, shift_base: int, fast: int, scratch_bytes: int):
     """The convolution as a `te.extern` whose body calls <prefix>_conv_gemm_s8; the two int16 rows
     are an allocation the lowering lifts into an arena scratch tensor (kernels._lift_scratch)."""
     _, in_h, in_w, in_c = (int(d) for d in x.shape)

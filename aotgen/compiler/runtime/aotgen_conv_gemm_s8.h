@@ -13,8 +13,9 @@
  * one word of each x row and one word of each weight row (SXTB16 widens the weights): 8 loads, 4
  * SXTB16, 12 SMLAD per 24 MACs. On DSP cores the rows hold each group of 4 bytes in SXTB16's lane
  * order (b0 b2 b1 b3); elsewhere (M0/M3/AVR/RV32/host) in order, for the same blocking in plain C.
- * Integer sums are exact in any order. `fast` (decided at compile time by compiler/conv_gemm.py:
- * every shift <= 0 and |acc + bias| < 2^30) selects the SMMULR requantization on DSP cores.
+ * Integer sums are exact in any order. `fast` (decided at compile time by conv_gemm.fast_form:
+ * every shift <= 0 and |acc + bias| < 2^30) selects the SMMULR requantization on DSP cores; 2
+ * says every shift is also <= -2 (the branch-free epilogue for every channel, no test).
  * AOTGEN_DSP_EMULATE (tests only) runs the DSP path on the host with C models of the instructions.
  *
  * Every function is `static inline` and named aotgen_<name>; the emitter copies the ones a model
@@ -192,7 +193,7 @@ static inline void aotgen_gemm_rows_s8(const int16_t* rows, int32_t n_p, const i
     aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &sh0);
     aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &sh1);
     int8_t* y = y0 + c;
-    if (fast && ((sh0 + 1) & (sh1 + 1)) < 0 && n_p == 3) { /* shifts <= -2, three pixels: branch-free */
+    if ((fast == 2 || (fast && ((sh0 + 1) & (sh1 + 1)) < 0)) && n_p == 3) { /* shifts <= -2: branch-free */
       int32_t p0 = (int32_t)(UINT32_C(1) << (32 + sh0)), p1 = (int32_t)(UINT32_C(1) << (32 + sh1));
       y[0] = aotgen_out_fast_s8(s[0], m0, p0, zp_out, act_min, act_max);
       y[1] = aotgen_out_fast_s8(s[1], m1, p1, zp_out, act_min, act_max);

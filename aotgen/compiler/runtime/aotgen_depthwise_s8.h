@@ -151,7 +151,7 @@ static inline int32_t aotgen_depthwise_s8(const int8_t* x, int32_t in_h, int32_t
         aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &sh1);
         aotgen_gemm_requant(rq, rq_step, shift_base, c + 2, &m2, &sh2);
         aotgen_gemm_requant(rq, rq_step, shift_base, c + 3, &m3, &sh3);
-        if (fast && ((sh0 + 1) & (sh1 + 1) & (sh2 + 1) & (sh3 + 1)) < 0) { /* shifts <= -2: branch-free */
+        if (fast == 2 || (fast && ((sh0 + 1) & (sh1 + 1) & (sh2 + 1) & (sh3 + 1)) < 0)) { /* shifts <= -2 */
           int32_t p0 = (int32_t)(UINT32_C(1) << (32 + sh0)), p1 = (int32_t)(UINT32_C(1) << (32 + sh1));
           int32_t p2 = (int32_t)(UINT32_C(1) << (32 + sh2)), p3 = (int32_t)(UINT32_C(1) << (32 + sh3));
           out1[c] = aotgen_out_fast_s8(t[0], m0, p0, zp_out, act_min, act_max);

@@ -193,7 +193,7 @@ class IntegerConverters:
                 lambda x_, w_, b_, *r_: dwconv_te(x_, w_, b_, r_, rq=rq, strides=strides, dilation=dilation, pads=pads,
                                                   zp_in=zi, zp_out=zo, lo=lo, hi=hi, out_shape=out_shape),
                 x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors), primfunc_name_hint="dwconv_int8")
-        # On DSP cores every convolution: (im2col +) the 2x2 SMLAD GEMM (runtime/aotgen_conv_gemm_s8.h)
+        # On DSP cores every convolution: (im2col +) the 3x2 SMLAD GEMM (runtime/aotgen_conv_gemm_s8.h)
         if not depthwise and gemm_enabled() and in_shape[0] == 1 and int(w.shape[3]) == in_shape[3]:
             return conv_gemm_call(self.bb, x, w, self._bias(ins, out_c), zi, zo, lo, hi,
                                   output_requant_params(si, ws, so, out_c), out_shape,

@@ -1,8 +1,8 @@
 """int8 CONV_2D as one call of the C GEMM kernel (runtime/aotgen_conv_gemm_s8.h) on cores with the DSP
 extension: the kernel's constants are prepared here at compile time (conv_gemm.py: weights as
-[out_channel][K] rows, input zero point folded into the bias, the fast requantization's bound),
-and the int16 rows of two pixels (widened input or im2col) are a scratch tensor the planner places
-in the arena."""
+[out_channel][K] rows interleaved per channel pair, input zero point folded into the bias, the fast
+requantization's bound), and the int16 rows of three pixels (widened input or im2col) are a
+scratch tensor the planner places in the arena."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def _ptr(buf):
 
 def conv_gemm_te(x, w, bias, rq, *, kernel_hw, strides, dilation, pads, zp_in: int, zp_out: int, lo: int,
                  hi: int, out_shape, rq_step: int, shift_base: int, fast: int, scratch_bytes: int):
-    """The convolution as a `te.extern` whose body calls <prefix>_conv_gemm_s8; the two int16 rows
+    """The convolution as a `te.extern` whose body calls <prefix>_conv_gemm_s8; the three int16 rows
     are an allocation the lowering lifts into an arena scratch tensor (kernels._lift_scratch)."""
     _, in_h, in_w, in_c = (int(d) for d in x.shape)
     c_out, kp = (int(d) for d in w.shape)

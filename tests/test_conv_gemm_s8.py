@@ -174,11 +174,14 @@ def test_fast_bound_is_decided_per_layer():
 
 
 def test_fast_form_is_wrong_beyond_its_bound(tmp_path):
-    """The bound is needed: forced on a layer whose sums pass 2^30, the fast form differs."""
+    """The bound is needed: forced on a layer whose sums pass 2^30, the fast form differs. (Its
+    SMMULR(2 acc, m) doubles the sum in 32 bits; the branch-free form's SMMLAR(acc, 2m, acc) does
+    not, and takes shifts <= -2 and multipliers >= 2^30 only: a small multiplier and shift -1
+    keep the kernel off it and the outputs inside int8.)"""
     exe = build_driver(DRIVER, tmp_path, dsp=True)
     layer = LAYERS["K beyond the fast bound"]
     x, w, bias, mult, shift = layer_data(layer, 3)
-    shift[:] = -31  # outputs inside int8: only the rounding of a 2^30+ sum can differ
+    mult[:], shift[:] = 300, -1
     consts = gemm_constants(w, bias, -layer.zp_in, mult, shift)
     want = reference(layer, x, w, bias, mult, shift)
     assert np.array_equal(run_c(exe, layer, x, consts, False), want)

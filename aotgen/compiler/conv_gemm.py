@@ -66,13 +66,13 @@ def fast_requantize_holds(weights: np.ndarray, bias: np.ndarray | None, shifts: 
     return bool(np.all(rows.sum(axis=1) * 255 + base < FAST_REQUANTIZE_LIMIT))
 
 
-def fast_form(weights: np.ndarray, bias: np.ndarray | None, shifts: np.ndarray) -> int:
+def fast_form(weights: np.ndarray, bias: np.ndarray | None, mult: np.ndarray, shifts: np.ndarray) -> int:
     """The kernels' `fast` argument: 0 the general requantization, 1 the SMMULR form (its bound
-    holds), 2 that and every shift <= -2, so that every channel takes the branch-free epilogue
-    (aotgen_out_fast_s8) without a test per channel."""
+    holds), 2 that and every shift <= -2 and every multiplier normalized (>= 2^30), so that every
+    channel takes the branch-free epilogue (aotgen_out_fast_s8) without a test per channel."""
     if not fast_requantize_holds(weights, bias, shifts):
         return 0
-    return 2 if np.all(np.asarray(shifts) <= -2) else 1
+    return 2 if np.all(np.asarray(shifts) <= -2) and np.all(np.asarray(mult, np.int64) >= 2**30) else 1
 
 
 def pack_requant(mult: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -112,7 +112,7 @@ def gemm_constants(weights: np.ndarray, bias: np.ndarray | None, input_offset: i
     padded = np.zeros((rows.shape[0], padded_k(k)), np.int8)
     padded[:, :k] = rows
     return GemmConstants(interleave_pairs(padded), fold_bias(rows, bias, input_offset), *pack_requant(mult, shifts),
-                         fast_form(rows, bias, shifts))
+                         fast_form(rows, bias, mult, shifts))
 
 
 # The depthwise kernel lists a window's input pointers on the stack (runtime/aotgen_depthwise_s8.h).
@@ -131,4 +131,4 @@ def depthwise_constants(weights: np.ndarray, bias: np.ndarray | None, input_offs
     flat = np.concatenate([grouped.ravel(), taps[:, c4:].ravel()])
     rows = taps.T  # [ch][kh*kw]: each channel's weights, as fold_bias sums them
     return GemmConstants(flat, fold_bias(rows, bias, input_offset), *pack_requant(mult, shifts),
-                         fast_form(rows, bias, shifts))
+                         fast_form(rows, bias, mult, shifts))

@@ -15,7 +15,8 @@
  * order (b0 b2 b1 b3); elsewhere (M0/M3/AVR/RV32/host) in order, for the same blocking in plain C.
  * Integer sums are exact in any order. `fast` (decided at compile time by conv_gemm.fast_form:
  * every shift <= 0 and |acc + bias| < 2^30) selects the SMMULR requantization on DSP cores; 2
- * says every shift is also <= -2 (the branch-free epilogue for every channel, no test).
+ * says every shift is also <= -2 and every multiplier normalized (the branch-free epilogue for
+ * every channel, no test).
  * AOTGEN_DSP_EMULATE (tests only) runs the DSP path on the host with C models of the instructions.
  *
  * Every function is `static inline` and named aotgen_<name>; the emitter copies the ones a model
@@ -193,16 +194,18 @@ static inline void aotgen_gemm_rows_s8(const int16_t* rows, int32_t n_p, const i
     aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &sh0);
     aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &sh1);
     int8_t* y = y0 + c;
-    if ((fast == 2 || (fast && ((sh0 + 1) & (sh1 + 1)) < 0)) && n_p == 3) { /* shifts <= -2: branch-free */
+    /* shifts <= -2 and multipliers >= 2^30 (bit 30 set): the branch-free form */
+    if ((fast == 2 || (fast && ((sh0 + 1) & (sh1 + 1) & (int32_t)((uint32_t)(m0 & m1) << 1)) < 0)) && n_p == 3) {
       int32_t p0 = (int32_t)(UINT32_C(1) << (32 + sh0)), p1 = (int32_t)(UINT32_C(1) << (32 + sh1));
-      y[0] = aotgen_out_fast_s8(s[0], m0, p0, zp_out, act_min, act_max);
-      y[1] = aotgen_out_fast_s8(s[1], m1, p1, zp_out, act_min, act_max);
+      int32_t d0 = (int32_t)((uint32_t)m0 << 1), d1 = (int32_t)((uint32_t)m1 << 1);
+      y[0] = aotgen_out_fast_s8(s[0], d0, p0, zp_out, act_min, act_max);
+      y[1] = aotgen_out_fast_s8(s[1], d1, p1, zp_out, act_min, act_max);
       y += y_stride;
-      y[0] = aotgen_out_fast_s8(s[2], m0, p0, zp_out, act_min, act_max);
-      y[1] = aotgen_out_fast_s8(s[3], m1, p1, zp_out, act_min, act_max);
+      y[0] = aotgen_out_fast_s8(s[2], d0, p0, zp_out, act_min, act_max);
+      y[1] = aotgen_out_fast_s8(s[3], d1, p1, zp_out, act_min, act_max);
       y += y_stride;
-      y[0] = aotgen_out_fast_s8(s[4], m0, p0, zp_out, act_min, act_max);
-      y[1] = aotgen_out_fast_s8(s[5], m1, p1, zp_out, act_min, act_max);
+      y[0] = aotgen_out_fast_s8(s[4], d0, p0, zp_out, act_min, act_max);
+      y[1] = aotgen_out_fast_s8(s[5], d1, p1, zp_out, act_min, act_max);
     } else { /* (unrolled: indexing s by q would keep it in memory) */
       y[0] = aotgen_out_s8(s[0], m0, sh0, fast, zp_out, act_min, act_max);
       y[1] = aotgen_out_s8(s[1], m1, sh1, fast, zp_out, act_min, act_max);

@@ -151,9 +151,12 @@ static inline int32_t aotgen_depthwise_s8(const int8_t* x, int32_t in_h, int32_t
         aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &sh1);
         aotgen_gemm_requant(rq, rq_step, shift_base, c + 2, &m2, &sh2);
         aotgen_gemm_requant(rq, rq_step, shift_base, c + 3, &m3, &sh3);
-        if (fast == 2 || (fast && ((sh0 + 1) & (sh1 + 1) & (sh2 + 1) & (sh3 + 1)) < 0)) { /* shifts <= -2 */
+        int32_t normalized = (int32_t)((uint32_t)(m0 & m1 & m2 & m3) << 1); /* < 0: every m >= 2^30 */
+        if (fast == 2 || (fast && ((sh0 + 1) & (sh1 + 1) & (sh2 + 1) & (sh3 + 1) & normalized) < 0)) {
           int32_t p0 = (int32_t)(UINT32_C(1) << (32 + sh0)), p1 = (int32_t)(UINT32_C(1) << (32 + sh1));
           int32_t p2 = (int32_t)(UINT32_C(1) << (32 + sh2)), p3 = (int32_t)(UINT32_C(1) << (32 + sh3));
+          m0 = (int32_t)((uint32_t)m0 << 1), m1 = (int32_t)((uint32_t)m1 << 1); /* aotgen_out_fast_s8's m2 */
+          m2 = (int32_t)((uint32_t)m2 << 1), m3 = (int32_t)((uint32_t)m3 << 1);
           out1[c] = aotgen_out_fast_s8(t[0], m0, p0, zp_out, act_min, act_max);
           out1[c + 1] = aotgen_out_fast_s8(t[1], m1, p1, zp_out, act_min, act_max);
           out1[c + 2] = aotgen_out_fast_s8(t[2], m2, p2, zp_out, act_min, act_max);

@@ -150,13 +150,14 @@ static inline int32_t aotgen_smmlar(int32_t b, int32_t c, int32_t a) {
 }
 
 /* One int8 output by the fast exact requantization (aotgen_requantize_fast) for a right shift
- * e >= 2, `pow` = 2^(32 - e) computed once per channel: v = SMMULR(2 acc, m), then
- * RoundingDivideByPOT(v, e) = (v + (v >> 31) + 2^(e-1)) >> e, which is SMMULR(v + (v >> 31), pow)
- * exactly (pow fits int32 for e >= 2), the output zero point added by the same SMMLAR; SSAT (the
- * activation's bounds only where tighter than int8). */
-static inline int8_t aotgen_out_fast_s8(int32_t acc, int32_t multiplier, int32_t pow, int32_t zp_out, int32_t act_min,
+ * e >= 2, from two per-channel constants: m2 = 2 * multiplier mod 2^32 (negative as int32) and
+ * pow = 2^(32 - e). SMMULR(2 acc, m) is SMMLAR(acc, m2, acc) exactly: acc * 2^32 + acc * (2m -
+ * 2^32) = 2 acc m (64-bit, |acc| < 2^30). RoundingDivideByPOT(v, e) = (v + (v >> 31) + 2^(e-1))
+ * >> e is SMMULR(v + (v >> 31), pow) exactly (pow fits int32 for e >= 2), the output zero point
+ * added by the same SMMLAR; SSAT (the activation's bounds only where tighter than int8). */
+static inline int8_t aotgen_out_fast_s8(int32_t acc, int32_t m2, int32_t pow, int32_t zp_out, int32_t act_min,
                                         int32_t act_max) {
-  int32_t v = aotgen_smmul((int32_t)((uint32_t)acc << 1), multiplier, 1);
+  int32_t v = aotgen_smmlar(acc, m2, acc);
   v = aotgen_smmlar(v + (v >> 31), pow, zp_out);
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
   __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));

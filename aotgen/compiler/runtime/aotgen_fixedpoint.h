@@ -62,7 +62,9 @@ static inline int32_t aotgen_requantize_fast(int32_t acc, int32_t multiplier, in
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
   __asm__("smmulr %0, %1, %2" : "=r"(v) : "r"(acc * 2), "r"(multiplier));
 #else
-  v = aotgen_srdhm(acc, multiplier); /* equal to SMMULR(2 acc, m) for |acc| < 2^30 */
+  /* SMMULR(2 acc, m) as the instruction computes it, 2 acc wrapping in 32 bits: srdhm of the
+   * wrapped value halved (2 acc is even), which is srdhm(acc, m) for |acc| < 2^30 */
+  v = aotgen_srdhm((int32_t)((uint32_t)acc << 1) >> 1, multiplier);
 #endif
   if (e > 0) v = (v + (v >> 31) + (int32_t)(UINT32_C(1) << (e - 1))) >> e;
   return v;

@@ -19,6 +19,7 @@ from .te_kernels import (
     transpose_conv_pads, transpose_conv_te,
 )
 from .gemm_call import conv_gemm_call, gemm_enabled
+from . import lstm
 from .resize import resize_call
 from .tables import _gelu, hard_swish_table, populate_lut
 
@@ -49,6 +50,7 @@ class IntegerConverters:
         for name, method in self.INTEGER_CONVERTERS.items():
             self.convert_map[name] = self._integer_or(getattr(self, method), self.convert_map[name])
         self.convert_map["QUANTIZE"] = self._float_quantize_or(self.convert_map["QUANTIZE"])
+        self.convert_map["UNIDIRECTIONAL_SEQUENCE_LSTM"] = lambda op: lstm.convert(self, op)  # float and int8
         self.convert_map["ARG_MAX"] = lambda op: self._arg_max_min(op, maximum=True)
         self.convert_map["ARG_MIN"] = lambda op: self._arg_max_min(op, maximum=False)
 

@@ -70,8 +70,8 @@ def refusal(conv, op) -> str | None:
     if cell.Type() != 7:  # INT16
         return "an int8 LSTM whose cell state is not int16"
     log2 = math.log2(float(np.float32(cell.Quantization().Scale(0))))
-    if abs(log2 - round(log2)) >= 1e-3 or round(log2) > -9:
-        return "a cell state scale that is not a power of two <= 2^-9"
+    if abs(log2 - round(log2)) >= 1e-3 or not -30 <= round(log2) <= -9:
+        return "a cell state scale that is not a power of two between 2^-30 and 2^-9"
     if op.IntermediatesLength() < 5:
         return "an int8 LSTM without its 5 intermediate tensors (not from TFLite's quantizer)"
     return None

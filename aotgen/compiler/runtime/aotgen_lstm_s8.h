@@ -167,8 +167,11 @@ static inline int32_t aotgen_lstm_s8(const int8_t* x, int32_t n_batch, int32_t n
         c = c > INT16_MAX ? INT16_MAX : (c < INT16_MIN ? INT16_MIN : c);
         if (cell_clip > 0) c = c > cell_clip ? cell_clip : (c < -cell_clip ? -cell_clip : c);
         cell[i] = (int16_t)c;
-        /* CalculateLstmOutputInteger8x8_16: h = clamp8(rq(o tanh(c)) + zp) */
-        int32_t th = aotgen_tanh16((int16_t)c, 15 + cell_log2);
+        /* CalculateLstmOutputInteger8x8_16: h = clamp8(rq(o tanh(c)) + zp). TFLite's ApplyTanh
+         * computes nothing for a cell scale outside 2^-15..2^-9 (integer bits outside 0..6) and
+         * leaves its output buffer, which holds the input gate, as it is: so does this. */
+        int32_t bits = 15 + cell_log2;
+        int32_t th = bits >= 0 && bits <= 6 ? aotgen_tanh16((int16_t)c, bits) : gates[i];
         int32_t h = aotgen_requantize((int32_t)gates[3 * n_cell + i] * th, scales[16], scales[17]) + hidden_zp;
         hidden[i] = (int8_t)(h > 127 ? 127 : (h < -128 ? -128 : h));
       }

@@ -11,6 +11,8 @@ runtime/aotgen_lstm_s8.h) and ONNX LSTM / GRU (float).
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import lstm_arith as L
 from aotgen.compiler import c_helpers
 from aotgen.errors import UnsupportedModelError
 from aotgen.verify.hostcheck import check_model
+from aotgen_testlib import AOTGEN
 from tflite_builder import ModelSpec
 
 HERE = Path(__file__).resolve().parent
@@ -229,3 +232,19 @@ def test_onnx_recurrent_forms_are_refused_by_name(tmp_path, op, options, why):
         load_model(_onnx(tmp_path, op, **options))
     msg = str(e.value)
     assert "\n" not in msg and op in msg and why in msg, msg
+
+
+# ------------------------------------------------------------------------------ on a Cortex-M4F
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+                    reason="needs gcc-arm-none-eabi and qemu-system-arm")
+def test_int8_lstm_bit_exact_in_qemu(tmp_path):
+    """aotgen run: the time-major int8 LSTM (batch 2) built for mps2_an386 (Cortex-M4F), run in QEMU
+    and compared with LiteRT with no tolerance."""
+    model = HERE / "recurrent/lstm_time_major_int8.tflite"
+    proc = subprocess.run([AOTGEN, "run", str(model), "--board", "mps2_an386", "--count", "4", "--atol", "0", "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    outputs = [o for s in report["models"][0]["samples"] for o in s["outputs"]]
+    assert report["passed"] and len(outputs) == 4 and all(o["max_abs_error"] == 0 for o in outputs)

@@ -248,3 +248,9 @@ def test_int8_lstm_bit_exact_in_qemu(tmp_path):
     report = json.loads(proc.stdout)
     outputs = [o for s in report["models"][0]["samples"] for o in s["outputs"]]
     assert report["passed"] and len(outputs) == 4 and all(o["max_abs_error"] == 0 for o in outputs)
+
+
+def test_int8_lstm_with_the_llvm_backend():
+    """The kernel is C either way: LLVM-built models call it from the C glue."""
+    result = check_model(HERE / "recurrent/lstm_time_major_int8.tflite", count=3, backend="llvm", atol=0)
+    assert result.report.passed, result.report

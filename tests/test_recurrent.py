@@ -51,12 +51,17 @@ def test_the_models_cover_both_layouts_and_both_output_forms():
 
     forms = set()
     for path in MODELS:
-        sg = tflite.Model.GetRootAsModel(path.read_bytes(), 0).Subgraphs(0)
-        opts = UnidirectionalSequenceLSTMOptions()
-        table = sg.Operators(0).BuiltinOptions()
-        opts.Init(table.Bytes, table.Pos)
-        forms.add((bool(opts.TimeMajor()), sg.OperatorsLength() == 1))  # one op: return_sequences
-    assert {(True, True), (False, True), (False, False)} <= forms
+        model = tflite.Model.GetRootAsModel(path.read_bytes(), 0)
+        sg = model.Subgraphs(0)
+        for i in range(sg.OperatorsLength()):
+            op = sg.Operators(i)
+            if model.OperatorCodes(op.OpcodeIndex()).BuiltinCode() != 44:  # UNIDIRECTIONAL_SEQUENCE_LSTM
+                continue
+            opts = UnidirectionalSequenceLSTMOptions()
+            opts.Init(op.BuiltinOptions().Bytes, op.BuiltinOptions().Pos)
+            last_step_only = sg.Tensors(sg.Outputs(0)).ShapeLength() == 2
+            forms.add((bool(opts.TimeMajor()), last_step_only))
+    assert {(True, False), (False, False), (False, True)} <= forms
 
 
 # -------------------------------------------------------------------------------- the C kernel
@@ -169,6 +174,20 @@ def test_tflite_lstm_variants_are_refused_by_name(tmp_path, variant):
     msg = str(e.value)
     assert "\n" not in msg and "UNIDIRECTIONAL_SEQUENCE_LSTM" in msg and "layer 0" in msg, msg
     assert (variant if variant != "activation" else "activation other than tanh") in msg, msg
+
+
+@pytest.mark.parametrize("name", ["LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM"])
+def test_other_tflite_lstm_operators_are_refused_by_name(tmp_path, name):
+    from aotgen.compiler.frontend import load_model
+
+    m = ModelSpec()
+    x = m.input("x", [1, 3, 2], "float32")
+    y = m.activation("y", [1, 3, 3], "float32")
+    m.op(name, [x], [y])
+    path = tmp_path / "other.tflite"
+    path.write_bytes(m.to_bytes(outputs=[y]))
+    with pytest.raises(UnsupportedModelError, match=rf"^unsupported operator {name} at layer 0 \({name}, output 'y'\)$"):
+        load_model(path)
 
 
 def test_the_plain_builder_lstm_imports(tmp_path):

@@ -43,6 +43,23 @@ def keras_model(return_sequences, time_major, batch, steps, features, units, see
     return model
 
 
+def stacked() -> tf.keras.Model:
+    """Two LSTMs and a classifier head: the shape of a keyword or gesture model."""
+    tf.keras.utils.set_random_seed(7)
+    inp = tf.keras.Input(shape=(8, 4), batch_size=1)
+    x = tf.keras.layers.LSTM(8, return_sequences=True)(inp)
+    x = tf.keras.layers.LSTM(6)(x)
+    return tf.keras.Model(inp, tf.keras.layers.Dense(3, activation="softmax")(x))
+
+
+def bidirectional() -> tf.keras.Model:
+    """Keras Bidirectional: the converter makes two UNIDIRECTIONAL_SEQUENCE_LSTMs, REVERSE_V2 and
+    CONCATENATION of it."""
+    tf.keras.utils.set_random_seed(8)
+    inp = tf.keras.Input(shape=(5, 3), batch_size=1)
+    return tf.keras.Model(inp, tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(4, return_sequences=True))(inp))
+
+
 def convert(model: tf.keras.Model, int8: bool, shape, value_range) -> bytes:
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if int8:
@@ -67,6 +84,11 @@ def main() -> int:
         for int8 in (False, True):
             path = HERE / f"{name}_{'int8' if int8 else 'float'}.tflite"
             path.write_bytes(convert(model, int8, shape, value_range))
+            print("wrote", path.name)
+    for name, model, shape in (("lstm_stacked", stacked(), (1, 8, 4)), ("lstm_bidirectional", bidirectional(), (1, 5, 3))):
+        for int8 in (False, True):
+            path = HERE / f"{name}_{'int8' if int8 else 'float'}.tflite"
+            path.write_bytes(convert(model, int8, shape, (-2.0, 2.0)))
             print("wrote", path.name)
     return 0
 

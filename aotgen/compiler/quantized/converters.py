@@ -51,6 +51,8 @@ class IntegerConverters:
             self.convert_map[name] = self._integer_or(getattr(self, method), self.convert_map[name])
         self.convert_map["QUANTIZE"] = self._float_quantize_or(self.convert_map["QUANTIZE"])
         self.convert_map["UNIDIRECTIONAL_SEQUENCE_LSTM"] = lambda op: lstm.convert(self, op)  # float and int8
+        for name in lstm.REFUSED:  # TVM's converters compute only the CIFG LSTM: refused by name instead
+            self.convert_map.pop(name, None)
         self.convert_map["ARG_MAX"] = lambda op: self._arg_max_min(op, maximum=True)
         self.convert_map["ARG_MIN"] = lambda op: self._arg_max_min(op, maximum=False)
 

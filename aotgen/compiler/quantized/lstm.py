@@ -29,6 +29,9 @@ from .params import quantize_multiplier
 _OPTIONAL = {"peephole connections": (9, 10, 11),
              "projection": (16, 17), "layer normalization": (20, 21, 22, 23)}
 _TANH = 4  # tflite.ActivationFunctionType.TANH
+# The single-step LSTM and the fused bidirectional one (Keras Bidirectional converts to two
+# UNIDIRECTIONAL_SEQUENCE_LSTMs instead): "unsupported operator" at their layer.
+REFUSED = ("LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM")
 
 
 def _options(op):

@@ -16,7 +16,6 @@ import numpy as np
 import tvm
 from tvm import relax
 
-from ..errors import UnsupportedModelError
 
 
 @dataclass
@@ -42,7 +41,7 @@ def _split(bb, z: relax.Expr, names: tuple[str, ...]) -> dict:
     return {n: bb.emit(relax.TupleGetItem(parts, i)) for i, n in enumerate(names)}
 
 
-def _pre(bb, cell: Cell, x_proj: dict, h: relax.Expr, names=None) -> dict:
+def _pre(bb, cell: Cell, x_proj: relax.Expr, h: relax.Expr) -> dict:
     """Gate pre-activations x W + h R + b, split by gate (x W precomputed)."""
     z = bb.emit(relax.op.add(x_proj, relax.op.matmul(h, cell.r)))
     return _split(bb, z, cell.gates)
@@ -130,6 +129,3 @@ def const_value(e) -> np.ndarray | None:
         return e.value.numpy()
     return None
 
-
-def refuse(what: str) -> None:
-    raise UnsupportedModelError(what)

@@ -38,9 +38,8 @@ def _options(op):
     from tflite.UnidirectionalSequenceLSTMOptions import UnidirectionalSequenceLSTMOptions
 
     opts = UnidirectionalSequenceLSTMOptions()
-    o = op.BuiltinOptions()
-    if o is not None:
-        opts.Init(o.Bytes, o.Pos)
+    o = op.BuiltinOptions()  # present: refusal() checked it
+    opts.Init(o.Bytes, o.Pos)
     return opts
 
 
@@ -54,7 +53,8 @@ def refusal(conv, op) -> str | None:
     for variant, indices in _OPTIONAL.items():
         if any(ins[i].tensor_idx != -1 for i in indices if i < len(ins)):
             return f"{variant} LSTM is not supported"
-    if op.BuiltinOptions() is not None and _options(op).FusedActivationFunction() != _TANH:
+    # Without its options table the activation is the schema's default, NONE.
+    if op.BuiltinOptions() is None or _options(op).FusedActivationFunction() != _TANH:
         return "an activation other than tanh"
     for i in (1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 14, 15):
         if conv.has_expr(ins[i].tensor_idx):

@@ -61,3 +61,14 @@ class CheckFailed(AotgenError):
     """A check ran and its verdict is fail."""
 
     exit_code = ExitCode.CHECK_FAILED
+
+
+class NoReferenceError(AotgenError):
+    """No reference could run (its interpreter is missing or refuses the model), so nothing was
+    judged; the outputs computed before are kept (`groups`, as verify.compare.save_samples takes
+    them) for the caller to save. The exit code is the cause's."""
+
+    def __init__(self, cause: AotgenError, groups: list):
+        super().__init__(str(cause))
+        self.exit_code = cause.exit_code
+        self.groups = groups

@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,3 +84,28 @@ def test_bad_model_on_the_command_line_is_one_line(case, tmp_path):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert json.loads(proc.stdout)["error"]["exit_code"] == 3
     assert not any(p.name != "bad.tflite" for p in tmp_path.iterdir())  # nothing written
+
+
+def test_a_layer_tvm_cannot_lower_is_named(tmp_path):
+    """TVM lowers the whole graph at once and its errors name neither operator nor layer; aotgen
+    finds the layer that fails alone. MATRIX_DIAG imports (TVM has a converter) but its
+    legalization leaves an extern call no C kernel implements."""
+    from tflite_builder import RELU, ModelSpec
+
+    m = ModelSpec()
+    x = m.input("x", [1, 4, 3], "float32")
+    h = m.activation("h", [1, 4, 3], "float32")
+    d = m.activation("d", [1, 4, 3, 3], "float32")
+    y = m.activation("y", [1, 4, 3, 3], "float32")
+    m.op("RELU", [x], [h])
+    m.op("MATRIX_DIAG", [h], [d])
+    m.op("ADD", [d, d], [y], "AddOptions", FusedActivationFunction=RELU)
+    model = tmp_path / "diag.tflite"
+    model.write_bytes(m.to_bytes(outputs=[y]))
+    proc = subprocess.run([AOTGEN, "compile", str(model), "-o", str(tmp_path / "out"), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 3, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # TVM's C++ warnings held back
+    assert "layer 1 (MATRIX_DIAG, output 'd') could not be lowered" in proc.stderr, proc.stderr
+    assert "layer 1 (MATRIX_DIAG" in json.loads(proc.stdout)["error"]["message"]
+    assert not (tmp_path / "out").exists()

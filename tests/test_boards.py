@@ -159,3 +159,28 @@ def test_openocd_config_files_exist(name):
     method = next(m for m in boards.load_board(name).flash_methods if m.tool == "openocd")
     files = [method.command[i + 1] for i, a in enumerate(method.command) if a == "-f"]
     assert files and all((scripts / f).is_file() for f in files), files
+
+
+def test_a_project_keeps_using_the_board_file_it_was_made_for(tmp_path):
+    """A board found through AOTGEN_BOARDS_PATH is recorded in the project by path: build and
+    test find it without the variable."""
+    import json
+    import os
+
+    from aotgen_testlib import AOTGEN, MODELS
+
+    data = yaml.safe_load((boards.BUILTIN_BOARDS_DIR / "mps2_an386.yaml").read_text())
+    data["name"] = "my_an386"
+    (tmp_path / "boards").mkdir()
+    (tmp_path / "boards/my_an386.yaml").write_text(yaml.safe_dump(data))
+    env = {k: v for k, v in os.environ.items() if k != "AOTGEN_BOARDS_PATH"}
+    out = tmp_path / "fw"
+    subprocess.run([AOTGEN, "project", str(MODELS / "tflite_micro/hello_world_int8.tflite"), "--board", "my_an386",
+                    "-o", str(out)], env={**env, "AOTGEN_BOARDS_PATH": str(tmp_path / "boards")}, check=True,
+                   capture_output=True, timeout=300)
+    assert json.loads((out / "aotgen_project.json").read_text())["board"]["source"] == str(tmp_path / "boards/my_an386.yaml")
+    subprocess.run([AOTGEN, "build", str(out)], env=env, check=True, capture_output=True, timeout=600)
+    proc = subprocess.run([AOTGEN, "test", str(out), "-n", "2", "--json"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["passed"]

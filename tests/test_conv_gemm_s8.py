@@ -7,17 +7,14 @@ DSP path (AOTGEN_DSP_EMULATE: C models of SXTB16/SMLAD/SMMULR) on the host."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
 import tflite_arith as T
-from aotgen.compiler import c_helpers
 from aotgen.compiler.conv_gemm import fast_requantize_holds, gemm_constants, pack_requant
-
-WARNINGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
+from kernel_driver import PATHS, build_driver, conv_out_hw, run_driver
 
 DRIVER = r"""
 #include <stdio.h>
@@ -25,20 +22,21 @@ DRIVER = r"""
 #include "aotgen_conv_gemm_s8.h"
 static int32_t next(void) { long v; if (scanf("%ld", &v) != 1) exit(3); return (int32_t)v; }
 int main(void) {
-  int32_t d[19];
-  for (int i = 0; i < 19; ++i) d[i] = next();
-  int32_t h = d[0], w = d[1], ci = d[2], kh = d[3], kw = d[4], co = d[14];
-  int32_t k = kh * kw * ci, n = d[12] * d[13];
-  int8_t* x = malloc((size_t)(h * w * ci)); int8_t* wt = malloc((size_t)(co * k));
-  int32_t* b = malloc(sizeof(int32_t) * (size_t)co); int32_t* rq = malloc(sizeof(int32_t) * (size_t)co);
-  int8_t* y = malloc((size_t)(n * co)); int8_t* scratch = malloc((size_t)(2 * k));
+  int32_t d[21];
+  for (int i = 0; i < 21; ++i) d[i] = next();
+  int32_t h = d[0], w = d[1], ci = d[2], kh = d[3], kw = d[4], co = d[14], kp = d[19];
+  int32_t n = d[12] * d[13];
+  int8_t* x = malloc((size_t)(h * w * ci)); int8_t* wt = malloc((size_t)(co * kp));
+  int32_t* b = malloc(sizeof(int32_t) * (size_t)co); int32_t* rq = malloc(sizeof(int32_t) * (size_t)(2 * co));
+  int8_t* y = malloc((size_t)(n * co));
+  int8_t* scratch = malloc((size_t)d[20]);
   for (int32_t i = 0; i < h * w * ci; ++i) x[i] = (int8_t)next();
-  for (int32_t i = 0; i < co * k; ++i) wt[i] = (int8_t)next();
+  for (int32_t i = 0; i < co * kp; ++i) wt[i] = (int8_t)next();
   for (int32_t i = 0; i < co; ++i) b[i] = next();
   int32_t step = next(), base = next();
-  for (int32_t i = 0; i < (step ? co : 1); ++i) rq[i] = next();
-  aotgen_conv_gemm_s8(x, h, w, ci, kh, kw, d[5], d[6], d[7], d[8], d[9], d[10], d[12], d[13], d[11], wt, co, b, rq, step,
-                 base, d[18], d[15], d[16], d[17], y, scratch);
+  for (int32_t i = 0; i < (step ? step * co : 1); ++i) rq[i] = next();
+  aotgen_conv_gemm_s8(x, h, w, ci, kh, kw, d[5], d[6], d[7], d[8], d[9], d[10], d[12], d[13], d[11], wt, co, kp, b, rq,
+                      step, base, d[18], d[15], d[16], d[17], y, scratch);
   for (int32_t i = 0; i < n * co; ++i) printf("%d\n", y[i]);
   return 0;
 }
@@ -61,11 +59,11 @@ class Layer:
     extreme: int = 0  # 1: x = 127, w = 127 (largest sums); -1: x = -128, w = -127
     positive_shift: bool = False
     per_tensor: bool = False  # one (multiplier, shift) for every channel
+    wide_shifts: bool = False  # shifts 6 apart and a zero multiplier: (multiplier, shift) pairs
 
     @property
     def out_hw(self) -> tuple[int, int]:
-        return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1
-                     for n, p, d, k, s in zip((self.h, self.w), self.pad, self.dilation, self.k, self.stride))
+        return conv_out_hw((self.h, self.w), self.k, self.stride, self.dilation, self.pad)
 
 
 LAYERS = {
@@ -81,6 +79,10 @@ LAYERS = {
     "positive shift": Layer(3, 3, 4, 3, zp_in=-128, positive_shift=True),
     "per-tensor requantization, 3x3 stride 2": Layer(5, 6, 6, 5, (3, 3), (2, 2), pad=(1, 1), zp_in=3, per_tensor=True),
     "K beyond the fast bound": Layer(1, 3, 34000, 3, zp_in=-128, extreme=1),
+    "RGB input layer, K 27 padded to 28": Layer(6, 5, 3, 5, (3, 3), (2, 2), pad=(1, 1), zp_in=-128, zp_out=-128),
+    "shifts spanning more than the packed form": Layer(3, 4, 8, 5, (3, 3), pad=(1, 1), zp_in=5, wide_shifts=True),
+    "1x1 2 channels": Layer(3, 3, 2, 3, zp_in=127),
+    "1x1 35->5, K padded to 36": Layer(3, 1, 35, 5, zp_in=-128, zp_out=7),
 }
 
 
@@ -103,6 +105,8 @@ def layer_data(layer: Layer, seed: int):
         shift[:] = np.resize([1, 0, -2], layer.c_out)
     if layer.per_tensor:
         mult[:], shift[:] = mult[0], shift[0]
+    if layer.wide_shifts:
+        shift[0], shift[1], mult[2] = base - 3, base + 3, 0
     return x, w, bias, mult, shift
 
 
@@ -128,24 +132,20 @@ def reference(layer: Layer, x, w, bias, mult, shift) -> np.ndarray:
     return out.astype(np.int8)
 
 
-@pytest.fixture(scope="module", params=["plain", "dsp"])
+@pytest.fixture(scope="module", params=PATHS)
 def driver(request, tmp_path_factory):
-    d = tmp_path_factory.mktemp(f"conv_{request.param}")
-    (d / "driver.c").write_text(DRIVER)
-    flags = ["-DAOTGEN_DSP_EMULATE"] if request.param == "dsp" else []
-    subprocess.run(["gcc", *WARNINGS, *flags, "-O2", "-I", str(c_helpers.RUNTIME_DIR), str(d / "driver.c"), "-o",
-                    str(d / "driver")], check=True, timeout=120)
-    return d / "driver"
+    return build_driver(DRIVER, tmp_path_factory.mktemp(f"conv_{request.param}"), request.param == "dsp")
 
 
 def run_c(exe, layer: Layer, x, consts, fast: bool) -> np.ndarray:
     oh, ow = layer.out_hw
+    pointwise = layer.k == (1, 1) and layer.stride == (1, 1) and layer.pad == (0, 0)
+    k = layer.k[0] * layer.k[1] * layer.c_in
+    scratch = consts.scratch_bytes(k, gathers_bytes=not pointwise and layer.c_in % 4 != 0)
     head = [layer.h, layer.w, layer.c_in, *layer.k, *layer.stride, *layer.dilation, *layer.pad, layer.zp_in, oh, ow,
-            layer.c_out, layer.zp_out, *layer.act, int(fast)]
+            layer.c_out, layer.zp_out, *layer.act, int(fast), consts.k_padded, scratch]
     values = [*head, *x.ravel(), *consts.weights.ravel(), *consts.bias, consts.rq_step, consts.shift_base, *consts.rq]
-    out = subprocess.run([str(exe)], input="\n".join(str(int(v)) for v in values), capture_output=True, text=True,
-                         timeout=60, check=True)
-    return np.array([int(v) for v in out.stdout.split()], np.int8).reshape(oh, ow, layer.c_out)
+    return run_driver(exe, values).astype(np.int8).reshape(oh, ow, layer.c_out)
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -169,10 +169,7 @@ def test_fast_bound_is_decided_per_layer():
 
 def test_fast_form_is_wrong_beyond_its_bound(tmp_path):
     """The bound is needed: forced on a layer whose sums pass 2^30, the fast form differs."""
-    exe = tmp_path / "driver"
-    (tmp_path / "driver.c").write_text(DRIVER)
-    subprocess.run(["gcc", *WARNINGS, "-DAOTGEN_DSP_EMULATE", "-O2", "-I", str(c_helpers.RUNTIME_DIR),
-                    str(tmp_path / "driver.c"), "-o", str(exe)], check=True, timeout=120)
+    exe = build_driver(DRIVER, tmp_path, dsp=True)
     layer = LAYERS["K beyond the fast bound"]
     x, w, bias, mult, shift = layer_data(layer, 3)
     shift[:] = -31  # outputs inside int8: only the rounding of a 2^30+ sum can differ
@@ -183,8 +180,16 @@ def test_fast_form_is_wrong_beyond_its_bound(tmp_path):
 
 
 
-def test_requantization_packs_or_the_layer_keeps_its_tir_kernel():
+def test_requantization_packs_or_keeps_pairs():
     assert pack_requant(np.array([2**30, 2**31 - 1]), np.array([-3, -6]))[1:] == (1, -6)
     assert pack_requant(np.array([2**30 + 5] * 3), np.array([-4] * 3))[1] == 0  # one word for the layer
-    assert pack_requant(np.array([2**30, 2**30]), np.array([-1, -6])) is None  # shifts span > 3
-    assert pack_requant(np.array([0, 2**30]), np.array([0, 0])) is None  # a zero multiplier
+    words, step, _ = pack_requant(np.array([2**30, 2**30]), np.array([-1, -6]))  # shifts span > 3
+    assert step == 2 and words.tolist() == [2**30, -1, 2**30, -6]
+    assert pack_requant(np.array([0, 2**30]), np.array([0, 0]))[1] == 2  # a zero multiplier
+
+
+def test_k_is_padded_only_where_it_costs_little():
+    rng = np.random.default_rng(0)
+    rgb = gemm_constants(rng.integers(-127, 128, (4, 3, 3, 3)), None, 0, np.full(4, 2**30), np.zeros(4))
+    assert rgb.k_padded == 28 and not rgb.weights[:, 27].any()
+    assert gemm_constants(rng.integers(-127, 128, (4, 3, 3, 1)), None, 0, np.full(4, 2**30), np.zeros(4)).k_padded == 9

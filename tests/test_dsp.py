@@ -8,7 +8,6 @@ weights at +-127, and convolution padding."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -18,19 +17,13 @@ from aotgen.firmware import boards
 from aotgen.firmware import build as firmware
 from aotgen.harness.runner import test_firmware
 from aotgen.firmware.project import generate_project
-from tflite_builder import NONE, SAME, VALID, ModelSpec, bias_int32, output_scale_for, weight_scales
+from qemu_kernels import assert_bit_exact_in_qemu
+from tflite_builder import NONE, SAME, VALID, ModelSpec, bias_int32, extreme_weights, output_scale_for, weight_scales
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs gcc-arm-none-eabi"),
     pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm"),
 ]
-
-
-def extreme_weights(rng, shape) -> np.ndarray:
-    w = rng.integers(-127, 128, size=shape).astype(np.int8)
-    w.flat[::5] = 127
-    w.flat[1::5] = -127
-    return w
 
 
 def fc_model(rng, in_c: int, zp_in: int) -> tuple[ModelSpec, int]:
@@ -70,41 +63,15 @@ def test_dot_products_with_smlad_are_bit_exact_on_a_cortex_m4(tmp_path):
             lib = aotgen.compile(path, output=tmp_path / f"{backend}{i}", prefix=f"{backend}{i}", backend=backend,
                                  target=board.cpu).library
             libs.append(lib)
-    for i, lib in enumerate(libs):  # the SIMD path is the one under test
-        if i >= 4:  # convolutions: the C GEMM kernel (in the C glue for LLVM too), blocked SMLAD inside
-            assert f"{lib.prefix}_conv_gemm_s8(" in lib.sources[0].read_text()
-        elif lib.metadata["options"]["backend"] == "c":
-            assert f"{lib.prefix}_dot_s8(" in lib.sources[0].read_text()
-        else:
-            dis = subprocess.run(["arm-none-eabi-objdump", "-d", *map(str, lib.objects)], capture_output=True,
-                                 text=True, timeout=60, check=True).stdout
-            assert "smlad" in dis
+    for i, lib in enumerate(libs):  # the SIMD path is the one under test: C kernels, blocked SMLAD inside
+        # (in the C glue for LLVM too): fully connected layers (runtime/aotgen_fc_s8.h), convolutions
+        kernel = "fc_s8" if i < 4 else "conv_gemm_s8"
+        assert f"{lib.prefix}_{kernel}(" in lib.sources[0].read_text()
     project = generate_project(libs, board, "cmsis", tmp_path / "fw")
     firmware.build(project)
     result = test_firmware(project, count=4, seed=9)
     assert result.passed, result.to_json()
     assert len(result.reports) == len(libs) and all(len(r.samples) == 4 for r in result.reports)
-    for prefix, report in zip(result.prefixes, result.reports):
-        assert report.max_abs_error() == 0, (prefix, report.to_json())
-
-
-def assert_bit_exact_on(board_name: str, specs, tmp_path, kernel_call: str, count: int = 3, seed: int = 4) -> None:
-    """Each model compiled with both backends for the board, every library's C calling `kernel_call`
-    (the micro-kernel under test), all in one firmware, run in QEMU: 0 LSB against LiteRT."""
-    board = boards.load_board(board_name)
-    libs = []
-    for i, (spec, y) in enumerate(specs):
-        path = tmp_path / f"m{i}.tflite"
-        path.write_bytes(spec.to_bytes([y]))
-        for backend in ("c", "llvm"):
-            lib = aotgen.compile(path, output=tmp_path / f"{backend}{i}", prefix=f"{backend}{i}", backend=backend,
-                                 target=board.cpu).library
-            assert f"{lib.prefix}_{kernel_call}(" in lib.sources[0].read_text()  # the kernel under test is used
-            libs.append(lib)
-    project = generate_project(libs, board, "cmsis", tmp_path / "fw")
-    firmware.build(project)
-    result = test_firmware(project, count=count, seed=seed)
-    assert result.passed, result.to_json()
     for prefix, report in zip(result.prefixes, result.reports):
         assert report.max_abs_error() == 0, (prefix, report.to_json())
 
@@ -124,13 +91,14 @@ def pointwise_model(rng, in_c: int, out_c: int, hw: tuple[int, int], zp_in: int)
 
 @pytest.mark.parametrize("board_name", ["mps2_an386", "mps2_an505"])
 def test_pointwise_gemm_micro_kernel_is_bit_exact(board_name, tmp_path):
-    """The 1x1 convolution's 2x2-blocked SMLAD kernel (runtime/aotgen_conv_s8.h) at awkward shapes:
-    an odd pixel count, input channels not a multiple of 4 (and fewer than 4), an odd channel
-    count, zero points -128 and 127, weights at +-127; C and LLVM backends, on a Cortex-M4 and M33."""
+    """1x1 convolutions through the 2x2-blocked SMLAD GEMM (runtime/aotgen_conv_gemm_s8.h, its
+    hand-scheduled inner loop and the pointwise widening) at awkward shapes: an odd pixel count,
+    input channels not a multiple of 4 (and fewer than 4), an odd channel count, zero points -128
+    and 127, weights at +-127; C and LLVM backends, on a Cortex-M4 and M33."""
     rng = np.random.default_rng(11)
     specs = [pointwise_model(rng, 13, 7, (3, 5), -128), pointwise_model(rng, 3, 2, (1, 1), 127),
              pointwise_model(rng, 64, 9, (5, 5), 127), pointwise_model(rng, 8, 16, (2, 3), -128)]
-    assert_bit_exact_on(board_name, specs, tmp_path, "conv1x1_s8")
+    assert_bit_exact_in_qemu(board_name, [(*s, "conv_gemm_s8") for s in specs], tmp_path)
 
 
 def depthwise_model(rng, ch: int, hw: tuple[int, int], stride: int, dilation: int, zp_in: int, padding=SAME):
@@ -157,4 +125,4 @@ def test_depthwise_simd_micro_kernel_is_bit_exact(board_name, tmp_path):
     rng = np.random.default_rng(12)
     specs = [depthwise_model(rng, 13, (5, 7), 1, 1, -128), depthwise_model(rng, 3, (4, 4), 2, 1, 127),
              depthwise_model(rng, 8, (6, 5), 1, 2, 127), depthwise_model(rng, 6, (9, 9), 2, 1, -128, VALID)]
-    assert_bit_exact_on(board_name, specs, tmp_path, "dwconv_s8", seed=6)
+    assert_bit_exact_in_qemu(board_name, [(*s, "depthwise_s8") for s in specs], tmp_path, seed=6)

@@ -30,7 +30,6 @@ def check_host(model, tmp_path) -> dict:
         raise ValueError(f"bare {token} in --json output")
 
     return json.loads(proc.stdout, parse_constant=refuse)  # strict JSON: no bare NaN or Infinity
-    return report
 
 
 def test_onnx_relu_clip_max_min_keep_nan(tmp_path):

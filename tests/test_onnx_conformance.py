@@ -78,18 +78,6 @@ REFUSED_CASES = {
     r".*expanded":
         "the function body's Shape chain",
 }
-# Cases that pass but whose C still computes in int64 (open: issue 15): a source index computed
-# from a float (Resize), TOPI's take and reflect-pad index arithmetic, and a Clip/
-# DynamicQuantizeLinear function body whose NaN test stays inside an int64 comparison. Listed
-# strictly: a case here whose C loses its int64_t fails too.
-INT64_IN_C = [
-    r"^test_resize_.*_const$",
-    r"^test_gather_(0|1|2d_indices)_const$",
-    r"^test_reflect_pad_const$",
-    r"^test_clip_(example|inbounds|outbounds|splitbounds|min_greater_than_max)?_?expanded$",
-    r"^test_dynamicquantizelinear.*expanded$",
-]
-
 # Inputs whose values decide an output shape or an index: given at run time, they are refused;
 # the `_const` variant makes them constants.
 SHAPE_INPUTS = {"shape", "repeats", "roi", "scales", "sizes", "starts", "ends", "axes", "steps", "split",
@@ -228,10 +216,8 @@ def test_onnx_node_case(case: Case) -> None:
         return
     try:
         assert not listed, f"listed as refused ({listed}) but compiles: update the lists in this file"
-        int64_in_c = any("int64_t" in source.read_text() for source in rep.exe.library.sources)
-        known = any(re.search(p, case.name) for p in INT64_IN_C)
-        assert int64_in_c == known, (f"the C uses int64_t" if int64_in_c else
-                                     "the C no longer uses int64_t: remove the case from INT64_IN_C")
+        int64 = [str(p) for p in rep.exe.library.sources if "int64_t" in p.read_text()]
+        assert not int64, f"the C uses int64_t: {int64}"  # 32-bit MCUs: int32 indices, int64 narrowed
         for inputs, outputs in case.data_sets:
             got = rep.run([_normalize_tensor(x) for x in inputs])
             _judge(case, list(got), [_normalize_tensor(y) for y in outputs])

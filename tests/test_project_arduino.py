@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -17,7 +18,7 @@ import yaml
 from aotgen.firmware import boards
 from aotgen.firmware import build as firmware
 from aotgen.firmware import project
-from aotgen.errors import AotgenError
+from aotgen.errors import AotgenError, ExitCode
 from aotgen.harness.runner import test_firmware as run_harness_test
 from aotgen.harness.session import Session
 from aotgen.harness.simavr import UNIT, SimavrSerial
@@ -157,31 +158,56 @@ def test_silent_avr_firmware_is_an_error_not_a_hang(mega_hello, tmp_path):
     assert time.monotonic() - t0 < 20
 
 
-def test_model_too_big_for_the_mega_is_refused_before_building(tmp_path):
-    """kws_ref_model: a 16,000-byte arena on an 8 KiB part. Refused with the byte count, before
-    any compiler runs (no build folder appears)."""
+def test_model_too_big_for_the_mega_is_refused_at_project(tmp_path):
+    """kws_ref_model: a 16,000-byte arena on an 8 KiB part. Refused by `project` with the byte
+    count and the does-not-fit exit code; nothing is written."""
     out = tmp_path / "kws"
-    aotgen("project", str(KWS), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out))
-    proc = aotgen("build", str(out), check=False)
-    assert proc.returncode != 0
-    info = project.load_project(out)
-    need = sum(firmware.ram_estimate(info).values())
-    over = need - 8192
-    assert f"need {need} bytes of ram, the board has 8192 ({over} bytes over)" in proc.stderr, proc.stderr
-    assert "model arenas 16000" in proc.stderr
-    assert not (out / "build").exists()
+    proc = aotgen("project", str(KWS), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out),
+                  check=False)
+    assert proc.returncode == ExitCode.DOES_NOT_FIT, proc.stderr
+    m = re.search(r"need (\d+) bytes of ram, the board has 8192 \((\d+) bytes over\)", proc.stderr)
+    assert m and int(m[1]) - 8192 == int(m[2]) and "model arenas 16000" in proc.stderr, proc.stderr
+    assert not out.exists()
 
 
 def test_weights_beyond_the_avr_flash_window_are_refused(tmp_path):
     """pretrainedResnet_quant: 79.6 KB of weights fit the 256 KiB flash but not the 64 KiB that
     __flash data (LPM) can address."""
     out = tmp_path / "resnet"
-    aotgen("project", str(RESNET), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out))
+    proc = aotgen("project", str(RESNET), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out),
+                  check=False)
+    assert proc.returncode == ExitCode.DOES_NOT_FIT and "__flash" in proc.stderr and "bytes over" in proc.stderr
+    assert not out.exists()
+
+
+def test_an_edited_project_is_checked_again_at_build(tmp_path):
+    """The build repeats the fit check: a project whose stack was raised by hand past the RAM is
+    refused before any compiler runs."""
+    out = tmp_path / "hello"
+    aotgen("project", str(HELLO), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out))
+    data = json.loads((out / "aotgen_project.json").read_text())
+    data["context"]["stack_bytes"] = 9000
+    (out / "aotgen_project.json").write_text(json.dumps(data))
     with pytest.raises(firmware.FitError) as e:
         firmware.build(out)
-    assert e.value.region == "FLASH" and "__flash" in str(e.value) and e.value.over_bytes > 0
+    assert e.value.region == "RAM" and "stack 9000" in str(e.value)
     assert not (out / "build").exists()
 
+
+
+@needs_avr
+def test_regeneration_keeps_the_users_sketch_sources(tmp_path):
+    """<sketch>/src/user/ is the documented place for the user's code: Arduino compiles it, and
+    regenerating replaces aotgen's files but keeps it."""
+    out = tmp_path / "hello"
+    aotgen("project", str(HELLO), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out))
+    user = out / "aotgen_firmware/src/user"
+    user.mkdir()
+    (user / "mine.c").write_text("int users_own_symbol(void) { return 42; }\n")
+    aotgen("project", str(HELLO), "--board", "arduino_mega2560", "--template", "arduino", "-o", str(out), "--force")
+    assert (user / "mine.c").is_file()
+    aotgen("build", str(out), timeout=600)
+    assert list((out / "build").rglob("mine.c.o")), "src/user/mine.c was not compiled"
 
 GENERATE_ONLY = {
     "arduino_nano33ble": ("arduino:mbed_nano:nano33ble", "cortex-m4"),

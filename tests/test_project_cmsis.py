@@ -23,6 +23,7 @@ from aotgen.firmware import boards
 from aotgen.firmware import build as firmware
 from aotgen.compiler import mlf
 from aotgen.firmware import project
+from aotgen.firmware.project_info import ProjectInfo
 from aotgen.firmware import qemu
 from aotgen.errors import AotgenError, ToolNotFoundError
 from aotgen.harness.runner import run_embedded
@@ -91,7 +92,7 @@ def generate(libs, board_name, out, **kw) -> Path:
     return project.generate_project(libs, boards.load_board(board_name), "cmsis", out, **kw)
 
 
-def check_against_reference(info: project.ProjectInfo, runs: dict[str, project.ModelRun], models: list[str]):
+def check_against_reference(info: ProjectInfo, runs: dict[str, project.ModelRun], models: list[str]):
     """Every model's firmware output equals LiteRT BUILTIN_REF's within 2 LSB (int8)."""
     for name in models:
         run = runs[name]
@@ -351,12 +352,13 @@ def _small_board(tmp_path, monkeypatch, name: str, flash: int) -> str:
 
 def test_model_too_big_for_flash_says_by_how_much(cmsis_compiled, tmp_path, monkeypatch):
     lib = cmsis_compiled("kws", "cortex-m3")
-    # Weights alone exceed the flash: caught before compiling.
+    # Weights alone exceed the flash: the project is refused, nothing written.
     name = _small_board(tmp_path, monkeypatch, "tiny_flash", 16 * 1024)
     with pytest.raises(firmware.FitError) as e:
-        firmware.build(generate([lib], name, tmp_path / "a"))
+        generate([lib], name, tmp_path / "a")
     over = lib.constant_bytes - 16 * 1024
     assert e.value.over_bytes == over and f"({over} bytes over)" in str(e.value)
+    assert not (tmp_path / "a").exists()
     # Weights fit but weights + code do not: the linker's overflow becomes the same error.
     name = _small_board(tmp_path, monkeypatch, "tight_flash", lib.constant_bytes + 512)
     with pytest.raises(firmware.FitError) as e:

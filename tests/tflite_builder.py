@@ -218,6 +218,14 @@ def symmetric_int8(rng: np.random.Generator, shape) -> np.ndarray:
     return rng.integers(-127, 127, size=shape, endpoint=True, dtype=np.int8)
 
 
+def extreme_weights(rng: np.random.Generator, shape) -> np.ndarray:
+    """Random int8 weights with every fifth at +127 and the next at -127 (the largest products)."""
+    w = rng.integers(-127, 128, size=shape).astype(np.int8)
+    w.flat[::5] = 127
+    w.flat[1::5] = -127
+    return w
+
+
 def weight_scales(rng: np.random.Generator, channels: int, per_channel: bool) -> np.ndarray:
     if per_channel:
         return rng.uniform(0.002, 0.02, size=channels).astype(np.float32)

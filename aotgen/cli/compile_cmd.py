@@ -12,8 +12,8 @@ from rich.table import Table
 from .. import api
 from ..compiler import pipeline as compiler
 from ..compiler import mlf
-from .options import (FORCE_OPT, BACKEND_OPT, IO_IN_ARENA_OPT, JSON_OPT, MODEL_ARG, PREFIX_OPT, WORKSPACE_OPT, emit_json,
-                      progress)
+from .options import (EXPECTED_OPT, FORCE_OPT, BACKEND_OPT, IO_IN_ARENA_OPT, JSON_OPT, MODEL_ARG, PREFIX_OPT,
+                      REFERENCE_OPT, WORKSPACE_OPT, emit_json, outputs_kept, progress, reference_note, sample_count)
 from ..errors import AotgenError, CheckFailed
 from ..verify.compare import save_samples
 from ..verify.hostcheck import ModelCheck, check_library, check_model
@@ -65,47 +65,53 @@ def compile_command(model: Path, output: Path | None, prefix: str | None, target
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--inputs", "-i", "input_files", multiple=True, type=click.Path(dir_okay=False, exists=True),
               help="A .npy input sample (repeat the option; one file per model input, in input order).")
-@click.option("--count", "-n", type=click.IntRange(min=0), default=5, show_default=True,
+@click.option("--count", "-n", type=click.IntRange(min=0), default=None, show_default="5, 0 with --expected",
               help="Random input samples to run besides the --inputs files.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--atol", type=click.FloatRange(min=0), default=None,
               help="Max absolute error; integer outputs default to 2 (LSB).")
 @click.option("--rtol", type=click.FloatRange(min=0), default=None,
               help="Max error relative to the reference's largest magnitude; float outputs default to 1e-4.")
+@REFERENCE_OPT
+@EXPECTED_OPT
 @click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write every sample's inputs and outputs as .npy: DIR/sample_<i>/{input,output}_<j>.npy.")
+              help="Write every sample's inputs and outputs as .npy: DIR/sample_<i>/{input,output}_<j>.npy "
+                   "(also when no reference can run).")
 @PREFIX_OPT
 @BACKEND_OPT
 @WORKSPACE_OPT
 @IO_IN_ARENA_OPT
 @JSON_OPT
-def check_host_command(model: Path, input_files: tuple[str, ...], count: int, seed: int, atol: float | None,
-                       rtol: float | None, save_outputs: Path | None, prefix: str | None, backend: str,
-                       workspace: str, io_in_arena: bool, as_json: bool) -> None:
+def check_host_command(model: Path, input_files: tuple[str, ...], count: int | None, seed: int, atol: float | None,
+                       rtol: float | None, reference: str, expected_files: tuple[str, ...], save_outputs: Path | None,
+                       prefix: str | None, backend: str, workspace: str, io_in_arena: bool, as_json: bool) -> None:
     """Compile MODEL, run it on this machine and compare with the reference interpreter.
 
     MODEL may also be a library `aotgen compile` wrote (folder or .tar): it is checked as it is.
     Exits 0 only if every output of every sample is within tolerance.
     """
+    count = sample_count(count, expected_files, 5)
     if count == 0 and not input_files:
         raise AotgenError("nothing to check: give --count > 0 or --inputs")
-    with progress(as_json) as say:
+    with progress(as_json) as say, outputs_kept(save_outputs):
         if mlf.is_model_library(model) or model.is_dir():
             given = [opt for opt, used in (("--prefix", prefix is not None), ("--backend", backend != "c"),
                                            ("--workspace", workspace != "static"), ("--io-in-arena", io_in_arena)) if used]
             if given:
                 raise AotgenError(f"{model} is an already compiled library: drop {', '.join(given)} (options for compiling)")
-            check = check_library(mlf.load(model), list(input_files), count, seed, atol, rtol, progress=say)
+            check = check_library(mlf.load(model), list(input_files), count, seed, atol, rtol, progress=say,
+                                  reference=reference, expected_files=expected_files)
         else:
             check = check_model(model, list(input_files), count=count, seed=seed, atol=atol, rtol=rtol,
-                                prefix=prefix, progress=say, backend=backend, workspace=workspace,
-                                io_in_arena=io_in_arena)
+                                prefix=prefix, progress=say, reference=reference, expected_files=expected_files,
+                                backend=backend, workspace=workspace, io_in_arena=io_in_arena)
     if save_outputs is not None:
         save_samples(save_outputs, [("", check.samples, check.outputs)])
     report = check.report
     if as_json:
         emit_json(report.to_json())
     else:
+        reference_note(report.reference_note)
         console.print(report_table(check))
         if save_outputs is not None:
             console.print(f"outputs saved in {save_outputs}", highlight=False)

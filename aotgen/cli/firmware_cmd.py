@@ -142,7 +142,7 @@ def build_command(project_dir: Path, timeout: float, as_json: bool) -> None:
     console.print(f"[green]built[/] {result.elf} for {info.board_name}", highlight=False)
     console.print(f"  flash {_usage(result.flash_used, result.flash_limit)}", highlight=False)
     console.print(f"  RAM   {_usage(result.ram_used, result.ram_limit)}", highlight=False)
-    board = boards_mod.load_board(info.board_name)
+    board = info.board()
     emulator = "QEMU" if info.data["board"].get("qemu") else (board.simulator.name if board.simulator else None)
     app = info.app["name"]
     if app == "harness" and emulator:

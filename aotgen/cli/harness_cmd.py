@@ -18,9 +18,11 @@ from ..harness.runner import FirmwareTest, test_firmware
 from ..harness.on_places import PlaceRun, test_on_places
 from ..ui import console, err_console
 from ..verify.compare import save_samples
+from ..verify.reference import check_expected_options, choose_reference
 from ..firmware.templates import choose_template
-from .options import (BACKEND_OPT, COORDINATOR_OPT, HANDSHAKE_TIMEOUT_OPT, IO_IN_ARENA_OPT, PLACE_OPT, PORT_OPT,
-                      RUN_TIMEOUT_OPT, SET_OPT, TEMPLATE_DIR_OPT, TEMPLATE_OPT, WORKSPACE_OPT, emit_json, progress)
+from .options import (BACKEND_OPT, COORDINATOR_OPT, EXPECTED_OPT, HANDSHAKE_TIMEOUT_OPT, IO_IN_ARENA_OPT, PLACE_OPT,
+                      PORT_OPT, REFERENCE_OPT, RUN_TIMEOUT_OPT, SET_OPT, TEMPLATE_DIR_OPT, TEMPLATE_OPT, WORKSPACE_OPT,
+                      emit_json, outputs_kept, progress, reference_note, sample_count)
 
 
 def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
@@ -45,7 +47,7 @@ def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
 @click.option("--inputs", "-i", "input_files", multiple=True, metavar="[PREFIX=]FILE.npy",
               help="An input sample (repeat; one file per model input, in input order; PREFIX= names the "
                    "model when the firmware has several).")
-@click.option("--count", "-n", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--count", "-n", type=click.IntRange(min=0), default=None, show_default="3, 0 with --expected",
               help="Random input samples (seeded, over each input's range) besides the --inputs files.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
 @PORT_OPT
@@ -56,29 +58,35 @@ def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
 @click.option("--model", "model_files", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The .tflite/.onnx to run the reference on, per model in firmware order "
                    "[default: the copy in the project].")
+@REFERENCE_OPT
+@EXPECTED_OPT
 @HANDSHAKE_TIMEOUT_OPT
 @RUN_TIMEOUT_OPT
 @click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write every sample's inputs and the device's outputs as .npy.")
+              help="Write every sample's inputs and the device's outputs as .npy (also when no reference can run).")
 @click.option("--trace", is_flag=True, help="Log every protocol frame on stderr (board bring-up).")
 @PLACE_OPT
 @COORDINATOR_OPT
 @click.option("--no-flash", is_flag=True, help="With --place: test what the place's board runs, even where the place "
                                                "can flash it (its firmware must still be this project's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON on stdout.")
-def test_command(project_dir: Path, input_files: tuple[str, ...], count: int, seed: int, port: str | None,
-                 atol: float | None, rtol: float | None, model_files: tuple[Path, ...],
-                 handshake_timeout: float, run_timeout: float, save_outputs: Path | None, trace: bool,
-                 places: tuple[str, ...], coordinator: str | None, no_flash: bool, as_json: bool) -> None:
+def test_command(project_dir: Path, input_files: tuple[str, ...], count: int | None, seed: int, port: str | None,
+                 atol: float | None, rtol: float | None, model_files: tuple[Path, ...], reference: str,
+                 expected_files: tuple[str, ...], handshake_timeout: float, run_timeout: float,
+                 save_outputs: Path | None, trace: bool, places: tuple[str, ...], coordinator: str | None,
+                 no_flash: bool, as_json: bool) -> None:
     """Send inputs to the firmware of a built project, read back outputs and counts, and compare
     with the reference interpreter. QEMU boards are started (and stopped) here.
 
     Exits 0 only if every output of every sample is within tolerance.
     """
+    count = sample_count(count, expected_files, 3)
     if count == 0 and not input_files:
         raise AotgenError("nothing to test: give --count > 0 or --inputs")
     _check_place_options(places, port, coordinator)
     if places:
+        if expected_files or reference != "auto":
+            raise AotgenError("--place compares with the default reference only: drop --reference / --expected")
         with progress(as_json) as say:
             runs = test_on_places(project_dir, list(places), coordinator, count=count, seed=seed,
                                   input_files=list(input_files), flash=not no_flash, progress=say,
@@ -86,9 +94,10 @@ def test_command(project_dir: Path, input_files: tuple[str, ...], count: int, se
                                   run_timeout=run_timeout, atol=atol, rtol=rtol, trace=_trace_line if trace else None)
         _finish_places(runs, save_outputs, as_json)
         return
-    with progress(as_json) as say:
+    with progress(as_json) as say, outputs_kept(save_outputs):
         result = test_firmware(project_dir, count=count, seed=seed, input_files=list(input_files),
-                               model_files=list(model_files) or None, port=port, handshake_timeout=handshake_timeout,
+                               model_files=list(model_files) or None, port=port, reference=reference,
+                               expected_files=list(expected_files), handshake_timeout=handshake_timeout,
                                run_timeout=run_timeout, atol=atol, rtol=rtol, progress=say,
                                trace=_trace_line if trace else None)
     _finish(result, save_outputs, as_json)
@@ -155,6 +164,8 @@ def _finish(result: FirmwareTest, save_outputs: Path | None, as_json: bool, repo
     if as_json:
         emit_json(report or result.to_json())
     else:
+        for report in result.reports:
+            reference_note(report.reference_note)
         console.print(_table(result, result.prefixes))
         if save_outputs is not None:
             console.print(f"inputs and outputs saved in {save_outputs}", highlight=False)
@@ -200,7 +211,7 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
 @IO_IN_ARENA_OPT
 @click.option("--inputs", "-i", "input_files", multiple=True, metavar="[PREFIX=]FILE.npy",
               help="An input sample (repeat; one file per model input; PREFIX= names the model when there are several).")
-@click.option("--count", "-n", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--count", "-n", type=click.IntRange(min=0), default=None, show_default="3, 0 with --expected",
               help="Random input samples besides the --inputs files.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
 @PORT_OPT
@@ -210,30 +221,42 @@ def flash_command(project_dir: Path, port: str | None, tool: str | None, as_json
 @RUN_TIMEOUT_OPT
 @click.option("--atol", type=click.FloatRange(min=0), default=None, help="Max absolute error (integers: LSB).")
 @click.option("--rtol", type=click.FloatRange(min=0), default=None, help="Max relative error (floats).")
+@REFERENCE_OPT
+@EXPECTED_OPT
 @click.option("--save-outputs", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write every sample's inputs and the device's outputs as .npy.")
+              help="Write every sample's inputs and the device's outputs as .npy (also when no reference can run).")
 @click.option("--json", "as_json", is_flag=True, help="Print the test report as JSON on stdout.")
 def run_command(models: tuple[str, ...], board_name: str, template: str | None, template_dir: Path | None,
                 set_items: tuple[str, ...], output: Path | None, prefix: str | None, backend: str, workspace: str,
-                io_in_arena: bool, input_files: tuple[str, ...], count: int, seed: int, port: str | None,
+                io_in_arena: bool, input_files: tuple[str, ...], count: int | None, seed: int, port: str | None,
                 places: tuple[str, ...], coordinator: str | None, handshake_timeout: float, run_timeout: float,
-                atol: float | None, rtol: float | None, save_outputs: Path | None, as_json: bool) -> None:
+                atol: float | None, rtol: float | None, reference: str, expected_files: tuple[str, ...],
+                save_outputs: Path | None, as_json: bool) -> None:
     """The whole loop: compile MODELs for a board, generate and build the project, flash it (real
     boards) or start QEMU, and test it against the reference interpreter. Exit 0 only on pass."""
     from ..firmware import boards
     from ..firmware import build as firmware
     from ..firmware import project
 
+    count = sample_count(count, expected_files, 3)
     if count == 0 and not input_files:
         raise AotgenError("nothing to test: give --count > 0 or --inputs")
     _check_place_options(places, port, coordinator)
+    if places and (expected_files or reference != "auto"):
+        raise AotgenError("--place compares with the default reference only: drop --reference / --expected")
+    if expected_files:
+        check_expected_options(count, reference)
+    else:
+        for model in models:  # a usage error (--reference tflm for an ONNX model) before compiling
+            if not Path(model).is_dir() and Path(model).suffix.lower() in (".tflite", ".onnx"):
+                choose_reference(model, reference)
     board = boards.load_board(board_name)
     spec, source, overrides = choose_template(board, template, template_dir, set_items)  # before compiling
     output = output or Path("build") / "run" / board.name
     # run regenerates its project: it replaces what aotgen wrote there before, and refuses any
     # other non-empty folder (before compiling anything).
     refuse_overwrite(output, force=True)
-    with tempfile.TemporaryDirectory(prefix="aotgen-run-") as tmp, progress(as_json) as say:
+    with tempfile.TemporaryDirectory(prefix="aotgen-run-") as tmp, progress(as_json) as say, outputs_kept(save_outputs):
         say(f"compiling for {board.cpu}")
         libs = libraries_for_board(list(models), prefix, board, Path(tmp),
                                    {"backend": backend, "workspace": workspace, "io_in_arena": io_in_arena})
@@ -252,6 +275,7 @@ def run_command(models: tuple[str, ...], board_name: str, template: str | None, 
                 say(f"flashing {board.name}")
                 flash(output, port=port)
             result = test_firmware(output, count=count, seed=seed, input_files=list(input_files), port=port,
+                                   reference=reference, expected_files=list(expected_files),
                                    handshake_timeout=handshake_timeout, run_timeout=run_timeout, atol=atol,
                                    rtol=rtol, progress=say)
     if places:

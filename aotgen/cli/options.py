@@ -9,8 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
+from ..errors import NoReferenceError
 from ..ui import err_console
+from ..verify.compare import save_samples
+from ..verify.reference import REFERENCES
 
 MODEL_ARG = click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 PREFIX_OPT = click.option(
@@ -49,6 +53,39 @@ FORCE_OPT = click.option(
 IO_IN_ARENA_OPT = click.option(
     "--io-in-arena", is_flag=True,
     help="Place inputs and outputs inside the arena too (zero-copy <prefix>_<tensor>_buffer() accessors).")
+
+REFERENCE_OPT = click.option(
+    "--reference", type=click.Choice(REFERENCES), default="auto", show_default=True,
+    help="The interpreter to compare with. auto: ai-edge-litert's reference kernels for TFLite (TFLite Micro's "
+         "interpreter if LiteRT refuses the model), onnxruntime for ONNX; tflm: TFLite Micro's (the [tflm] extra).")
+EXPECTED_OPT = click.option(
+    "--expected", "expected_files", multiple=True, metavar="[PREFIX=]FILE.npy",
+    help="Compare with saved outputs instead of an interpreter (repeat: one file per model output, per --inputs "
+         "sample, in order; no random samples then).")
+
+
+def sample_count(count: int | None, expected_files: tuple[str, ...], default: int) -> int:
+    """--count's value: `default`, or 0 with --expected (random samples have no saved outputs)."""
+    return count if count is not None else (0 if expected_files else default)
+
+
+def reference_note(note: str | None) -> None:
+    """The one-line note of a fallback reference (in JSON: the report's reference_note)."""
+    if note:
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def outputs_kept(save_outputs: Path | None) -> Iterator[None]:
+    """When no reference can run, the outputs under test are still saved (--save-outputs) before
+    the one-line error, which says where they are."""
+    try:
+        yield
+    except NoReferenceError as e:
+        if save_outputs is not None:
+            save_samples(save_outputs, e.groups)
+            e.args = (f"{e}; nothing was compared, the outputs are saved in {save_outputs}",)
+        raise
 
 
 @contextlib.contextmanager

@@ -13,7 +13,8 @@ from ..errors import AotgenError
 from ..outputs import refuse_overwrite
 from ..firmware import boards
 from ..firmware.build import build
-from ..firmware.project import PROJECT_FILE, generate_project
+from ..firmware.project import generate_project
+from ..firmware.project_info import PROJECT_FILE
 from ..harness.profile import Profile, profile_model, require_qemu
 from ..harness.runner import project_libraries
 from ..ui import console

@@ -57,7 +57,8 @@ class Helper:
 
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 # Headers in dependency order (a helper may call those of earlier headers).
-HEADERS = ("aotgen_fixedpoint.h", "aotgen_softmax.h", "aotgen_quantize.h", "aotgen_dot.h", "aotgen_conv_s8.h", "aotgen_conv_gemm_s8.h",
+HEADERS = ("aotgen_fixedpoint.h", "aotgen_softmax.h", "aotgen_quantize.h", "aotgen_dot.h", "aotgen_dsp.h", "aotgen_conv_s8.h",
+           "aotgen_conv_gemm_s8.h", "aotgen_depthwise_s8.h", "aotgen_fc_s8.h", "aotgen_elementwise_s8.h",
            "aotgen_lstm_s8.h")
 _DEFINITION = re.compile(r"^static inline [^(]*\b(aotgen_\w+)\(.*?^}\n", re.M | re.S)
 
@@ -76,11 +77,14 @@ def read_helpers(headers: tuple[str, ...] = HEADERS) -> dict[str, Helper]:
 HELPERS: dict[str, Helper] = read_helpers()
 
 
-def used_by(kernel_source: str, prefix: str, external: bool = False, provided: tuple[str, ...] = ()) -> str:
+def used_by(kernel_source: str, prefix: str, external: bool = False, provided: tuple[str, ...] = (),
+            linked_source: str | None = None) -> str:
     """Definitions of every helper the source calls (and what those call), in dependency order,
-    renamed to the model's prefix; `external` (LLVM kernels) makes them linkable. Helpers named in
-    `provided` (without aotgen_) are defined elsewhere and left out."""
+    renamed to the model's prefix; `external` (LLVM kernels) makes those that `linked_source`
+    (default: all the source) calls linkable. Helpers named in `provided` (without aotgen_) are
+    defined elsewhere and left out."""
     order: list[str] = []
+    called: set[str] = set()
 
     def visit(name: str) -> None:
         if name in order:
@@ -93,6 +97,14 @@ def used_by(kernel_source: str, prefix: str, external: bool = False, provided: t
         short = name[len("aotgen_"):]
         if short not in provided and re.search(rf"\b{prefix}_{short}\b", kernel_source):
             visit(name)
-    text = "\n".join(HELPERS[n].source for n in order).replace("aotgen_", f"{prefix}_")
-    return text.replace("static inline ", "") if external else text
+            if re.search(rf"\b{prefix}_{short}\b", kernel_source if linked_source is None else linked_source):
+                called.add(name)
+
+    def definition(name: str) -> str:
+        # Only what the kernels call is linkable; the rest stays static inline, which gcc inlines
+        # (an external helper is kept out of line: ad01's FC epilogue, 58 -> 30 instructions).
+        source = HELPERS[name].source
+        return source.replace("static inline ", "", 1) if external and name in called else source
+
+    return "\n".join(definition(n) for n in order).replace("aotgen_", f"{prefix}_")
 

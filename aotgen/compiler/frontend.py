@@ -6,7 +6,7 @@ Unsupported models are refused here, before TVM sees them, with the operator and
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,9 @@ class ImportedModel:
     mod: tvm.IRModule
     signature: ModelSignature
     operators: list[str]  # one entry per layer, in model order
+    # (name of the variable a layer's result is bound to in main, "layer i (OP, output 'y')"), for
+    # naming the layer TVM fails on (diagnose.py); TFLite only
+    layers: list[tuple[str, str]] = field(default_factory=list)
 
 
 def detect_format(path: Path, data: bytes) -> str:
@@ -46,8 +49,9 @@ def load_model(path: str | Path) -> ImportedModel:
         raise InvalidModel(f"{path} is not a TFLite (.tflite) or ONNX (.onnx) model")
     fmt = detect_format(path, data)
     loader = _load_tflite if fmt == "tflite" else _load_onnx
-    mod, signature, operators = loader(path, data)
-    return ImportedModel(path, fmt, hashlib.sha256(data).hexdigest(), mod, signature, operators)
+    layers: list[tuple[str, str]] = []
+    mod, signature, operators = loader(path, data, layers)
+    return ImportedModel(path, fmt, hashlib.sha256(data).hexdigest(), mod, signature, operators, layers)
 
 
 def _main_types(mod: tvm.IRModule) -> tuple[list, list]:
@@ -87,7 +91,7 @@ def _tflite_quant(tensor) -> Quantization | None:
     return Quantization(float(q.Scale(0)), int(q.ZeroPoint(0)) if q.ZeroPointLength() else 0)
 
 
-def _tflite_converter_class():
+def _tflite_converter_class(layers: list[tuple[str, str]] | None = None):
     from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
 
     from .quantized import INTEGER_ONLY_INT8_OPS, LAYOUT_ONLY_INT8_OPS, IntegerConverters, lstm
@@ -133,7 +137,10 @@ def _tflite_converter_class():
                     ret = fn(op)
                 except UnsupportedModelError as e:  # raised by our converters: name the layer
                     raise UnsupportedModelError(f"{self._describe_layer(op)}: {e}") from None
-                return self.bb.emit(ret) if isinstance(ret, relax.Call) else ret
+                ret = self.bb.emit(ret) if isinstance(ret, relax.Call) else ret
+                if layers is not None and isinstance(ret, relax.Var):
+                    layers.append((ret.name, self._describe_layer(op)))
+                return ret
 
             return convert
 
@@ -175,20 +182,40 @@ def _tflite_converter_class():
     return Converter
 
 
-def _load_tflite(path: Path, data: bytes):
+# TFLite operators that call other subgraphs (control flow): aotgen compiles models of one subgraph.
+SUBGRAPH_OPS = frozenset({"IF", "WHILE", "CALL", "CALL_ONCE", "STABLEHLO_WHILE", "STABLEHLO_COMPOSITE"})
+# Operator codes that mark something else than a tensor operator (TVM's converter refuses them when called).
+MARKER_OPS = frozenset({"DELEGATE", "PLACEHOLDER_FOR_GREATER_OP_CODES"})
+
+
+def tflite_converters() -> tuple[frozenset[str], frozenset[str]]:
+    """(the TFLite operators the importer converts, those of them it takes int8-quantized): what
+    check_unsupported_ops accepts, before the refusals of SUBGRAPH_OPS and MARKER_OPS."""
+    from tvm.relax.frontend.tflite.tflite_frontend import ExprTable
+
+    converter = _tflite_converter_class()
+    ops = frozenset(converter(None, None, ExprTable(), relax.BlockBuilder()).convert_map)
+    return ops, frozenset(converter._SUPPORTED_QUANTIZED_OPS) & ops
+
+
+def _load_tflite(path: Path, data: bytes, layers: list[tuple[str, str]]):
     from tflite.BuiltinOperator import BuiltinOperator
     from tvm.relax.frontend.tflite import from_tflite
 
     model = verify_tflite(path, data)
     sg = model.Subgraphs(0)
-    if model.SubgraphsLength() > 1:
-        raise UnsupportedModelError(f"{path}: models with {model.SubgraphsLength()} subgraphs (control flow) are not supported")
     code_names = {v: k for k, v in BuiltinOperator.__dict__.items() if not k.startswith("_")}
     operators = []
     for i in range(sg.OperatorsLength()):
         oc = model.OperatorCodes(sg.Operators(i).OpcodeIndex())
         code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
         operators.append(code_names.get(code, f"BUILTIN_{code}"))
+    refused = next((i for i, name in enumerate(operators) if name in SUBGRAPH_OPS | MARKER_OPS), None)
+    if refused is not None:
+        what = "calls other subgraphs (control flow)" if operators[refused] in SUBGRAPH_OPS else "is not a tensor operator"
+        raise UnsupportedModelError(f"{path}: layer {refused} ({operators[refused]}) {what}, which aotgen does not compile")
+    if model.SubgraphsLength() > 1:
+        raise UnsupportedModelError(f"{path}: models with {model.SubgraphsLength()} subgraphs (control flow) are not supported")
 
     def io(indices):
         names, quants = [], []
@@ -208,7 +235,7 @@ def _load_tflite(path: Path, data: bytes):
 
         converter = _tflite_converter_class()
         converter(model, sg, ExprTable(), relax.BlockBuilder()).check_unsupported_ops()
-        mod = from_tflite(model, op_converter=converter)
+        mod = from_tflite(model, op_converter=_tflite_converter_class(layers))
     except (AotgenError, ImportError, NameError):  # ours, or a broken installation: not the model's fault
         raise
     except Exception as e:
@@ -218,7 +245,7 @@ def _load_tflite(path: Path, data: bytes):
 
 # ------------------------------------------------------------------------------------------ ONNX
 
-def _load_onnx(path: Path, data: bytes):
+def _load_onnx(path: Path, data: bytes, _layers: list[tuple[str, str]]):
     from .onnx_import import load_onnx  # supported operators and forms, int64 narrowed
 
     imported = load_onnx(path, data)

@@ -110,6 +110,7 @@ def verify_tflite(path: Path, data: bytes):
 
 def first_line(e: Exception) -> str:
     """The line of an exception's text that says what failed (TVM's end with the check that fired)."""
-    text = str(e).strip()
+    # TVM's printer notes omitted metadata inside the message; the note is noise here.
+    text = str(e).replace("\n# Metadata omitted. Use show_meta=True in script() method to show it.", "").strip()
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith(("Traceback", "  File"))]
     return (lines[-1] if lines else type(e).__name__)[:300]

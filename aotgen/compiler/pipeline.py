@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import keyword
+import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,15 +21,18 @@ from ..version import __version__
 from . import c_helpers
 from .emit import CFunction, EmitOptions, emit_header, emit_library, parse_kernel_source
 from ..errors import AotgenError, UnsupportedModelError
-from .frontend import first_line, load_model
+from .diagnose import failing_layer
+from .frontend import ImportedModel, load_model
+from .model_check import first_line
 from .graph import Graph, TensorKind
-from .kernels import build_c, c_params, tir_text, uses_dsp_helpers
+from .kernels import build_c, c_params, has_dsp, tir_text
 from . import llvm_helpers
-from .llvm_build import build_llvm_objects
+from .llvm_build import build_llvm_objects, calls_a_c_kernel
 from .lower import lower
 from ..outputs import publish, refuse_overwrite, staging_dir
 from .mlf import SCHEMA_VERSION, ModelLibrary, load
 from .plan import plan_memory
+from .quantized.fc_call import c_kernels
 from .quantized.gemm_call import gemm_kernels
 from .targets import get_cpu, tvm_target
 
@@ -77,14 +82,43 @@ class CompileResult:
 
 
 @contextlib.contextmanager
-def _tvm_step(model: str | Path, verb: str) -> Iterator[None]:
-    """A TVM failure inside a compile step, as one line naming the model and the step."""
-    try:
-        yield
-    except AotgenError:
-        raise
-    except Exception as e:
-        raise UnsupportedModelError(f"{Path(model).name}: TVM could not {verb} the model: {first_line(e)}") from e
+def _native_stderr_kept_back() -> Iterator[Callable[[], str]]:
+    """Hold back what native code (TVM's C++ logging) writes to file descriptor 2, so that a
+    failure stays one line; the caller decides whether to pass it on."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield lambda: (held.seek(0), held.read().decode(errors="replace"))[1]
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+@contextlib.contextmanager
+def _tvm_step(imported: ImportedModel, verb: str, alone: Callable[[tvm.IRModule], object]) -> Iterator[None]:
+    """A failure inside a compile step, as one line naming the model, the step and, when one
+    operator call fails the step alone (`alone` redoes the step on a one-call module), its layer."""
+    failure: Exception | None = None
+    with _native_stderr_kept_back() as noise:
+        try:
+            yield
+        except Exception as e:
+            failure = e
+            culprit = failing_layer(imported, alone)  # TVM's warnings meanwhile are noise: dropped
+        else:
+            warnings = noise()
+    if failure is None:
+        sys.stderr.write(warnings)  # TVM's warnings of a step that worked: passed on
+        return
+    name = imported.path.name
+    if culprit is not None:
+        raise UnsupportedModelError(f"{name}: {culprit.replace(': ', f' could not be {verb}: ', 1)}") from failure
+    if isinstance(failure, AotgenError):
+        raise failure
+    raise UnsupportedModelError(f"{name}: the model could not be {verb}: {first_line(failure)}") from failure
 
 
 def _calls(graph: Graph, macs: dict[str, int]) -> list[dict]:
@@ -134,23 +168,38 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
     step("import", f"importing {Path(model).name}")
     target_obj = tvm.target.Target(tvm_target(cpu, backend))
     # kernels call the C helpers as <prefix>_<name>; convolutions become GEMM calls on DSP cores
-    with c_helpers.symbol_prefix(prefix), gemm_kernels(uses_dsp_helpers(target_obj)):
+    with c_helpers.symbol_prefix(prefix), gemm_kernels(has_dsp(target_obj)), \
+            c_kernels(not cpu.flash_qualifier):
         imported = load_model(model)
     done("import")
     step("lower", f"lowering {len(imported.operators)} operators with TVM")
-    with c_helpers.symbol_prefix(prefix), _tvm_step(model, "lower"):
+
+    def lower_alone(mod: tvm.IRModule):
+        with c_helpers.symbol_prefix(prefix):
+            return lower(mod, prefix, target_obj)
+
+    with c_helpers.symbol_prefix(prefix), _tvm_step(imported, "lowered", lower_alone):
         lowered = lower(imported.mod, prefix, target_obj)
     done("lower")
     step("codegen", f"generating {'C' if backend == 'c' else 'LLVM object code'} for {len(lowered.kernels)} kernels")
     if backend == "c":
-        with _tvm_step(model, "generate C for"):
+        with _tvm_step(imported, "generated as C", lambda mod: build_c(lower_alone(mod).kernels, target_obj)):
             kernel_source = build_c(lowered.kernels, target_obj)
         functions = parse_kernel_source(kernel_source)
         helpers_c = c_helpers.used_by(kernel_source, prefix)
     else:
-        # Kernels go into an object file; the C glue declares them and defines the helpers.
-        functions = [CFunction(k.symbol, c_params(k), None) for k in lowered.kernels]
-        helpers_c = c_helpers.used_by(tir_text(lowered.kernels), prefix, external=True, provided=llvm_helpers.INLINED)
+        # Kernels go into object files; the C glue declares them and defines the helpers. A kernel
+        # that only calls a C micro-kernel is C in the glue (llvm_build.calls_a_c_kernel).
+        in_c = [k for k in lowered.kernels if calls_a_c_kernel(k)]
+        llvm_kernels = [k for k in lowered.kernels if k not in in_c]
+        c_target = tvm.target.Target(tvm_target(cpu, "c"))
+        in_c_alone = lambda mod: build_c([k for k in lower_alone(mod).kernels if calls_a_c_kernel(k)], c_target)  # noqa: E731
+        with _tvm_step(imported, "generated as C", in_c_alone):
+            kernel_source = build_c(in_c, c_target) if in_c else ""
+        by_name = {f.name: f for f in parse_kernel_source(kernel_source)} if in_c else {}
+        functions = [by_name.get(k.symbol) or CFunction(k.symbol, c_params(k), None) for k in lowered.kernels]
+        helpers_c = c_helpers.used_by(kernel_source + tir_text(llvm_kernels), prefix, external=True,
+                                      provided=llvm_helpers.INLINED, linked_source=tir_text(llvm_kernels))
     done("codegen")
     step("emit", "planning memory and writing the library")
     graph = lowered.graph
@@ -172,8 +221,13 @@ def compile(  # noqa: A001 - the natural name for the package's main verb
         if backend == "llvm":
             lib_dir = staging / "codegen" / "host" / "lib"
             lib_dir.mkdir()
-            with _tvm_step(model, "build LLVM objects for"):
-                kernel_objects = build_llvm_objects(lowered.kernels, tvm_target(cpu, backend), lib_dir, prefix)
+            def llvm_alone(mod: tvm.IRModule):
+                with tempfile.TemporaryDirectory() as tmp:
+                    kernels = [k for k in lower_alone(mod).kernels if not calls_a_c_kernel(k)]
+                    return build_llvm_objects(kernels, tvm_target(cpu, backend), Path(tmp), prefix)
+
+            with _tvm_step(imported, "built as LLVM objects", llvm_alone):
+                kernel_objects = build_llvm_objects(llvm_kernels, tvm_target(cpu, backend), lib_dir, prefix)
             objects = [str(o.path.relative_to(staging)) for o in kernel_objects]
         (staging / "memory_plan.txt").write_text(plan.report(graph))
         (staging / "ir").mkdir()

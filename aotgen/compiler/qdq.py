@@ -29,6 +29,11 @@ from tvm import relax, te, tirx
 
 from . import c_helpers
 
+# The Relax ops (as TVM imports ONNX operators) whose DQ -> op -> Q this module makes integer, and
+# the ONNX operators that become them: docs/operators.md is generated from this table.
+CONV2D, MATMUL, RELU = "relax.nn.conv2d", "relax.matmul", "relax.nn.relu"
+INTEGER_QDQ_OPS = {"Conv": CONV2D, "MatMul": MATMUL, "Gemm": MATMUL, "Relu": RELU}
+
 
 def pack_scale(scale: np.float32) -> int:
     """float32 scale > 0 as the helper's `m | e << 24` (scale = m * 2^-e)."""
@@ -126,7 +131,7 @@ class _QdqRewriter(relax.PyExprMutator):
     def match_relu(self, q: relax.Call):
         """quantize(relu(dequantize(x, s, zp)), s, zp) is max(x, zp) exactly (same parameters)."""
         relu = self.bound(q.args[0])
-        if not _op(relu, "relax.nn.relu"):
+        if not _op(relu, RELU):
             return None
         dq = self.bound(relu.args[0])
         if not _op(dq, "relax.dequantize") or _dtype(dq.args[0]) != _dtype(q):
@@ -197,13 +202,13 @@ class _QdqRewriter(relax.PyExprMutator):
         return True
 
     def match_core(self, m: _Match, core) -> bool:
-        if _op(core, "relax.nn.conv2d"):
+        if _op(core, CONV2D):
             a = core.attrs
             if (str(a.data_layout), str(a.kernel_layout), str(a.out_layout)) != ("NCHW", "OIHW", "NCHW"):
                 return False
             found = self.dequantized_weights(core.args[1], 0)
             m.kind, weights = "conv2d", None if found is None else (*found, False)
-        elif _op(core, "relax.matmul"):
+        elif _op(core, MATMUL):
             m.kind, weights = "matmul", self.matmul_weights(core.args[1])
         else:
             return False

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import toolchain
 from ..errors import AotgenError, MissingSetupError, ToolNotFoundError
-from .project import ProjectInfo
+from .project_info import ProjectInfo
 
 ARDUINO_CLI = "arduino-cli"
 ARDUINO_BUILDER = "arduino-builder"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import toolchain
-from ..errors import AotgenError, ExitCode, ToolFailedError, ToolNotFoundError
-from .boards import load_board
-from .project import ProjectInfo, load_project
+from ..errors import AotgenError, ToolFailedError, ToolNotFoundError
+from .fit import FitError, check_fit_before_link, check_region, ram_estimate
+from .project_info import ProjectInfo, load_project
 from ..toolchain import kill_group
 
 GCC = "arm-none-eabi-gcc"
@@ -27,17 +27,6 @@ AVR_SIZE = "avr-size"
 NEWLIB_APT = "libnewlib-arm-none-eabi"
 DEFAULT_TIMEOUT = 600.0
 _OVERFLOW_RE = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
-
-
-class FitError(AotgenError):
-    """The firmware does not fit the board; the message names the region and the bytes over."""
-
-    exit_code = ExitCode.DOES_NOT_FIT
-
-    def __init__(self, message: str, region: str, over_bytes: int):
-        super().__init__(message)
-        self.region = region
-        self.over_bytes = over_bytes
 
 
 @dataclass
@@ -59,69 +48,6 @@ def check_toolchain() -> None:
         toolchain.require(tool)
 
 
-# The serial harness's own RAM (aotgen_harness.c): the RX frame (4 + HARNESS_MAX_PAYLOAD + 2),
-# the 64-byte TX buffer, a few words of state and the 16-byte firmware identity (const data is
-# in RAM on AVR).
-HARNESS_RAM_BYTES = 4 + 256 + 2 + 64 + 16 + 16
-# AVR: `__flash` data is read with LPM's 16-bit address, so the weights must lie in the first
-# 64 KiB of flash, which they share with the vector table and the core's own progmem tables.
-AVR_FLASH_DATA_LIMIT = 64 * 1024 - 1024
-
-
-def _tensor_bytes(t: dict) -> int:
-    import numpy as np
-
-    n = 1
-    for d in t["shape"]:
-        n *= int(d)
-    return n * np.dtype(t["dtype"]).itemsize
-
-
-def ram_estimate(project: ProjectInfo) -> dict[str, int]:
-    """RAM the firmware needs besides its code's own variables, from the project's metadata:
-    arenas, I/O buffers, the harness's buffers, the stack and the template's runtime."""
-    models = project.data["models"]
-    static = sum(m["workspace_bytes"] for m in models if m["workspace"] != "user")
-    user = max((m["workspace_bytes"] for m in models if m["workspace"] == "user"), default=0)
-    io = sum(_tensor_bytes(t) for m in models if not m.get("io_in_arena") for t in m["inputs"] + m["outputs"])
-    return {"model arenas": static + user, "I/O buffers": io, "harness buffers": HARNESS_RAM_BYTES,
-            "stack": int(project.context.get("stack_bytes", 0) or 0),
-            "runtime": int(project.data.get("build", {}).get("ram_overhead_bytes", 0)),
-            "MLPerf sample buffer": int(project.app.get("raw_bytes", 0))}  # mlperf-tiny app: one raw sample
-
-
-def check_fit_before_link(project: ProjectInfo) -> None:
-    """The models must fit before anything is compiled: weights in flash; arenas, I/O buffers,
-    harness buffers, stack and the template's runtime in RAM."""
-    board = project.board_name
-    weights = sum(m["constant_bytes"] for m in project.data["models"])
-    _check("FLASH", "the model weights", weights, project.flash_limit, board)
-    if load_board(board).is_avr:
-        _check("FLASH", "the model weights (AVR __flash data must lie in the first 64 KiB of flash, "
-               "less 1 KiB for vectors and the core's tables)", weights, AVR_FLASH_DATA_LIMIT, board)
-    parts = ram_estimate(project)
-    limit, where = project.ram_limit, ""
-    b = load_board(board)
-    if project.build_system == "west" and b.dtcm is not None and b.dtcm.size < b.ram.size:
-        # Zephyr's devicetree keeps the DTCM apart from sram0, where everything goes by default;
-        # only the --workspace user arena moves to the DTCM (when it fits there).
-        limit, where = b.ram.size - b.dtcm.size, " in Zephyr's sram0 (the DTCM is a separate region)"
-        user = max((m["workspace_bytes"] for m in project.data["models"] if m["workspace"] == "user"), default=0)
-        if user and parts["model arenas"] + 1024 <= b.dtcm.size:
-            parts["model arenas"] -= user
-    detail = " + ".join(f"{k} {v}" for k, v in parts.items() if v)
-    _check("RAM", f"the firmware's data ({detail}, estimated){where}", sum(parts.values()), limit, board)
-
-
-def _check(region: str, what: str, used: int, limit: int, board: str) -> None:
-    if used > limit:
-        raise FitError(
-            f"does not fit on {board}: {what} need {used} bytes of {region.lower()}, the board has "
-            f"{limit} ({used - limit} bytes over)",
-            region, used - limit,
-        )
-
-
 def build(
     project_dir: str | Path,
     timeout: float = DEFAULT_TIMEOUT,
@@ -135,7 +61,7 @@ def build(
         from .arduino import build_argv
 
         _run_make(project.root, build_argv(project), timeout, on_line)
-        toolchain.require(AVR_SIZE if load_board(project.board_name).is_avr else SIZE)
+        toolchain.require(AVR_SIZE if project.board().is_avr else SIZE)
     elif project.build_system == "west":
         from .zephyr import build_argv, build_env
 
@@ -148,14 +74,14 @@ def build(
     if not project.elf.is_file():
         raise AotgenError(f"the build finished but {project.elf} is missing")
     result = _sizes(project)
-    _check("FLASH", "the firmware", result.flash_used, result.flash_limit, project.board_name)
-    _check("RAM", "the firmware", result.ram_used, result.ram_limit, project.board_name)
+    check_region("FLASH", "the firmware", result.flash_used, result.flash_limit, project.board_name)
+    check_region("RAM", "the firmware", result.ram_used, result.ram_limit, project.board_name)
     if project.build_system == "arduino":
         # The Arduino runtime's stack is not in the ELF's sections: keep the reserve free.
         stack = ram_estimate(project)["stack"]
-        _check("RAM", f"the firmware's data + bss ({result.ram_used}) and the stack reserve ({stack})",
+        check_region("RAM", f"the firmware's data + bss ({result.ram_used}) and the stack reserve ({stack})",
                result.ram_used + stack, result.ram_limit, project.board_name)
-    if load_board(project.board_name).is_avr:
+    if project.board().is_avr:
         _check_avr_flash_data(project)
     return result
 
@@ -168,7 +94,7 @@ def _check_avr_flash_data(project: ProjectInfo) -> None:
         parts = line.split()
         if len(parts) == 3 and parts[2] == "__ctors_start":
             end = int(parts[0], 16)
-            _check("FLASH", "the __flash data (weights) ending", end, 0x10000, project.board_name)
+            check_region("FLASH", "the __flash data (weights) ending", end, 0x10000, project.board_name)
 
 
 def _run_make(cwd: Path, argv: list[str], timeout: float, on_line: Callable[[str], None] | None,
@@ -232,7 +158,7 @@ def _sizes(project: ProjectInfo) -> BuildResult:
     """Flash = text + data (code, weights, .data's initial values); RAM = data + bss (arenas,
     buffers, stack), from arm-none-eabi-size's Berkeley totals of the allocated sections."""
     elf = project.elf
-    tool = AVR_SIZE if load_board(project.board_name).is_avr else SIZE
+    tool = AVR_SIZE if project.board().is_avr else SIZE
     berkeley = _size(elf, "-B", tool).splitlines()[1].split()
     text, data, bss = (int(v) for v in berkeley[:3])
     sections: dict[str, tuple[int, int]] = {}

@@ -6,9 +6,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .boards import FlashMethod, load_board
+from .boards import FlashMethod
 from ..errors import AotgenError, ToolNotFoundError
-from .project import load_project
+from .project_info import load_project
 from ..toolchain import APT_PACKAGES, run
 
 FLASH_TIMEOUT_S = 300.0
@@ -40,7 +40,7 @@ def flash(project_dir: str | Path, port: str | None = None, tool: str | None = N
           timeout: float = FLASH_TIMEOUT_S) -> FlashResult:
     """Flash with `tool`, or the first of the board file's flashers that is installed."""
     project = load_project(project_dir)
-    board = load_board(project.board_name)
+    board = project.board()
     if project.build_system == "west":  # Zephyr projects flash with the board's runner
         from .zephyr import flash_argv
 

@@ -20,96 +20,23 @@ from cookiecutter.exceptions import CookiecutterException
 from cookiecutter.generate import generate_context, generate_files
 from cookiecutter.prompt import prompt_for_config
 
-from ..compiler import mlf
 from . import qemu
 from .apps import DEFAULT_APP, App, choose_app
 from .boards import Board
+from .fit import check_fit_before_link
+from .project_info import PROJECT_FILE, PROJECT_SCHEMA_VERSION, load_project
 from .templates import TemplateSpec, load_template
 from ..errors import AotgenError
-from ..jsonfile import read_versioned
 from ..outputs import publish, refuse_overwrite, staging_dir
 from ..compiler.mlf import ModelLibrary
 from ..compiler.targets import check_object_abi
 from ..compiler.tensors import TensorInfo
 from ..verify.compare import random_inputs
 
-PROJECT_FILE = "aotgen_project.json"
-PROJECT_SCHEMA_VERSION = 1
 DEFAULT_STACK_BYTES = 8 * 1024
 DEFAULT_SEED = 0
 # Room left in the DTCM beside the model arenas for the libraries' other zero-initialised data.
 _DTCM_HEADROOM = 1024
-
-
-@dataclass
-class ProjectInfo:
-    """A generated project, as read back from its aotgen_project.json."""
-
-    root: Path
-    data: dict
-
-    @property
-    def board_name(self) -> str:
-        return self.data["board"]["name"]
-
-    @property
-    def template(self) -> str:
-        return self.data["template"]
-
-    @property
-    def prefixes(self) -> list[str]:
-        return [m["prefix"] for m in self.data["models"]]
-
-    @property
-    def flash_limit(self) -> int:
-        return int(self.data["board"]["flash_bytes"])
-
-    @property
-    def ram_limit(self) -> int:
-        return int(self.data["board"]["ram_bytes"])
-
-    def libraries(self) -> list[ModelLibrary]:
-        """The model libraries as copied into the project (models/<prefix>/, full MLF folders)."""
-        return [mlf.load(self.root / "models" / p) for p in self.prefixes]
-
-    @property
-    def build_system(self) -> str:
-        """How the project builds: make (cmsis), arduino, west (zephyr)."""
-        return self.data.get("build", {}).get("system", "make")
-
-    @property
-    def context(self) -> dict[str, Any]:
-        """The template's top-level variables as rendered (sketch_name, stack_bytes, ...)."""
-        return self.data.get("context", {})
-
-    @property
-    def template_settings(self) -> dict[str, Any]:
-        """The board file's settings for this template (Arduino FQBN, Zephyr board name)."""
-        return self.data.get("template_settings", {})
-
-    @property
-    def app(self) -> dict[str, Any]:
-        """What the firmware's main runs (aotgen.firmware.apps): {"name": "harness"|...}."""
-        return self.data.get("app", {"name": DEFAULT_APP})
-
-    @property
-    def elf(self) -> Path:
-        return self.root / self.data.get("build", {}).get("elf", "build/firmware.elf")
-
-    def test_input(self, prefix: str, c_name: str) -> np.ndarray:
-        for m in self.data["models"]:
-            if m["prefix"] == prefix:
-                for t in m["inputs"]:
-                    if t["c_name"] == c_name:
-                        return np.load(self.root / t["file"])
-        raise KeyError(f"{prefix}.{c_name}")
-
-
-def load_project(path: str | Path) -> ProjectInfo:
-    root = Path(path)
-    data = read_versioned(root / PROJECT_FILE, PROJECT_SCHEMA_VERSION,
-                          f"{root} is not an aotgen project (no {PROJECT_FILE}); create one with `aotgen project`")
-    return ProjectInfo(root=root, data=data)
 
 
 def test_inputs(models: list[ModelLibrary], seed: int = DEFAULT_SEED) -> dict[tuple[str, str], np.ndarray]:
@@ -368,6 +295,7 @@ def generate_project(
         _write_extra_files(project, {**files, **(extra_files or {})})
         _write_test_data(project, inputs)
         _write_project_file(project, board, spec, models, seed, variables, chosen)
+        check_fit_before_link(load_project(project))  # a project that cannot fit is not written
         return publish(project, output, force, kind="project")
     except OSError as e:
         raise AotgenError(f"cannot write the project to {output}: {e}") from None

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import AotgenError, MissingSetupError
-from .project import ProjectInfo
+from .project_info import ProjectInfo
 
 WEST = "west"
 WEST_PIP = "west"

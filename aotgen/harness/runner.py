@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from ..compiler import mlf
-from ..firmware.boards import Board, load_board
+from ..firmware.boards import Board
 from ..errors import AotgenError, DeviceFailure
-from ..verify.hostcheck import reference_name
 from ..compiler.mlf import ModelLibrary
-from ..firmware.project import ModelRun, load_project
-from ..verify.reference import run_reference
-from ..verify.compare import CheckReport, SampleCheck, compare_output, load_inputs, random_inputs
+from ..firmware.project import ModelRun
+from ..firmware.project_info import load_project
+from ..verify.reference import (EXPECTED, ReferenceRun, check_expected_options, choose_reference, keeping_outputs,
+                                reference_outputs)
+from ..verify.compare import CheckReport, compare_samples, load_expected, load_inputs, random_inputs
 from .protocol import LinkStats, ProtocolError
 from .qemu_session import QemuSerial
 from .simavr import SimavrSerial
@@ -66,33 +67,42 @@ def model_file(lib: ModelLibrary, override: Path | None = None) -> Path:
 
 def check_session(session: Session, libs: list[ModelLibrary], samples: list[Samples],
                   model_files: list[Path] | None = None, atol: float | None = None, rtol: float | None = None,
-                  progress: Callable[[str], None] | None = None) -> FirmwareTest:
+                  progress: Callable[[str], None] | None = None, reference: str = "auto",
+                  expected: list[Samples] | None = None) -> FirmwareTest:
     """Handshake (if not done), check the banner against `libs`, run every sample of every model
-    on the device and compare with the reference interpreter."""
+    on the device, then compare with the reference interpreter (`reference`), or with `expected`
+    (per model, the saved outputs of its samples). If no reference can run, NoReferenceError
+    carries the device's outputs."""
     say = progress or (lambda _m: None)
     if model_files and len(model_files) != len(libs):
         raise AotgenError(f"give one --model per model in the firmware ({len(libs)}: "
                           f"{', '.join(lib.prefix for lib in libs)}), got {len(model_files)}")
-    models = [model_file(lib, model_files[k] if model_files else None) for k, lib in enumerate(libs)]
     banner = session.banner or session.handshake()
     indices = match_models(banner, libs)
-    reports, outputs = [], []
-    for lib, model, index, samp in zip(libs, models, indices, samples):
-        device_outs, results = [], []
+    outputs, results = [], []
+    for lib, index, samp in zip(libs, indices, samples):
+        device_outs, model_results = [], []
         for i, sample in enumerate(samp):
             say(f"{lib.prefix}: sample {i + 1}/{len(samp)} on the device")
             got, result = session.infer(index, lib, sample)
             device_outs.append(got)
-            results.append(result)
-        say(f"running the reference interpreter for {lib.prefix} on {len(samp)} samples")
-        reference = run_reference(model, samp)
-        report = CheckReport(model=lib.metadata["model"]["file"], reference=reference_name(lib))
-        for i, (got, want, result) in enumerate(zip(device_outs, reference, results)):
-            report.samples.append(SampleCheck(i, [compare_output(a, e, t, atol, rtol)
-                                                  for a, e, t in zip(got, want, lib.outputs)],
-                                              cycles=result.count, cycles_unit=result.unit))
-        reports.append(report)
+            model_results.append(result)
         outputs.append(device_outs)
+        results.append(model_results)
+    reports = []
+    with keeping_outputs([(lib.prefix if len(libs) > 1 else "", samp, outs)
+                          for lib, samp, outs in zip(libs, samples, outputs)]):
+        for k, (lib, samp) in enumerate(zip(libs, samples)):
+            if expected is not None:
+                ref = ReferenceRun(EXPECTED, expected[k])
+            else:
+                say(f"running the reference interpreter for {lib.prefix} on {len(samp)} samples")
+                ref = reference_outputs(model_file(lib, model_files[k] if model_files else None), samp, reference)
+            report = compare_samples(lib.metadata["model"]["file"], ref.name, lib.outputs, outputs[k], ref.outputs,
+                                     atol, rtol, note=ref.note)
+            for s, result in zip(report.samples, results[k]):
+                s.cycles, s.cycles_unit = result.count, result.unit
+            reports.append(report)
     return FirmwareTest([lib.prefix for lib in libs], reports, samples, outputs, banner.unit, session.transport.name, session.link.stats)
 
 
@@ -100,34 +110,49 @@ def project_libraries(project_dir: str | Path) -> tuple[Board, Path, list[ModelL
     """Board, ELF and model libraries (models/<prefix>/) of a generated project."""
     project = load_project(project_dir)
     libs = [mlf.load(project.root / "models" / p) for p in project.prefixes]
-    board = load_board(project.board_name)
+    board = project.board()
     baud = project.context.get("baud_rate")
     if baud and int(baud) != board.console.baud:  # generated with --set baud_rate=N: the firmware's rate
         board = dataclasses.replace(board, console=dataclasses.replace(board.console, baud=int(baud)))
     return board, project.elf, libs
 
 
-def make_samples(libs: list[ModelLibrary], count: int, seed: int,
-                 input_files: list[str | Path] | None = None) -> list[Samples]:
-    """Seeded random samples plus .npy files, per model. With several models in the firmware each
-    file is given as PREFIX=FILE.npy (for one model the prefix may be left out)."""
+def _files_per_model(libs: list[ModelLibrary], items: list[str | Path] | None, option: str,
+                     what: str) -> list[list[str]]:
+    """[PREFIX=]FILE.npy items, per model: with several models in the firmware each file names its
+    model (for one model the prefix may be left out)."""
     prefixes = [lib.prefix for lib in libs]
     files: dict[str, list[str]] = {p: [] for p in prefixes}
-    for item in map(str, input_files or []):
+    for item in map(str, items or []):
         prefix, sep, path = item.partition("=")
         if not sep:
             if len(libs) != 1:
-                raise AotgenError(f"this firmware has {len(libs)} models ({', '.join(prefixes)}): give each input "
+                raise AotgenError(f"this firmware has {len(libs)} models ({', '.join(prefixes)}): give each {what} "
                                   f"as PREFIX=FILE.npy, e.g. {prefixes[0]}={item}")
             prefix, path = prefixes[0], item
         if prefix not in files:
-            raise AotgenError(f"--inputs {item}: no model '{prefix}' in this firmware ({', '.join(prefixes)})")
+            raise AotgenError(f"{option} {item}: no model '{prefix}' in this firmware ({', '.join(prefixes)})")
         files[prefix].append(path)
-    out = [random_inputs(lib.inputs, count, seed + k) + load_inputs(files[lib.prefix], lib.inputs)
-           for k, lib in enumerate(libs)]
+    return [files[p] for p in prefixes]
+
+
+def make_samples(libs: list[ModelLibrary], count: int, seed: int,
+                 input_files: list[str | Path] | None = None) -> list[Samples]:
+    """Seeded random samples plus .npy files ([PREFIX=]FILE.npy), per model."""
+    files = _files_per_model(libs, input_files, "--inputs", "input")
+    out = [random_inputs(lib.inputs, count, seed + k) + load_inputs(f, lib.inputs)
+           for k, (lib, f) in enumerate(zip(libs, files))]
     if not any(out):
         raise AotgenError("no samples to run: give --count above 0 or --inputs")
     return out
+
+
+def make_expected(libs: list[ModelLibrary], samples: list[Samples], expected_files: list[str | Path]) -> list[Samples]:
+    """The saved outputs ([PREFIX=]FILE.npy, --expected) of each model's samples, which are all
+    input files' (no random ones)."""
+    files = _files_per_model(libs, expected_files, "--expected", "expected output")
+    return [load_expected(f, lib.outputs, len(samp)) if f or samp else []
+            for lib, samp, f in zip(libs, samples, files)]
 
 
 @contextlib.contextmanager
@@ -157,13 +182,16 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
                   samples: list[Samples] | None = None, *, board: Board | None = None,
                   count: int = 3, seed: int = 0, input_files: list[str | Path] | None = None,
                   model_files: list[Path] | None = None, port: str | None = None,
+                  reference: str = "auto", expected_files: list[str | Path] | None = None,
                   timeout: float = 2.0, run_timeout: float = DEFAULT_RUN_TIMEOUT,
                   handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
                   atol: float | None = None, rtol: float | None = None,
                   progress: Callable[[str], None] | None = None,
                   trace: Callable[[str], None] | None = None) -> FirmwareTest:
     """Test running firmware: `target` is a generated project folder, or an ELF with `libraries`
-    and `board`. QEMU boards are started here (unless `port` is given) and always stopped."""
+    and `board`. QEMU boards are started here (unless `port` is given) and always stopped.
+    The reference is `reference` (verify.reference.REFERENCES), or `expected_files`: the saved
+    outputs of the `input_files` samples (then `count` must be 0)."""
     target = Path(target)
     if target.is_dir():
         app = load_project(target).app["name"]
@@ -178,7 +206,15 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
         if libraries is None or board is None:
             raise AotgenError("testing an ELF needs its model libraries and its board")
         elf, libs = target, libraries
+    if expected_files:
+        check_expected_options(count, reference)
     samples = samples or make_samples(libs, count, seed, input_files)
+    expected = make_expected(libs, samples, expected_files) if expected_files else None
+    if expected is None:
+        for k, lib in enumerate(libs):  # a usage error before starting anything
+            f = model_files[k] if model_files and k < len(model_files) else lib.model_file
+            if f is not None:
+                choose_reference(f, reference)
     say = progress or (lambda _m: None)
     with connect(board, elf, port) as (transport, q):
         where = f"QEMU {board.qemu.machine}" if board.qemu else (board.simulator.name if board.simulator else "")
@@ -188,7 +224,7 @@ def test_firmware(target: str | Path, libraries: list[ModelLibrary] | None = Non
             # Emulators start the firmware only once we are connected; a real board may just have
             # been reset by the port opening, and its bootloader should not get our HELLOs.
             session.handshake(handshake_timeout, quiet=0.0 if q else REAL_PORT_QUIET_S)
-            result = check_session(session, libs, samples, model_files, atol, rtol, say)
+            result = check_session(session, libs, samples, model_files, atol, rtol, say, reference, expected)
             result.board, result.firmware = board.name, str(elf)
             if isinstance(q, SimavrSerial):
                 _simulated_cycles(result)

@@ -41,19 +41,19 @@ def random_inputs(inputs: list[TensorInfo], count: int, seed: int = 0) -> list[l
     return samples
 
 
-def _input_array(path: Path, t: TensorInfo) -> np.ndarray:
-    """The .npy file's array for input `t`: the same dtype and shape, where only a leading batch
-    dimension of 1 may be added or left out."""
+def _tensor_array(path: Path, t: TensorInfo, role: str) -> np.ndarray:
+    """The .npy file's array for the model's input or output `t`: the same dtype and shape, where
+    only a leading batch dimension of 1 may be added or left out."""
     try:
         x = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
-        raise AotgenError(f"cannot read input {path}: {first_line(str(e))}") from None
+        raise AotgenError(f"cannot read {role} {path}: {first_line(str(e))}") from None
     if not isinstance(x, np.ndarray):  # an .npz archive
-        raise AotgenError(f"{path}: .npz archives are not read; save each input with numpy.save as its own .npy")
+        raise AotgenError(f"{path}: .npz archives are not read; save each {role} with numpy.save as its own .npy")
     want = tuple(t.shape)
     matches = x.shape == want or (1, *x.shape) == want or x.shape == (1, *want)
     if not matches or x.dtype != np.dtype(t.dtype):
-        raise AotgenError(f"{path}: {x.dtype}{list(x.shape)} does not match input '{t.name}' {t.dtype}{list(want)} "
+        raise AotgenError(f"{path}: {x.dtype}{list(x.shape)} does not match {role} '{t.name}' {t.dtype}{list(want)} "
                           "(only a leading batch dimension of 1 may be added or left out)")
     return x.reshape(want)
 
@@ -68,13 +68,25 @@ def load_inputs(paths: list[str | Path], inputs: list[TensorInfo]) -> list[list[
         return []
     if len(paths) % len(inputs):
         raise AotgenError(f"the model has {len(inputs)} inputs; give the .npy files in groups of {len(inputs)}")
-    samples = []
-    for i in range(0, len(paths), len(inputs)):
-        sample = []
-        for path, t in zip(paths[i : i + len(inputs)], inputs):
-            sample.append(_input_array(Path(path), t))
-        samples.append(sample)
-    return samples
+    return _groups(paths, inputs, "input")
+
+
+def load_expected(paths: list[str | Path], outputs: list[TensorInfo], samples: int) -> list[list[np.ndarray]]:
+    """Saved outputs (--expected) of the `samples` input files' samples, which they replace the
+    reference interpreter for: one .npy per model output per sample, in order."""
+    if not samples:
+        raise AotgenError("--expected holds the outputs of the --inputs samples: give those inputs with --inputs")
+    if len(paths) != samples * len(outputs):
+        per = f"{len(outputs)} outputs" if len(outputs) != 1 else "1 output"
+        raise AotgenError(f"--expected: {len(paths)} files for {samples} input sample{'s' * (samples != 1)} of a "
+                          f"model with {per}: give {samples * len(outputs)}, one per output per sample, in order")
+    return _groups(paths, outputs, "output")
+
+
+def _groups(paths: list[str | Path], tensors: list[TensorInfo], role: str) -> list[list[np.ndarray]]:
+    n = len(tensors)
+    return [[_tensor_array(Path(p), t, role) for p, t in zip(paths[i : i + n], tensors)]
+            for i in range(0, len(paths), n)]
 
 
 Sample = list[np.ndarray]
@@ -129,6 +141,7 @@ class CheckReport:
     model: str
     reference: str
     samples: list[SampleCheck] = field(default_factory=list)
+    reference_note: str | None = None  # why the reference is not the default one (LiteRT refused the model)
 
     @property
     def passed(self) -> bool:
@@ -169,3 +182,13 @@ def compare_output(actual: np.ndarray, expected: np.ndarray, tensor: TensorInfo,
         tol = f"<= {limit:g} relative"
     argmax_match = bool(np.argmax(a) == np.argmax(e)) if a.size else True  # an empty output
     return OutputCheck(tensor.name, tensor.dtype, err, rel, argmax_match, tol, bool(ok))
+
+
+def compare_samples(model: str, reference: str, tensors: list[TensorInfo], actual: list[Sample],
+                    expected: list[Sample], atol: float | None = None, rtol: float | None = None,
+                    note: str | None = None) -> CheckReport:
+    """Every sample's outputs (`actual`) against the reference's (`expected`), output by output."""
+    report = CheckReport(model, reference, reference_note=note)
+    for i, (got, want) in enumerate(zip(actual, expected)):
+        report.samples.append(SampleCheck(i, [compare_output(a, e, t, atol, rtol) for a, e, t in zip(got, want, tensors)]))
+    return report

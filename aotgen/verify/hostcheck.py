@@ -16,9 +16,9 @@ import numpy as np
 
 from ..errors import AotgenError
 from ..compiler.mlf import ModelLibrary
-from .reference import reference_name as interpreter_name
+from .reference import NAMES, check_expected_options, choose_reference
 from ..toolchain import run
-from .compare import CheckReport, SampleCheck, compare_output
+from .compare import CheckReport, compare_samples
 
 HOST_CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror"]
 BUILD_TIMEOUT_S = 600
@@ -88,17 +88,14 @@ def check_on_host(lib: ModelLibrary, samples: list[list[np.ndarray]], reference:
                   atol: float | None = None, rtol: float | None = None,
                   workdir: Path | None = None) -> tuple[CheckReport, list[list[np.ndarray]]]:
     """Build and run the library on the host; compare each sample with its reference outputs."""
-    exe = build_host_executable(lib, workdir)
-    actual = exe.run(samples)
-    report = CheckReport(model=lib.metadata["model"]["file"], reference=reference_name(lib))
-    for i, (got, want) in enumerate(zip(actual, reference)):
-        report.samples.append(SampleCheck(i, [compare_output(a, e, t, atol, rtol)
-                                              for a, e, t in zip(got, want, lib.outputs)]))
-    return report, actual
+    actual = build_host_executable(lib, workdir).run(samples)
+    return compare_samples(lib.metadata["model"]["file"], reference_name(lib), lib.outputs, actual, reference,
+                           atol, rtol), actual
 
 
 def reference_name(lib: ModelLibrary) -> str:
-    return interpreter_name(lib.metadata["model"]["format"] == "onnx")
+    """The default reference interpreter's name for `lib`'s model format."""
+    return NAMES["onnxruntime" if lib.metadata["model"]["format"] == "onnx" else "litert"]
 
 
 # ------------------------------------------------------------------ one-call check (check-host CLI)
@@ -118,39 +115,57 @@ class ModelCheck:
 
 def check_model(model: str | Path, input_files: Sequence[str | Path] = (), count: int = 5, seed: int = 0,
                 atol: float | None = None, rtol: float | None = None, prefix: str | None = None,
-                progress: Callable[[str], None] | None = None, **compile_options) -> ModelCheck:
+                progress: Callable[[str], None] | None = None, reference: str = "auto",
+                expected_files: Sequence[str | Path] = (), **compile_options) -> ModelCheck:
     """Compile `model` into a temporary folder, run `count` seeded random samples plus the .npy
-    `input_files` on the host and compare each with the live reference interpreter.
+    `input_files` on the host and compare each with the live reference interpreter (`reference`,
+    see verify.reference.REFERENCES), or with `expected_files`, the input files' saved outputs.
 
     `compile_options` go to aotgen.compile (backend, workspace, io_in_arena), so the check covers
     the variant that will ship; the target is always the host."""
     from ..compiler.pipeline import compile as compile_model  # late: it imports TVM, which the rest of this module never needs
 
     say = progress or (lambda _msg: None)
+    if expected_files:  # usage errors, before compiling
+        check_expected_options(count, reference)
+    else:
+        choose_reference(model, reference)
     with tempfile.TemporaryDirectory(prefix="aotgen-check-") as tmp:
         lib = compile_model(model, Path(tmp) / "mlf", prefix=prefix, progress=say, **compile_options).library
-        return check_library(lib, input_files, count, seed, atol, rtol, progress, Path(tmp))
+        return check_library(lib, input_files, count, seed, atol, rtol, progress, Path(tmp), reference, expected_files)
 
 
 def check_library(lib: ModelLibrary, input_files: Sequence[str | Path] = (), count: int = 5, seed: int = 0,
                   atol: float | None = None, rtol: float | None = None,
-                  progress: Callable[[str], None] | None = None, workdir: Path | None = None) -> ModelCheck:
+                  progress: Callable[[str], None] | None = None, workdir: Path | None = None,
+                  reference: str = "auto", expected_files: Sequence[str | Path] = ()) -> ModelCheck:
     """The same check on an already compiled library (folder or tarball): exactly what ships. The
-    reference runs on the model the library keeps in src/."""
-    from .reference import run_reference
-    from .compare import load_inputs, random_inputs
+    reference runs on the model the library keeps in src/, after the host run: if it cannot run,
+    NoReferenceError carries the host's outputs."""
+    from .reference import EXPECTED, ReferenceRun, keeping_outputs, reference_outputs
+    from .compare import load_expected, load_inputs, random_inputs
 
     say = progress or (lambda _msg: None)
-    model = lib.model_file
-    if model is None:
-        raise AotgenError(f"{lib.root} does not contain its source model (src/), so there is no reference to run")
     from_files = load_inputs(list(input_files), lib.inputs)
+    expected = None
+    if expected_files:
+        check_expected_options(count, reference)
+        expected = ReferenceRun(EXPECTED, load_expected(list(expected_files), lib.outputs, len(from_files)))
+    elif lib.model_file is not None:
+        choose_reference(lib.model_file, reference)
     samples = random_inputs(lib.inputs, count, seed) + from_files
-    say(f"running the reference interpreter on {len(samples)} samples")
-    reference = run_reference(model, samples)
     say("building and running the generated code on the host")
     with contextlib.ExitStack() as cleanup:
         if workdir is None:
             workdir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="aotgen-check-")))
-        report, outputs = check_on_host(lib, samples, reference, atol, rtol, workdir=workdir)
-    return ModelCheck(report, lib.metadata, samples, outputs, reference, len(from_files))
+        outputs = build_host_executable(lib, workdir).run(samples)
+    with keeping_outputs([("", samples, outputs)]):
+        if expected is None:
+            if lib.model_file is None:
+                raise AotgenError(f"{lib.root} does not contain its source model (src/), so there is no reference "
+                                  "to run (compare with saved outputs: --expected)")
+            say(f"running the reference interpreter on {len(samples)} samples")
+        ref = expected or reference_outputs(lib.model_file, samples, reference)
+    report = compare_samples(lib.metadata["model"]["file"], ref.name, lib.outputs, outputs, ref.outputs, atol, rtol,
+                             note=ref.note)
+    return ModelCheck(report, lib.metadata, samples, outputs, ref.outputs, len(from_files))

@@ -13,13 +13,15 @@ from .params import (
     requant_tables, round_half_away, softmax_params, squared_difference_params,
 )
 from .te_kernels import (
-    add_te, arg_max_min_te, batch_matmul_te, batch_to_space_te, conv1x1_te, conv2d_te, dwconv_te, fully_connected_te, lut_te,
+    add_te, arg_max_min_te, batch_matmul_te, batch_to_space_te, conv1x1_te, conv2d_te, dwconv_te, lut_te,
     mean_te, min_max_te, mul_te, prelu_te, quantize_float_te, reduce_max_min_te, rescale_te,
     softmax_te, space_to_batch_te, squared_difference_te,
     transpose_conv_pads, transpose_conv_te,
 )
-from .gemm_call import conv_gemm_call, gemm_enabled
 from . import lstm
+from .elementwise_call import add_call, mul_call
+from .fc_call import fc_call
+from .gemm_call import conv_gemm_call, depthwise_call, depthwise_fits, gemm_enabled
 from .resize import resize_call
 from .tables import _gelu, hard_swish_table, populate_lut
 
@@ -185,23 +187,26 @@ class IntegerConverters:
         x = self._expr(ins[0])
         pointwise = (not depthwise and kh == kw == 1 and strides == (1, 1) and pads == (0, 0)
                      and int(w.shape[3]) == in_shape[3])
+        if depthwise and dm == 1 and in_shape[0] == 1 and out_c == in_shape[3] and gemm_enabled() \
+                and depthwise_fits((kh, kw)):  # DSP cores: runtime/aotgen_depthwise_s8.h
+            return depthwise_call(self.bb, x, w, self._bias(ins, out_c), zi, zo, lo, hi,
+                                  output_requant_params(si, ws, so, out_c), out_shape,
+                                  strides=strides, dilation=dilation, pads=pads)
         if depthwise and dm == 1 and in_shape[0] == 1 and out_c == in_shape[3]:  # the SIMD micro-kernel
             return self.bb.call_te(
                 lambda x_, w_, b_, *r_: dwconv_te(x_, w_, b_, r_, rq=rq, strides=strides, dilation=dilation, pads=pads,
                                                   zp_in=zi, zp_out=zo, lo=lo, hi=hi, out_shape=out_shape),
                 x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors), primfunc_name_hint="dwconv_int8")
-        if pointwise:  # the GEMM micro-kernel (runtime/aotgen_conv_s8.h)
+        # On DSP cores every convolution: (im2col +) the 2x2 SMLAD GEMM (runtime/aotgen_conv_gemm_s8.h)
+        if not depthwise and gemm_enabled() and in_shape[0] == 1 and int(w.shape[3]) == in_shape[3]:
+            return conv_gemm_call(self.bb, x, w, self._bias(ins, out_c), zi, zo, lo, hi,
+                                  output_requant_params(si, ws, so, out_c), out_shape,
+                                  strides=strides, dilation=dilation, pads=pads)
+        if pointwise:  # elsewhere, the plain-C pointwise kernel (runtime/aotgen_conv_s8.h)
             return self.bb.call_te(
                 lambda x_, w_, b_, *r_: conv1x1_te(x_, w_, b_, r_, rq=rq, zp_in=zi, zp_out=zo, lo=lo, hi=hi,
                                                    out_shape=out_shape),
                 x, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors), primfunc_name_hint="conv1x1_int8")
-        # Other convolutions on DSP cores: im2col + the 2x2 GEMM (runtime/aotgen_conv_gemm_s8.h)
-        if not depthwise and gemm_enabled() and in_shape[0] == 1 and int(w.shape[3]) == in_shape[3]:
-            call = conv_gemm_call(self.bb, x, w, self._bias(ins, out_c), zi, zo, lo, hi,
-                                  output_requant_params(si, ws, so, out_c), out_shape,
-                                  strides=strides, dilation=dilation, pads=pads)
-            if call is not None:
-                return call
         return self.bb.call_te(
             lambda x_, w_, b_, *r_: conv2d_te(
                 x_, w_, b_, r_, rq=rq, strides=strides, dilation=dilation, pads=pads, zp_in=zi, zp_out=zo,
@@ -270,11 +275,7 @@ class IntegerConverters:
         flat = [int(np.prod(in_shape)) // in_c, in_c]
         # A no-op reshape would survive fusion as a copy kernel.
         x2 = x if in_shape == flat else self.bb.emit(relax.op.reshape(x, flat))
-        y = self.bb.call_te(
-            lambda x_, w_, b_, *r_: fully_connected_te(x_, w_, b_, r_, rq=rq, zp_in=zi, zp_out=zo, lo=lo, hi=hi, out_dtype="int8"),
-            x2, relax.const(w), relax.const(bias), *map(relax.const, rq.tensors),
-            primfunc_name_hint="fully_connected_int8",
-        )
+        y = fc_call(self.bb, x2, w, bias, rq, zi, zo, lo, hi)  # the C kernel (runtime/aotgen_fc_s8.h)
         out_shape = [int(d) for d in outs[0].tensor.ShapeAsNumpy()]
         return y if out_shape == flat[:1] + [out_c] else relax.op.reshape(y, out_shape)
 
@@ -319,7 +320,8 @@ class IntegerConverters:
         act = self._options(op, SubOptions if subtract else AddOptions).FusedActivationFunction()
         lo, hi = activation_range(act, float(so), zo, "int8")
         params = add_params(s1, z1, s2, z2, so, zo, lo, hi)
-        return self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8", out_shape, subtract),
+        call = add_call(self.bb, ins, outs, self._expr(ins[0]), self._expr(ins[1]), params, subtract)
+        return call if call is not None else self.bb.call_te(lambda a_, b_: add_te(a_, b_, params, "int8", out_shape, subtract),
                                self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="sub_int8" if subtract else "add_int8")
 
     def _int_squared_difference(self, op, ins, outs):
@@ -344,7 +346,8 @@ class IntegerConverters:
         lo, hi = activation_range(self._options(op, MulOptions).FusedActivationFunction(), float(so), zo, "int8")
         # mul.cc Prepare: the scales multiplied and divided in float, then widened.
         mult, shift = quantize_multiplier(float(np.float32(s1) * np.float32(s2) / np.float32(so)))
-        return self.bb.call_te(
+        call = mul_call(self.bb, ins, outs, self._expr(ins[0]), self._expr(ins[1]), z1, z2, mult, shift, zo, lo, hi)
+        return call if call is not None else self.bb.call_te(
             lambda a_, b_: mul_te(a_, b_, z1, z2, mult, shift, zo, lo, hi, out_shape),
             self._expr(ins[0]), self._expr(ins[1]), primfunc_name_hint="mul_int8")
 

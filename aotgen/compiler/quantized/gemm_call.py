@@ -1,7 +1,8 @@
 """int8 CONV_2D as one call of the C GEMM kernel (runtime/aotgen_conv_gemm_s8.h) on cores with the DSP
 extension: the kernel's constants are prepared here at compile time (conv_gemm.py: weights as
 [out_channel][K] rows, input zero point folded into the bias, the fast requantization's bound),
-and the im2col rows of two pixels are a scratch tensor the planner places in the arena."""
+and the int16 rows of two pixels (widened input or im2col) are a scratch tensor the planner places
+in the arena."""
 
 from __future__ import annotations
 
@@ -13,19 +14,24 @@ import numpy as np
 from tvm import relax, te, tirx
 
 from .. import c_helpers
-from ..conv_gemm import gemm_constants
+from ..conv_gemm import DEPTHWISE_MAX_TAPS, depthwise_constants, gemm_constants
 
 _enabled: ContextVar[bool] = ContextVar("aotgen_gemm_kernels", default=False)
 
 
 @contextlib.contextmanager
-def gemm_kernels(enabled: bool) -> Iterator[None]:
-    """Convolutions imported inside this block call the GEMM kernel when `enabled` (DSP cores)."""
-    token = _enabled.set(enabled)
+def switched(switch: ContextVar[bool], enabled: bool) -> Iterator[None]:
+    """`switch` set to `enabled` inside this block (a kernel choice made while importing)."""
+    token = switch.set(enabled)
     try:
         yield
     finally:
-        _enabled.reset(token)
+        switch.reset(token)
+
+
+def gemm_kernels(enabled: bool) -> contextlib.AbstractContextManager[None]:
+    """Convolutions imported inside this block call the GEMM kernel when `enabled` (DSP cores)."""
+    return switched(_enabled, enabled)
 
 
 def gemm_enabled() -> bool:
@@ -33,8 +39,7 @@ def gemm_enabled() -> bool:
 
 
 def conv_constants(w: np.ndarray, bias: np.ndarray, zp_in: int, mult: np.ndarray, shift: np.ndarray):
-    """conv_gemm.GemmConstants of a layer (weights [O][K] int8, folded bias, packed requantization),
-    or None if it does not pack."""
+    """conv_gemm.GemmConstants of a layer (weights [O][kp] int8, folded bias, requantization table)."""
     return gemm_constants(w, bias.astype(np.int64), -zp_in, mult, shift)
 
 
@@ -43,32 +48,24 @@ def _ptr(buf):
 
 
 def conv_gemm_te(x, w, bias, rq, *, kernel_hw, strides, dilation, pads, zp_in: int, zp_out: int, lo: int,
-                 hi: int, out_shape, rq_step: int, shift_base: int, fast: bool):
-    """The convolution as a `te.extern` whose body calls <prefix>_conv_gemm_s8; the two im2col rows
+                 hi: int, out_shape, rq_step: int, shift_base: int, fast: bool, scratch_bytes: int):
+    """The convolution as a `te.extern` whose body calls <prefix>_conv_gemm_s8; the two int16 rows
     are an allocation the lowering lifts into an arena scratch tensor (kernels._lift_scratch)."""
     _, in_h, in_w, in_c = (int(d) for d in x.shape)
-    c_out, k = (int(d) for d in w.shape)
+    c_out, kp = (int(d) for d in w.shape)
     kh, kw = kernel_hw
     out_h, out_w = int(out_shape[1]), int(out_shape[2])
     i32 = lambda v: tirx.const(int(v), "int32")  # noqa: E731
-    pointwise = (kh, kw) == (1, 1) and tuple(strides) == (1, 1) and tuple(pads) == (0, 0) \
-        and (out_h, out_w) == (in_h, in_w)
 
     def body(ins, outs):
-        stmts = []
-        if pointwise:  # the input pixels are the GEMM's rows: no gathering, no scratch
-            scratch_ptr = _ptr(outs[0])  # unused
-        else:
-            scratch = tirx.decl_buffer((2 * k,), "int8", name="im2col")
-            stmts.append(tirx.AllocBuffer(scratch))
-            scratch_ptr = scratch.access_ptr("rw")  # the whole buffer: keeps its size through compaction
+        scratch = tirx.decl_buffer((scratch_bytes,), "int8", name="rows")
         call = c_helpers.call_kernel(
             "conv_gemm_s8", _ptr(ins[0]), i32(in_h), i32(in_w), i32(in_c), i32(kh), i32(kw),
             i32(strides[0]), i32(strides[1]), i32(dilation[0]), i32(dilation[1]), i32(pads[0]), i32(pads[1]),
-            i32(out_h), i32(out_w), i32(zp_in), _ptr(ins[1]), i32(c_out), _ptr(ins[2]), _ptr(ins[3]), i32(rq_step),
-            i32(shift_base), i32(fast), i32(zp_out), i32(lo), i32(hi), _ptr(outs[0]), scratch_ptr)
-        stmts.append(tirx.Evaluate(call))
-        return tirx.SeqStmt(stmts) if len(stmts) > 1 else stmts[0]
+            i32(out_h), i32(out_w), i32(zp_in), _ptr(ins[1]), i32(c_out), i32(kp), _ptr(ins[2]), _ptr(ins[3]),
+            i32(rq_step), i32(shift_base), i32(fast), i32(zp_out), i32(lo), i32(hi), _ptr(outs[0]),
+            scratch.access_ptr("rw"))  # the whole buffer: keeps its size through compaction
+        return tirx.SeqStmt([tirx.AllocBuffer(scratch), tirx.Evaluate(call)])
 
     # Buffers with a fixed zero offset (te.extern's defaults carry a free elem_offset variable).
     ins = [tirx.decl_buffer(t.shape, t.dtype, name=f"in{i}") for i, t in enumerate((x, w, bias, rq))]
@@ -79,13 +76,48 @@ def conv_gemm_te(x, w, bias, rq, *, kernel_hw, strides, dilation, pads, zp_in: i
 
 def conv_gemm_call(bb, x, w: np.ndarray, bias: np.ndarray, zp_in: int, zp_out: int, lo: int, hi: int, requant,
                    out_shape, **geometry):
-    """CONV_2D through the GEMM kernel, constants prepared at compile time; None when the
-    layer's requantization does not pack (it then keeps its TIR kernel)."""
+    """CONV_2D through the GEMM kernel, constants prepared at compile time."""
     c = conv_constants(w, bias, zp_in, *requant)
-    if c is None:
-        return None
+    kh, kw, c_in = (int(d) for d in w.shape[1:])
+    pointwise = (kh, kw) == (1, 1) and tuple(geometry["strides"]) == (1, 1) and tuple(geometry["pads"]) == (0, 0)
+    scratch = c.scratch_bytes(kh * kw * c_in, gathers_bytes=not pointwise and c_in % 4 != 0)
     return bb.call_te(
         lambda x_, w_, b_, r_: conv_gemm_te(
-            x_, w_, b_, r_, kernel_hw=(int(w.shape[1]), int(w.shape[2])), zp_in=zp_in, zp_out=zp_out, lo=lo, hi=hi,
-            out_shape=out_shape, rq_step=c.rq_step, shift_base=c.shift_base, fast=c.fast, **geometry),
+            x_, w_, b_, r_, kernel_hw=(kh, kw), zp_in=zp_in, zp_out=zp_out, lo=lo, hi=hi, out_shape=out_shape,
+            rq_step=c.rq_step, shift_base=c.shift_base, fast=c.fast, scratch_bytes=scratch, **geometry),
         x, relax.const(c.weights), relax.const(c.bias), relax.const(c.rq), primfunc_name_hint="conv2d_gemm_int8")
+
+
+def depthwise_fits(kernel_hw) -> bool:
+    """Whether a depthwise window fits the DSP kernel's tap list."""
+    return kernel_hw[0] * kernel_hw[1] <= DEPTHWISE_MAX_TAPS
+
+
+def depthwise_call(bb, x, w: np.ndarray, bias: np.ndarray, zp_in: int, zp_out: int, lo: int, hi: int, requant,
+                   out_shape, *, strides, dilation, pads):
+    """DEPTHWISE_CONV_2D (multiplier 1) through runtime/aotgen_depthwise_s8.h, constants prepared at
+    compile time; a row of the input zero point is arena scratch."""
+    c = depthwise_constants(w, bias.astype(np.int64), -zp_in, *requant)
+    kh, kw, ch = (int(d) for d in w.shape[1:])
+    out_h, out_w = int(out_shape[1]), int(out_shape[2])
+    i32 = lambda v: tirx.const(int(v), "int32")  # noqa: E731
+
+    def te_call(x_, w_, b_, r_):
+        _, in_h, in_w, _ = (int(d) for d in x_.shape)
+
+        def body(ins, outs):
+            zp_row = tirx.decl_buffer((ch,), "int8", name="zp_row")
+            call = c_helpers.call_kernel(
+                "depthwise_s8", _ptr(ins[0]), i32(in_h), i32(in_w), i32(ch), i32(kh), i32(kw), i32(strides[0]),
+                i32(strides[1]), i32(dilation[0]), i32(dilation[1]), i32(pads[0]), i32(pads[1]), i32(out_h),
+                i32(out_w), i32(zp_in), _ptr(ins[1]), _ptr(ins[2]), _ptr(ins[3]), i32(c.rq_step), i32(c.shift_base),
+                i32(c.fast), i32(zp_out), i32(lo), i32(hi), _ptr(outs[0]), zp_row.access_ptr("rw"))
+            return tirx.SeqStmt([tirx.AllocBuffer(zp_row), tirx.Evaluate(call)])
+
+        ins = [tirx.decl_buffer(t.shape, t.dtype, name=f"in{i}") for i, t in enumerate((x_, w_, b_, r_))]
+        out = tirx.decl_buffer(list(out_shape), "int8", name="out")
+        return te.extern([list(out_shape)], [x_, w_, b_, r_], body, name="depthwise", dtype="int8", in_buffers=ins,
+                         out_buffers=[out])
+
+    return bb.call_te(te_call, x, relax.const(c.weights), relax.const(c.bias), relax.const(c.rq),
+                      primfunc_name_hint="depthwise_conv_int8")

@@ -160,6 +160,12 @@ class ChannelRequant:
         else:
             self.kind, self.tensors = "arrays", [mult.astype(np.int32), shift.astype(np.int8)]
 
+    def c_args(self) -> tuple[int, int, int]:
+        """(mode, m0, s0) as the C kernels read the tables (aotgen_channel_requant): mode 0 one
+        pair (m0, s0), 1 packed words above shift s0, 2 arrays."""
+        mode = {"scalar": 0, "packed": 1, "arrays": 2}[self.kind]
+        return (mode, int(self.mult[0]), int(self.shift[0])) if mode == 0 else (mode, 0, self.base)
+
     def expr(self, c, tensors) -> tuple:
         i32 = lambda v: tirx.const(int(v), "int32")  # noqa: E731
         if self.kind == "scalar":

@@ -12,27 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "aotgen_fixedpoint.h"
-
-/* A layer's per-channel requantization as the compiler stores it (quantized/params.py,
- * ChannelRequant): mode 0, one (m0, s0) for all channels; mode 1, one packed word per channel
- * (bits 0..29 the multiplier's low bits, bit 30 set; bits 30..31 the shift minus s0); mode 2, an
- * int32 multiplier and an int8 shift per channel. */
-static inline void aotgen_channel_requant(int32_t mode, const void* word_table, const void* shift_table, int32_t m0,
-                                          int32_t s0, int32_t o, int32_t* multiplier, int32_t* shift) {
-  const int32_t* words = (const int32_t*)word_table; /* tables a mode does not use: any pointer */
-  const int8_t* shifts = (const int8_t*)shift_table;
-  if (mode == 0) {
-    *multiplier = m0;
-    *shift = s0;
-  } else if (mode == 1) {
-    *multiplier = (int32_t)(((uint32_t)words[o] & UINT32_C(0x3FFFFFFF)) | UINT32_C(0x40000000));
-    *shift = (int32_t)(((uint32_t)words[o] >> 30) & UINT32_C(3)) + s0;
-  } else {
-    *multiplier = words[o];
-    *shift = shifts[o];
-  }
-}
+#include "aotgen_dsp.h"
 
 /* Channel o's bias (int16 or int32, as stored) minus zp_in * sum(w[o]): the input zero point
  * folded once per channel, so the loops multiply the stored input bytes as they are. */
@@ -54,8 +34,7 @@ static inline int8_t aotgen_output_s8(int32_t acc, int32_t multiplier, int32_t s
   return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
-/* Output channel o of the pointwise convolution below, in plain C (every channel on cores without
- * the DSP extension, an odd last one on those with it). */
+/* Output channel o of the pointwise convolution below. */
 static inline void aotgen_conv1x1_channel_s8(const int8_t* x, const int8_t* w, const void* bias, int32_t bias_is_16,
                                              int32_t rq_mode, const void* rq_words, const void* rq_shifts,
                                              int32_t rq_m0, int32_t rq_s0, int8_t* y, int32_t pixels, int32_t cin,
@@ -73,90 +52,18 @@ static inline void aotgen_conv1x1_channel_s8(const int8_t* x, const int8_t* w, c
   }
 }
 
-/* Pointwise (1x1, stride 1) convolution as a GEMM:
+/* Pointwise (1x1, stride 1) convolution in plain C, for cores without the DSP extension (those
+ * with it run every convolution through runtime/aotgen_conv_gemm_s8.h):
  * y[p][o] = requant(bias[o] + sum_c (x[p][c] - zp_in) * w[o][c]) for `pixels` rows of `cin` input
- * channels (NHWC) and `cout` output channels (w: OHWI, one row of cin bytes per output channel).
- * On DSP cores: 2 output channels x 2 pixels per step, 4 input channels per SMLAD pair, each
- * loaded word used twice. */
+ * channels (NHWC) and `cout` output channels (w: OHWI, one row of cin bytes per output channel). */
 static inline int32_t aotgen_conv1x1_s8(const int8_t* x, const int8_t* w, const void* bias, int32_t bias_is_16,
                                         int32_t rq_mode, const void* rq_words, const void* rq_shifts,
                                         int32_t rq_m0, int32_t rq_s0, int8_t* y, int32_t pixels, int32_t cin,
                                         int32_t cout, int32_t zp_in, int32_t zp_out, int32_t lo, int32_t hi) {
-  int32_t o = 0;
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  const int32_t bias_bytes = bias_is_16 ? 2 : 4;
-  for (; o + 2 <= cout; o += 2) {
-    const int8_t* w0 = w + o * cin;
-    const int8_t* w1 = w0 + cin;
-    const int32_t b0 = aotgen_folded_bias((const uint8_t*)bias + o * bias_bytes, bias_is_16, w0, cin, zp_in);
-    const int32_t b1 = aotgen_folded_bias((const uint8_t*)bias + (o + 1) * bias_bytes, bias_is_16, w1, cin, zp_in);
-    int32_t m0, s0, m1, s1;
-    aotgen_channel_requant(rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, o, &m0, &s0);
-    aotgen_channel_requant(rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, o + 1, &m1, &s1);
-    int32_t p = 0;
-    for (; p + 2 <= pixels; p += 2) {
-      const int8_t* x0 = x + p * cin;
-      const int8_t* x1 = x0 + cin;
-      int32_t a00 = b0, a01 = b1, a10 = b0, a11 = b1;
-      int32_t c = 0;
-      for (; c + 4 <= cin; c += 4) {
-        uint32_t xv0, xv1, wv0, wv1, x0e, x0o, x1e, x1o, w0e, w0o, w1e, w1o;
-        /* __builtin_memcpy: one (unaligned) word load even under -ffreestanding. */
-        __builtin_memcpy(&xv0, x0 + c, 4);
-        __builtin_memcpy(&xv1, x1 + c, 4);
-        __builtin_memcpy(&wv0, w0 + c, 4);
-        __builtin_memcpy(&wv1, w1 + c, 4);
-        __asm__("sxtb16 %0, %1" : "=r"(x0e) : "r"(xv0));
-        __asm__("sxtb16 %0, %1, ror #8" : "=r"(x0o) : "r"(xv0));
-        __asm__("sxtb16 %0, %1" : "=r"(x1e) : "r"(xv1));
-        __asm__("sxtb16 %0, %1, ror #8" : "=r"(x1o) : "r"(xv1));
-        __asm__("sxtb16 %0, %1" : "=r"(w0e) : "r"(wv0));
-        __asm__("sxtb16 %0, %1, ror #8" : "=r"(w0o) : "r"(wv0));
-        __asm__("sxtb16 %0, %1" : "=r"(w1e) : "r"(wv1));
-        __asm__("sxtb16 %0, %1, ror #8" : "=r"(w1o) : "r"(wv1));
-        __asm__("smlad %0, %1, %2, %3" : "=r"(a00) : "r"(x0e), "r"(w0e), "r"(a00));
-        __asm__("smlad %0, %1, %2, %3" : "=r"(a00) : "r"(x0o), "r"(w0o), "r"(a00));
-        __asm__("smlad %0, %1, %2, %3" : "=r"(a01) : "r"(x0e), "r"(w1e), "r"(a01));
-        __asm__("smlad %0, %1, %2, %3" : "=r"(a01) : "r"(x0o), "r"(w1o), "r"(a01));
-        __asm__("smlad %0, %1, %2, %3" : "=r"(a10) : "r"(x1e), "r"(w0e), "r"(a10));
-        __asm__("smlad %0, %1, %2, %3" : "=r"(a10) : "r"(x1o), "r"(w0o), "r"(a10));
-        __asm__("smlad %0, %1, %2, %3" : "=r"(a11) : "r"(x1e), "r"(w1e), "r"(a11));
-        __asm__("smlad %0, %1, %2, %3" : "=r"(a11) : "r"(x1o), "r"(w1o), "r"(a11));
-      }
-      for (; c < cin; ++c) {
-        a00 += (int32_t)x0[c] * w0[c];
-        a01 += (int32_t)x0[c] * w1[c];
-        a10 += (int32_t)x1[c] * w0[c];
-        a11 += (int32_t)x1[c] * w1[c];
-      }
-      y[p * cout + o] = aotgen_output_s8(a00, m0, s0, zp_out, lo, hi);
-      y[p * cout + o + 1] = aotgen_output_s8(a01, m1, s1, zp_out, lo, hi);
-      y[(p + 1) * cout + o] = aotgen_output_s8(a10, m0, s0, zp_out, lo, hi);
-      y[(p + 1) * cout + o + 1] = aotgen_output_s8(a11, m1, s1, zp_out, lo, hi);
-    }
-    for (; p < pixels; ++p) { /* an odd last pixel: the two channels alone */
-      const int8_t* x0 = x + p * cin;
-      int32_t a0 = b0, a1 = b1;
-      for (int32_t c = 0; c < cin; ++c) {
-        a0 += (int32_t)x0[c] * w0[c];
-        a1 += (int32_t)x0[c] * w1[c];
-      }
-      y[p * cout + o] = aotgen_output_s8(a0, m0, s0, zp_out, lo, hi);
-      y[p * cout + o + 1] = aotgen_output_s8(a1, m1, s1, zp_out, lo, hi);
-    }
-  }
-#endif
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  if (o < cout) { /* an odd last channel */
+  for (int32_t o = 0; o < cout; ++o) {
     aotgen_conv1x1_channel_s8(x, w, bias, bias_is_16, rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, y, pixels, cin, cout,
                               zp_in, zp_out, lo, hi, o);
   }
-#else
-  for (; o < cout; ++o) {
-    aotgen_conv1x1_channel_s8(x, w, bias, bias_is_16, rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, y, pixels, cin, cout,
-                              zp_in, zp_out, lo, hi, o);
-  }
-#endif
   return 0;
 }
 

@@ -14,11 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from ...compiler.mlf import ModelLibrary
 from ...errors import AotgenError, DeviceFailure
-from ...firmware.project import load_project
+from ...firmware.project_info import load_project
 from ...verify.hostcheck import reference_name
 from ...verify.reference import run_reference
 from ..protocol import ProtocolError

@@ -257,10 +257,12 @@ def test_onnx_recurrent_forms_are_refused_by_name(tmp_path, op, options, why):
 
 @pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
                     reason="needs gcc-arm-none-eabi and qemu-system-arm")
-def test_int8_lstm_bit_exact_in_qemu(tmp_path):
-    """aotgen run: the time-major int8 LSTM (batch 2) built for mps2_an386 (Cortex-M4F), run in QEMU
-    and compared with LiteRT with no tolerance."""
-    model = HERE / "recurrent/lstm_time_major_int8.tflite"
+@pytest.mark.parametrize("name", ["lstm_time_major_int8", "lstm_stacked_int8"])
+def test_int8_lstm_bit_exact_in_qemu(tmp_path, name):
+    """aotgen run: the time-major int8 LSTM (batch 2), and two stacked LSTMs with a classifier head,
+    built for mps2_an386 (Cortex-M4F, its DSP kernels for the head), run in QEMU and compared with
+    LiteRT with no tolerance."""
+    model = HERE / f"recurrent/{name}.tflite"
     proc = subprocess.run([AOTGEN, "run", str(model), "--board", "mps2_an386", "--count", "4", "--atol", "0", "--json"],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

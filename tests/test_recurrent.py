@@ -190,6 +190,17 @@ def test_other_tflite_lstm_operators_are_refused_by_name(tmp_path, name):
         load_model(path)
 
 
+def test_int8_lstm_refused_where_weights_live_in_flash(tmp_path):
+    """AVR reads its __flash weights with LPM; the kernel's plain pointers cannot (a float LSTM is
+    TIR kernels and compiles there)."""
+    import aotgen
+
+    with pytest.raises(UnsupportedModelError, match=r"^unsupported form of operator UNIDIRECTIONAL_SEQUENCE_LSTM at "
+                                                    r"layer 0 .*AVR's __flash.*plain pointers$"):
+        aotgen.compile(HERE / "recurrent/lstm_seq_int8.tflite", tmp_path / "int8", target="atmega2560")
+    aotgen.compile(HERE / "recurrent/lstm_seq_float.tflite", tmp_path / "float", target="atmega2560")
+
+
 def test_the_plain_builder_lstm_imports(tmp_path):
     """The same builder without a variant: the refusals above are about the variant alone."""
     from aotgen.compiler.frontend import load_model
@@ -207,8 +218,10 @@ def _onnx(tmp_path, op: str, *, hidden=4, seq=5, batch=2, features=3, direction=
     inits = [numpy_helper.from_array(rng.normal(0, 0.6, (dirs, gates * hidden, features)).astype(np.float32), "W"),
              numpy_helper.from_array(rng.normal(0, 0.6, (dirs, gates * hidden, hidden)).astype(np.float32), "R"),
              numpy_helper.from_array(rng.normal(0, 0.3, (dirs, 2 * gates * hidden)).astype(np.float32), "B")]
+    if not attrs.pop("bias", True):
+        inits = inits[:2]
     graph_in = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [seq, batch, features])]
-    node_in = ["X", "W", "R", "B", "seq_lens" if attrs.pop("runtime_lens", False) else ""]
+    node_in = ["X", "W", "R", "B" if len(inits) == 3 else "", "seq_lens" if attrs.pop("runtime_lens", False) else ""]
     if node_in[4]:
         graph_in.append(helper.make_tensor_value_info("seq_lens", TensorProto.INT32, [batch]))
     states = ["initial_h"] + (["initial_c"] if op == "LSTM" else [])
@@ -233,7 +246,9 @@ def _onnx(tmp_path, op: str, *, hidden=4, seq=5, batch=2, features=3, direction=
     ("LSTM", dict(direction="bidirectional", clip=1.5)),
     ("GRU", dict(direction="reverse", linear_before_reset=1)),
     ("GRU", dict(direction="bidirectional", runtime_states=True)),
-], ids=["lstm_states_at_run_time", "lstm_bidirectional_clip", "gru_reverse_lbr", "gru_bidirectional"])
+    ("GRU", dict(linear_before_reset=1, bias=False, runtime_states=True)),
+], ids=["lstm_states_at_run_time", "lstm_bidirectional_clip", "gru_reverse_lbr", "gru_bidirectional",
+        "gru_lbr_without_bias"])
 def test_onnx_recurrent_matches_onnxruntime(tmp_path, op, options):
     result = check_model(_onnx(tmp_path, op, **options), count=4)
     assert result.report.passed, result.report

@@ -48,10 +48,11 @@ def _per_dir(e: relax.Expr, d: int) -> relax.Expr:
 
 
 def _state(bb, inputs, i, d, batch, hidden, layout):
-    """initial_h / initial_c of direction d as [batch, hidden] (zeros when absent)."""
+    """initial_h / initial_c of direction d as [batch, hidden] (None: zero, when absent or zero)."""
     s = _input(inputs, i)
-    if s is None:
-        return relax.const(np.zeros((batch, hidden), np.float32))
+    value = None if s is None else recurrent.const_value(s)
+    if s is None or (value is not None and not np.any(value)):
+        return None
     if layout:  # [batch, dirs, hidden]
         s = relax.op.permute_dims(s, [1, 0, 2])
     return bb.emit(_per_dir(s, d))
@@ -120,19 +121,22 @@ def gru(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
     b = _input(inputs, 3)
     clip = float(attrs["clip"]) if "clip" in attrs else None
     outs, hs = [], []
+    lbr = bool(int(attrs.get("linear_before_reset", 0)))
     for d, direction in enumerate(dirs):
-        if b is not None:  # Wb [3H], Rb [3H]
+        bias, rb_h = None, relax.const(np.zeros(hidden, np.float32)) if lbr else None
+        if b is not None:  # Wb [3H], Rb [3H]: all adds but Rb_h with linear_before_reset
             bd = bb.emit(_per_dir(b, d))
-            wb = bb.emit(relax.op.strided_slice(bd, axes=[0], begin=[0], end=[3 * hidden]))
-            rb = bb.emit(relax.op.strided_slice(bd, axes=[0], begin=[3 * hidden], end=[6 * hidden]))
-        else:
-            wb, rb = None, relax.const(np.zeros(3 * hidden, np.float32))
+            wb = relax.op.strided_slice(bd, axes=[0], begin=[0], end=[3 * hidden])
+            rb = relax.op.strided_slice(bd, axes=[0], begin=[3 * hidden], end=[(5 if lbr else 6) * hidden])
+            if lbr:
+                rb = relax.op.concat([rb, relax.const(np.zeros(hidden, np.float32))], axis=0)
+                rb_h = bb.emit(relax.op.strided_slice(bd, axes=[0], begin=[5 * hidden], end=[6 * hidden]))
+            bias = bb.emit(relax.op.add(wb, rb))
         cell = recurrent.Cell(w=bb.emit(relax.op.permute_dims(_per_dir(w, d))),
-                              r=bb.emit(relax.op.permute_dims(_per_dir(r, d))), bias=wb,
+                              r=bb.emit(relax.op.permute_dims(_per_dir(r, d))), bias=bias,
                               gates=("z", "r", "h"), clip=clip)
         h0 = _state(bb, inputs, 5, d, batch, hidden, layout)
-        seq, h = recurrent.gru(bb, cell, _steps(bb, x, layout, direction == "reverse"), h0, rb,
-                               bool(int(attrs.get("linear_before_reset", 0))))
+        seq, h = recurrent.gru(bb, cell, _steps(bb, x, layout, direction == "reverse"), h0, rb_h)
         outs.append(seq[::-1] if direction == "reverse" else seq)
         hs.append(h)
     return _outputs(bb, node, outs, [hs], layout)

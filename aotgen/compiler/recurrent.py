@@ -41,9 +41,9 @@ def _split(bb, z: relax.Expr, names: tuple[str, ...]) -> dict:
     return {n: bb.emit(relax.TupleGetItem(parts, i)) for i, n in enumerate(names)}
 
 
-def _pre(bb, cell: Cell, x_proj: relax.Expr, h: relax.Expr) -> dict:
-    """Gate pre-activations x W + h R + b, split by gate (x W precomputed)."""
-    z = bb.emit(relax.op.add(x_proj, relax.op.matmul(h, cell.r)))
+def _pre(bb, cell: Cell, x_proj: relax.Expr, h: relax.Expr | None) -> dict:
+    """Gate pre-activations x W + h R + b, split by gate (x W precomputed; h None: zero)."""
+    z = x_proj if h is None else bb.emit(relax.op.add(x_proj, relax.op.matmul(h, cell.r)))
     return _split(bb, z, cell.gates)
 
 
@@ -65,21 +65,29 @@ def _input_projection(bb, cell: Cell, xs: list[relax.Expr]) -> list[relax.Expr]:
     return [bb.emit(relax.TupleGetItem(parts, i)) for i in range(len(xs))]
 
 
-def lstm(bb, cell: Cell, xs: list[relax.Expr], h: relax.Expr, c: relax.Expr):
-    """The LSTM over steps xs (each [batch, input]) from states h, c: ([h_t], h, c)."""
+def zero_or(state: np.ndarray) -> relax.Expr | None:
+    """A constant initial state, None when it is zero: the first step then skips the terms it
+    would multiply (and no kernel mixes a constant state with the later steps' RAM ones, which AVR,
+    its constants in flash, cannot take)."""
+    return None if not np.any(state) else relax.const(state)
+
+
+def lstm(bb, cell: Cell, xs: list[relax.Expr], h: relax.Expr | None, c: relax.Expr | None):
+    """The LSTM over steps xs (each [batch, input]) from states h, c (None: zero): ([h_t], h, c)."""
     outs = []
     for xp in _input_projection(bb, cell, xs):
         g = _pre(bb, cell, xp, h)
         pre = {}
         for name in ("i", "f"):
             v = g[name]
-            if name in cell.peephole:
+            if name in cell.peephole and c is not None:
                 v = bb.emit(relax.op.add(v, relax.op.multiply(cell.peephole[name], c)))
             pre[name] = _clipped(bb, v, cell.clip)
         i = bb.emit(relax.op.sigmoid(pre["i"]))
         f = bb.emit(relax.op.sigmoid(pre["f"]))
         cand = bb.emit(relax.op.tanh(_clipped(bb, g["c"], cell.clip)))
-        c = bb.emit(relax.op.add(relax.op.multiply(f, c), relax.op.multiply(i, cand)))
+        ic = relax.op.multiply(i, cand)
+        c = bb.emit(ic if c is None else relax.op.add(relax.op.multiply(f, c), ic))
         c = _clipped(bb, c, cell.cell_clip)
         o = g["o"]
         if "o" in cell.peephole:
@@ -90,26 +98,31 @@ def lstm(bb, cell: Cell, xs: list[relax.Expr], h: relax.Expr, c: relax.Expr):
     return outs, h, c
 
 
-def gru(bb, cell: Cell, xs: list[relax.Expr], h: relax.Expr, r_bias: relax.Expr, linear_before_reset: bool):
-    """ONNX's GRU (gates z, r, h) over steps xs from state h: ([h_t], h). cell.bias holds W's
-    bias; r_bias R's, [3H] (its h part sits inside the reset product when linear_before_reset)."""
-    hidden = int(h.ty.shape[1])
+def gru(bb, cell: Cell, xs: list[relax.Expr], h: relax.Expr | None, rb_h: relax.Expr | None):
+    """ONNX's GRU (gates z, r, h) over steps xs from state h (None: zero): ([h_t], h). cell.bias
+    holds every bias that only adds (W's, and R's but for its h part with linear_before_reset);
+    rb_h [H] is that h part, inside the reset product (None: linear_before_reset=0)."""
+    hidden = int(cell.r.ty.shape[0])
     one = _f32(1.0)
-    rb = _split(bb, bb.emit(relax.op.expand_dims(r_bias, 0)), ("z", "r", "h"))
     r_zr = bb.emit(relax.op.strided_slice(cell.r, axes=[1], begin=[0], end=[2 * hidden]))
     r_h = bb.emit(relax.op.strided_slice(cell.r, axes=[1], begin=[2 * hidden], end=[3 * hidden]))
     outs = []
     for xp in _input_projection(bb, cell, xs):
         x = _split(bb, xp, ("z", "r", "h"))
-        zr = _split(bb, bb.emit(relax.op.matmul(h, r_zr)), ("z", "r"))
-        z = bb.emit(relax.op.sigmoid(_clipped(bb, relax.op.add(relax.op.add(x["z"], zr["z"]), rb["z"]), cell.clip)))
-        r = bb.emit(relax.op.sigmoid(_clipped(bb, relax.op.add(relax.op.add(x["r"], zr["r"]), rb["r"]), cell.clip)))
-        if linear_before_reset:
-            rec = relax.op.multiply(r, relax.op.add(relax.op.matmul(h, r_h), rb["h"]))
-        else:
-            rec = relax.op.add(relax.op.matmul(relax.op.multiply(r, h), r_h), rb["h"])
-        cand = bb.emit(relax.op.tanh(_clipped(bb, relax.op.add(x["h"], rec), cell.clip)))
-        h = bb.emit(relax.op.add(relax.op.multiply(relax.op.subtract(one, z), cand), relax.op.multiply(z, h)))
+        pre_z, pre_r = x["z"], x["r"]
+        if h is not None:
+            zr = _split(bb, bb.emit(relax.op.matmul(h, r_zr)), ("z", "r"))
+            pre_z, pre_r = relax.op.add(pre_z, zr["z"]), relax.op.add(pre_r, zr["r"])
+        z = bb.emit(relax.op.sigmoid(_clipped(bb, pre_z, cell.clip)))
+        r = bb.emit(relax.op.sigmoid(_clipped(bb, pre_r, cell.clip)))
+        if rb_h is not None:  # linear_before_reset: r * (h R_h + Rb_h)
+            rec = relax.op.multiply(r, rb_h if h is None else relax.op.add(relax.op.matmul(h, r_h), rb_h))
+            pre_h = relax.op.add(x["h"], rec)
+        else:  # (r * h) R_h
+            pre_h = x["h"] if h is None else relax.op.add(x["h"], relax.op.matmul(relax.op.multiply(r, h), r_h))
+        cand = bb.emit(relax.op.tanh(_clipped(bb, pre_h, cell.clip)))
+        keep = relax.op.multiply(relax.op.subtract(one, z), cand)
+        h = bb.emit(keep if h is None else relax.op.add(keep, relax.op.multiply(z, h)))
         outs.append(h)
     return outs, h
 

@@ -14,7 +14,8 @@
 Both start every inference from the layer's initial state (the variable tensors' reset value:
 zero, the zero point for int8), as a freshly reset TFLite interpreter does: no state is carried
 from one inference to the next. Refused in one line: CIFG, peephole, projection and layer norm
-LSTMs, activations other than tanh, per-channel or asymmetric int8 weights."""
+LSTMs, activations other than tanh, per-channel or asymmetric int8 weights, int8 on AVR (weights
+in __flash, which the C kernel's plain pointers cannot read)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import numpy as np
 from tvm import relax, te, tirx
 
 from .. import c_helpers, recurrent
+from .fc_call import c_kernels_enabled
 from .params import quantize_multiplier
 
 _OPTIONAL = {"peephole connections": (9, 10, 11),
@@ -69,6 +71,9 @@ def refusal(conv, op) -> str | None:
             return "int8 weights quantized per channel (per-tensor expected)"
         if q.ZeroPointLength() and int(q.ZeroPoint(0)) != 0:
             return "int8 weights with a non-zero zero point"
+    if not c_kernels_enabled():
+        return ("an int8 LSTM for a CPU whose weights live in their own address space (AVR's __flash): "
+                "its C kernel reads them through plain pointers")
     cell = ins[19].tensor
     if cell.Type() != 7:  # INT16
         return "an int8 LSTM whose cell state is not int16"
@@ -104,8 +109,8 @@ def convert(conv, op) -> relax.Expr:
                           r=relax.const(np.ascontiguousarray(w_rec.reshape(4 * hidden, -1).T.astype("float32"))),
                           bias=relax.const(bias.reshape(-1).astype("float32")), gates=("i", "f", "c", "o"),
                           cell_clip=float(opts.CellClip()) or None)
-    h0 = relax.const(_initial_state(conv, ins[18], (batch, hidden), "float32"))
-    c0 = relax.const(_initial_state(conv, ins[19], (batch, hidden), "float32"))
+    h0 = recurrent.zero_or(_initial_state(conv, ins[18], (batch, hidden), "float32"))
+    c0 = recurrent.zero_or(_initial_state(conv, ins[19], (batch, hidden), "float32"))
     hs, _, _ = recurrent.lstm(conv.bb, cell, recurrent.steps_of(conv.bb, x, 0 if time_major else 1), h0, c0)
     return relax.op.stack(hs, axis=0 if time_major else 1)
 

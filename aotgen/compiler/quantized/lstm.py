@@ -3,7 +3,8 @@
 - float: unrolled over the time steps into matmul / add / sigmoid / tanh (compiler/recurrent.py);
 - int8 (the "8x8_16" LSTM of TFLite and TFLite Micro: int8 input, weights and hidden state,
   int16 cell state with a power-of-two scale, gates in Q3.12 through int16 sigmoid / tanh): one
-  call of the C kernel runtime/aotgen_lstm_s8.h for the whole sequence. Its constants are
+  call of the C kernel runtime/aotgen_lstm_s8.h for the whole sequence, bit-exact with LiteRT
+  (TFLite Micro's kernel computes sigmoid / tanh its own way: 1 LSB apart). Its constants are
   prepared here as TFLite's Prepare (lstm.cc) prepares them: effective scales computed in float32
   and split by QuantizeMultiplier, input and hidden zero points folded into the biases.
   A kernel rather than an unrolled graph of int16 ops: the gate arithmetic (two clamped
@@ -67,10 +68,12 @@ def refusal(conv, op) -> str | None:
         return None
     for i in (1, 2, 3, 4, 5, 6, 7, 8):
         q = ins[i].tensor.Quantization()
-        if q is None or q.ScaleLength() != 1:
-            return "int8 weights quantized per channel (per-tensor expected)"
+        if ins[i].tensor.Type() != 9 or q is None or q.ScaleLength() != 1:
+            return "weights other than int8 with one scale per tensor"
         if q.ZeroPointLength() and int(q.ZeroPoint(0)) != 0:
             return "int8 weights with a non-zero zero point"
+    if any(ins[i].tensor.Type() != 2 for i in (12, 13, 14, 15)):
+        return "biases other than int32"
     if not c_kernels_enabled():
         return ("an int8 LSTM for a CPU whose weights live in their own address space (AVR's __flash): "
                 "its C kernel reads them through plain pointers")

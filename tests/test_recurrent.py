@@ -186,7 +186,8 @@ def test_other_tflite_lstm_operators_are_refused_by_name(tmp_path, name):
     m.op(name, [x], [y])
     path = tmp_path / "other.tflite"
     path.write_bytes(m.to_bytes(outputs=[y]))
-    with pytest.raises(UnsupportedModelError, match=rf"^unsupported operator {name} at layer 0 \({name}, output 'y'\)$"):
+    refusal = rf"^unsupported operator {name} at layer 0 \({name}, output 'y'\)$"
+    with pytest.raises(UnsupportedModelError, match=refusal):
         load_model(path)
 
 

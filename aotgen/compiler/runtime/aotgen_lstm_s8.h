@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "aotgen_dot.h"
 #include "aotgen_fixedpoint.h"
 
 /* gemmlowp's SaturatingRoundingDoublingHighMul<int16_t>. */
@@ -120,13 +121,10 @@ static inline void aotgen_lstm_gate_s8(const int8_t* x, int32_t n_input, const i
                                        const int32_t* b_rec, const int32_t* scales, int32_t is_tanh,
                                        int16_t* gate) {
   for (int32_t r = 0; r < n_cell; ++r) {
-    int32_t acc = b_in[r];
-    for (int32_t k = 0; k < n_input; ++k) acc += (int32_t)x[k] * (int32_t)w_in[r * n_input + k];
-    int32_t v = aotgen_requantize(acc, scales[0], scales[1]);
+    /* the dot products: SMLAD pairs on cores with the DSP extension */
+    int32_t v = aotgen_requantize(b_in[r] + aotgen_dot_s8(x, w_in + r * n_input, n_input, 0), scales[0], scales[1]);
     v = v > INT16_MAX ? INT16_MAX : (v < INT16_MIN ? INT16_MIN : v);
-    acc = b_rec[r];
-    for (int32_t k = 0; k < n_cell; ++k) acc += (int32_t)h[k] * (int32_t)w_rec[r * n_cell + k];
-    v += aotgen_requantize(acc, scales[2], scales[3]);
+    v += aotgen_requantize(b_rec[r] + aotgen_dot_s8(h, w_rec + r * n_cell, n_cell, 0), scales[2], scales[3]);
     v = v > INT16_MAX ? INT16_MAX : (v < INT16_MIN ? INT16_MIN : v);
     gate[r] = is_tanh ? aotgen_tanh16((int16_t)v, 3) : aotgen_sigmoid16((int16_t)v);
   }

@@ -8,6 +8,7 @@ Needs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm and the shared
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -149,12 +150,17 @@ def test_aotgen_run_on_a_real_board_stops_at_the_flasher(tmp_path):
 
 
 def test_aotgen_test_table_says_instructions_not_cycles(hello_an500):
+    """... in a log 80 columns wide (CI): every row whole, no number or name split across lines."""
     proc = subprocess.run([AOTGEN, "test", str(hello_an500), "-n", "3"], capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, COLUMNS="160"))
+                          timeout=120, env=dict(os.environ, COLUMNS="80"))
     assert proc.returncode == 0, proc.stderr
-    assert "count = instructions (QEMU icount)" in proc.stdout
+    assert "count = instructions (QEMU icount)" in " ".join(proc.stdout.split())
     assert "cycles" not in proc.stdout
     assert "passed: 3 samples" in proc.stdout
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80
+    rows = [line for line in proc.stdout.splitlines() if re.search(r"\bpass\b", line)]
+    assert len(rows) == 3 and all(re.search(r"\b\d{1,3}(,\d{3})+\b", r) for r in rows), proc.stdout
+    assert "hello_world_int8" in proc.stdout
 
 
 def test_the_harness_runs_on_pypis_pyserial_too(hello_an500, tmp_path):

@@ -38,13 +38,13 @@ with warnings.catch_warnings():  # the generators of a few cases warn about over
     NODE_CASES = load_model_tests(kind="node")
 
 # Operators aotgen refuses as a whole: training, sequences and control flow, strings, random
-# numbers, signal processing, detection post-processing, recurrent layers, attention, and the
+# numbers, signal processing, detection post-processing, RNN (LSTM and GRU are compiled), attention, and the
 # data-dependent-shape operators; none is in an MCU model today.
 REFUSED_OPERATORS = frozenset("""
 Adagrad Adam AffineGrid ArrayFeatureExtractor Attention Bernoulli Binarizer BitCast BitShift
 BlackmanWindow CausalConvWithState CenterCropPad Col2Im Compress ConcatFromSequence ConvInteger CumProd
-CumSum DFT DeformConv Det DynamicQuantizeLinear Einsum EyeLike FlexAttention GRU GatherElements GatherND
-GridSample GroupNormalization HammingWindow HannWindow If ImageDecoder LSTM LabelEncoder LinearAttention
+CumSum DFT DeformConv Det DynamicQuantizeLinear Einsum EyeLike FlexAttention GatherElements GatherND
+GridSample GroupNormalization HammingWindow HannWindow If ImageDecoder LabelEncoder LinearAttention
 Loop LpNormalization MatMulInteger MaxRoiPool MaxUnpool MelWeightMatrix Momentum Multinomial
 NegativeLogLikelihoodLoss NonMaxSuppression NonZero OneHot Optional OptionalGetElement OptionalHasElement
 QLinearConv QLinearMatMul RMSNormalization RNN RandomNormal RandomNormalLike RandomUniform
@@ -81,7 +81,7 @@ REFUSED_CASES = {
 # Inputs whose values decide an output shape or an index: given at run time, they are refused;
 # the `_const` variant makes them constants.
 SHAPE_INPUTS = {"shape", "repeats", "roi", "scales", "sizes", "starts", "ends", "axes", "steps", "split",
-                "pads", "constant_value", "indices", "K", "k", "depth", "axis"}
+                "pads", "constant_value", "indices", "K", "k", "depth", "axis", "sequence_lens"}
 
 
 @dataclass

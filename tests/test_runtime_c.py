@@ -206,6 +206,7 @@ def test_every_helper_is_covered():
     indirect |= {n for n in c_helpers.read_helpers(("aotgen_depthwise_s8.h",))}  # test_depthwise_s8.py
     indirect |= {n for n in c_helpers.read_helpers(("aotgen_fc_s8.h",))}  # test_fc_s8.py
     indirect |= {n for n in c_helpers.read_helpers(("aotgen_elementwise_s8.h",))}  # test_elementwise_s8.py
+    indirect |= {n for n in c_helpers.read_helpers(("aotgen_lstm_s8.h",))}  # test_recurrent.py
     assert set(c_helpers.HELPERS) - tested - indirect == set()
 
 

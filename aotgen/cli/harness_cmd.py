@@ -26,17 +26,27 @@ from .options import (BACKEND_OPT, COORDINATOR_OPT, EXPECTED_OPT, HANDSHAKE_TIME
 
 
 def _table(result: FirmwareTest, prefixes: list[str]) -> Table:
-    # The unit matters: QEMU counts instructions, real boards count core cycles.
+    # The unit matters: QEMU counts instructions, real boards count core cycles. A single model or
+    # output is named in the title, not in a column: an 80-column log keeps every cell whole.
     where = f"place {result.place}" if result.place else "the device"
-    table = Table(title=f"on {where} via {result.transport}; count = {result.unit}", title_justify="left")
-    for col, just in (("model", "left"), ("sample", "left"), ("output", "left"), ("max |err|", "right"),
-                      ("argmax", "left"), ("bound", "left"), ("count", "right"), ("result", "left")):
-        table.add_column(col, justify=just, overflow="fold" if col == "output" else None)
+    several_models = len(prefixes) > 1
+    several_outputs = any(len(s.outputs) > 1 for r in result.reports for s in r.samples)
+    named = "" if several_models else prefixes[0] if prefixes else ""
+    if named and not several_outputs and result.reports and result.reports[0].samples:
+        named += f" output '{result.reports[0].samples[0].outputs[0].output}'"
+    table = Table(title=f"{named + ' ' if named else ''}on {where} via {result.transport}; count = {result.unit}",
+                  title_justify="left")
+    columns = [("model", "left")] if several_models else []
+    columns += [("sample", "left")] + ([("output", "left")] if several_outputs else [])
+    columns += [("max |err|", "right"), ("argmax", "left"), ("bound", "left"), ("count", "right"), ("result", "left")]
+    for col, just in columns:
+        table.add_column(col, justify=just, overflow="fold" if col == "output" else None, no_wrap=col != "output")
     for prefix, report in zip(prefixes, result.reports):
         for s in report.samples:
             for k, o in enumerate(s.outputs):
-                table.add_row(prefix, str(s.index), o.output, f"{o.max_abs_error:.3g}",
-                              "same" if o.argmax_match else "differs", o.tolerance.replace(" relative", " rel"),
+                table.add_row(*([prefix] if several_models else []), str(s.index), *([o.output] if several_outputs else []),
+                              f"{o.max_abs_error:.3g}", "same" if o.argmax_match else "differs",
+                              o.tolerance.replace(" relative", " rel"),
                               f"{s.cycles:,}" if k == 0 and s.cycles is not None else "",
                               "[green]pass[/]" if o.passed else "[bold red]FAIL[/]")
     return table

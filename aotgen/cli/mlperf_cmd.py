@@ -49,7 +49,8 @@ def _accuracy(r: MlperfReport) -> None:
                   title_justify="left")
     single = all(len(s.expected) == 1 for s in r.samples)
     for col in ("sample", "score" if single else "top-1", "reference", "max |diff|", "label", "result"):
-        table.add_column(col, justify="right" if col in ("max |diff|",) else "left", overflow="fold")
+        table.add_column(col, justify="right" if col in ("max |diff|",) else "left", overflow="fold",
+                         no_wrap=col not in ("sample", "top-1", "reference"))
     for s in r.samples:
         got = f"{s.results[0]:.6g}" if single else ",".join(map(str, s.top1))
         want = f"{s.expected[0]:.6g}" if single else ",".join(map(str, s.reference_top1))

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import click
+from rich import box
 from rich.table import Table
 
 from ..api import libraries_for_board
@@ -23,9 +24,12 @@ from .options import FORCE_OPT, BACKEND_OPT, IO_IN_ARENA_OPT, WORKSPACE_OPT, emi
 
 def _table(p: Profile) -> Table:
     table = Table(title=f"{p.prefix} on {p.board}: {p.unit} per inference, mean of {p.inferences}",
-                  title_justify="left")
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)  # no side rules: room for kernel names
     for col in ("#", "layer", "output", "MACs", "count", "MAC/count", "share"):
-        table.add_column(col, justify="left" if col in ("layer", "output") else "right", overflow="fold")
+        # Only the kernel name may fold: numbers and shapes stay whole in an 80-column log.
+        table.add_column(col, justify="left" if col in ("layer", "output") else "right", overflow="fold",
+                         no_wrap=col != "layer")
     for layer in p.layers:
         name = layer.kernel.removeprefix(f"{p.prefix}_")
         table.add_row(str(layer.index) if name != "run glue" else "", name,

@@ -58,7 +58,8 @@ class Helper:
 RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 # Headers in dependency order (a helper may call those of earlier headers).
 HEADERS = ("aotgen_fixedpoint.h", "aotgen_softmax.h", "aotgen_quantize.h", "aotgen_dot.h", "aotgen_dsp.h", "aotgen_conv_s8.h",
-           "aotgen_conv_gemm_s8.h", "aotgen_depthwise_s8.h", "aotgen_fc_s8.h", "aotgen_elementwise_s8.h")
+           "aotgen_conv_gemm_s8.h", "aotgen_depthwise_s8.h", "aotgen_fc_s8.h", "aotgen_elementwise_s8.h",
+           "aotgen_lstm_s8.h")
 _DEFINITION = re.compile(r"^static inline [^(]*\b(aotgen_\w+)\(.*?^}\n", re.M | re.S)
 
 

@@ -94,7 +94,7 @@ def _tflite_quant(tensor) -> Quantization | None:
 def _tflite_converter_class(layers: list[tuple[str, str]] | None = None):
     from tvm.relax.frontend.tflite.tflite_frontend import OperatorConverter
 
-    from .quantized import INTEGER_ONLY_INT8_OPS, LAYOUT_ONLY_INT8_OPS, IntegerConverters
+    from .quantized import INTEGER_ONLY_INT8_OPS, LAYOUT_ONLY_INT8_OPS, IntegerConverters, lstm
 
     class Converter(IntegerConverters, OperatorConverter):
         """TVM's converter, with unsupported layers reported by name and index, and int8
@@ -164,6 +164,8 @@ def _tflite_converter_class(layers: list[tuple[str, str]] | None = None):
                 layer = f"layer {i} ({name}, output '{out_name}')" if outs else f"layer {i} ({name})"
                 if name not in self.convert_map:
                     raise UnsupportedModelError(f"unsupported operator {name} at {layer}")
+                if name == "UNIDIRECTIONAL_SEQUENCE_LSTM" and (why := lstm.refusal(self, op)):
+                    raise UnsupportedModelError(f"unsupported form of operator {name} at {layer}: {why}")
                 ins = self.get_input_tensors(op)
                 q_in = any(t.qnn_params is not None for t in ins[:1])
                 q_w = any(t.qnn_params is not None for t in ins[1:])

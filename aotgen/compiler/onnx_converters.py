@@ -11,6 +11,7 @@ import tvm
 from tvm import relax
 
 from ..errors import UnsupportedModelError
+from . import onnx_recurrent
 
 
 def _layer_norm(bb: relax.BlockBuilder, node, inputs, attrs) -> relax.Expr:
@@ -104,4 +105,6 @@ CONVERTERS = {
     "Constant": _constant,
     "IsInf": _is_inf,
     "LayerNormalization": _layer_norm,
+    "LSTM": onnx_recurrent.lstm,
+    "GRU": onnx_recurrent.gru,
 }

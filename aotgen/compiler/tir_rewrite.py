@@ -108,8 +108,35 @@ def clip_guarded_loops(s):
     return tirx.For(s.loop_var, lo, tirx.max(hi - lo, 0), s.kind, body, s.thread_binding, s.annotations, s.step)
 
 
-_BINARY = tuple(getattr(tirx, n) for n in ("Add", "Sub", "Mul", "Div", "FloorDiv", "FloorMod", "Mod", "LT", "LE", "GT",
-                                           "GE", "EQ", "NE", "And", "Or"))
+_BINARY = tuple(getattr(tirx, n) for n in ("Add", "Sub", "Mul", "Div", "FloorDiv", "FloorMod", "Mod", "Min", "Max",
+                                           "LT", "LE", "GT", "GE", "EQ", "NE", "And", "Or"))
+
+
+def _map_operands(e, f):
+    """`e` with `f` applied to its operands (arithmetic, comparisons, casts, selects); `e` itself
+    when nothing changed."""
+    if isinstance(e, _BINARY):
+        a, b = f(e.a), f(e.b)
+        return e if a.same_as(e.a) and b.same_as(e.b) else type(e)(a, b)
+    if isinstance(e, tirx.Cast):
+        v = f(e.value)
+        return e if v.same_as(e.value) else tirx.Cast(e.ty, v)
+    if isinstance(e, tirx.Select):
+        c, t, o = (f(x) for x in (e.condition, e.true_value, e.false_value))
+        same = c.same_as(e.condition) and t.same_as(e.true_value) and o.same_as(e.false_value)
+        return e if same else tirx.Select(c, t, o)
+    return e
+
+
+def _map_stored_value(s, f):
+    """A store or binding with `f` applied to the value it stores or binds; others unchanged."""
+    if isinstance(s, tirx.BufferStore):
+        v = f(s.value)
+        return s if v.same_as(s.value) else tirx.BufferStore(s.buffer, v, s.indices)
+    if isinstance(s, (tirx.Bind, tirx.LetStmt)):
+        v = f(s.value)
+        return s if v.same_as(s.value) else type(s)(s.var, v)
+    return s
 
 
 def _keep_nan_expr(e):
@@ -121,17 +148,7 @@ def _keep_nan_expr(e):
         take_b = a < b if isinstance(e, tirx.Max) else b < a  # false when a is NaN: a passes
         picked = tirx.Select(take_b, b, a)
         return picked if isinstance(b, tirx.FloatImm) else tirx.Select(b != b, b, picked)
-    if isinstance(e, _BINARY):
-        a, b = _keep_nan_expr(e.a), _keep_nan_expr(e.b)
-        return e if a.same_as(e.a) and b.same_as(e.b) else type(e)(a, b)
-    if isinstance(e, tirx.Cast):
-        v = _keep_nan_expr(e.value)
-        return e if v.same_as(e.value) else tirx.Cast(e.ty, v)
-    if isinstance(e, tirx.Select):
-        c, t, f = (_keep_nan_expr(x) for x in (e.condition, e.true_value, e.false_value))
-        same = c.same_as(e.condition) and t.same_as(e.true_value) and f.same_as(e.false_value)
-        return e if same else tirx.Select(c, t, f)
-    return e
+    return _map_operands(e, _keep_nan_expr)
 
 
 def keep_nan(s):
@@ -139,14 +156,7 @@ def keep_nan(s):
     as `a > b ? a : b`, so ReLU(NaN) = 0; TFLite clamps with `x < lo ? lo : x` (NaN passes,
     infinities clamp) and onnxruntime's Max, Min and Clip return NaN. Here max(a, b) becomes
     `b != b ? b : (a < b ? b : a)` (no test against a constant b): NaN if either is NaN."""
-    s = rebuild_stmt(s, keep_nan)
-    if isinstance(s, tirx.BufferStore):
-        v = _keep_nan_expr(s.value)
-        return s if v.same_as(s.value) else tirx.BufferStore(s.buffer, v, s.indices)
-    if isinstance(s, (tirx.Bind, tirx.LetStmt)):
-        v = _keep_nan_expr(s.value)
-        return s if v.same_as(s.value) else type(s)(s.var, v)
-    return s
+    return _map_stored_value(rebuild_stmt(s, keep_nan), _keep_nan_expr)
 
 
 def _dtype(e) -> str:
@@ -164,10 +174,6 @@ def _bool_test(cond):
     return None
 
 
-_BINARY = (tirx.Add, tirx.Sub, tirx.Mul, tirx.Div, tirx.Min, tirx.Max, tirx.LT, tirx.LE, tirx.GT, tirx.GE,
-           tirx.EQ, tirx.NE, tirx.And, tirx.Or)
-
-
 def _bool_select(e):
     """`e` with the conditions of its if_then_else calls written without the int64 detour (through
     the arithmetic, comparisons and selects around them)."""
@@ -176,26 +182,13 @@ def _bool_select(e):
         b = _bool_test(cond)
         new = (cond if b is None else b, _bool_select(then), _bool_select(other))
         return e if all(x.same_as(y) for x, y in zip(new, e.args)) else tirx.if_then_else(*new)
-    if isinstance(e, _BINARY):
-        a, b = _bool_select(e.a), _bool_select(e.b)
-        return e if a.same_as(e.a) and b.same_as(e.b) else type(e)(a, b)
-    if isinstance(e, tirx.Select):
-        c, t, f = (_bool_select(x) for x in (e.condition, e.true_value, e.false_value))
-        same = c.same_as(e.condition) and t.same_as(e.true_value) and f.same_as(e.false_value)
-        return e if same else tirx.Select(c, t, f)
-    return e
+    return _map_operands(e, _bool_select)
 
 
 def bool_conditions(s):
     """`if ((int64_t)0 < (int64_t)b)` is `if (b)`: no 64-bit comparison in the C (in an if, or an
     if_then_else stored: Where, Clip with tensor bounds, Shrink, PRelu)."""
-    s = rebuild_stmt(s, bool_conditions)
-    if isinstance(s, tirx.BufferStore):
-        v = _bool_select(s.value)
-        return s if v.same_as(s.value) else tirx.BufferStore(s.buffer, v, s.indices)
-    if isinstance(s, (tirx.Bind, tirx.LetStmt)):
-        v = _bool_select(s.value)
-        return s if v.same_as(s.value) else type(s)(s.var, v)
+    s = _map_stored_value(rebuild_stmt(s, bool_conditions), _bool_select)
     if isinstance(s, tirx.IfThenElse):
         b = _bool_test(s.condition)
         if b is not None:

@@ -143,6 +143,9 @@ def _run_litert(model_path: Path, samples: list[list[np.ndarray]]) -> list[list[
     ins, outs = interp.get_input_details(), interp.get_output_details()
     results = []
     for sample in samples:
+        # Every inference from the initial state: a model's variable tensors (an LSTM's states)
+        # would otherwise carry over from the previous sample, which the compiled model never does.
+        interp.reset_all_variables()
         for d, x in zip(ins, sample):
             interp.set_tensor(d["index"], x.reshape(d["shape"]).astype(d["dtype"]))
         interp.invoke()

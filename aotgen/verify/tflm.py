@@ -77,6 +77,7 @@ def run_tflm(model_path: Path, samples: list[list[np.ndarray]]) -> list[list[np.
     for sample in samples:
         with _c_stderr() as said:
             try:
+                interp.reset()  # every inference from the initial state (an LSTM's variable tensors)
                 for i, x in enumerate(sample):
                     d = interp.get_input_details(i)
                     interp.set_input(np.ascontiguousarray(x.reshape(d["shape"]), dtype=d["dtype"]), i)

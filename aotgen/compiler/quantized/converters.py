@@ -18,6 +18,7 @@ from .te_kernels import (
     softmax_te, space_to_batch_te, squared_difference_te,
     transpose_conv_pads, transpose_conv_te,
 )
+from . import lstm
 from .elementwise_call import add_call, mul_call
 from .fc_call import fc_call
 from .gemm_call import conv_gemm_call, depthwise_call, depthwise_fits, gemm_enabled
@@ -51,6 +52,9 @@ class IntegerConverters:
         for name, method in self.INTEGER_CONVERTERS.items():
             self.convert_map[name] = self._integer_or(getattr(self, method), self.convert_map[name])
         self.convert_map["QUANTIZE"] = self._float_quantize_or(self.convert_map["QUANTIZE"])
+        self.convert_map["UNIDIRECTIONAL_SEQUENCE_LSTM"] = lambda op: lstm.convert(self, op)  # float and int8
+        for name in lstm.REFUSED:  # TVM's converters compute only the CIFG LSTM: refused by name instead
+            self.convert_map.pop(name, None)
         self.convert_map["ARG_MAX"] = lambda op: self._arg_max_min(op, maximum=True)
         self.convert_map["ARG_MIN"] = lambda op: self._arg_max_min(op, maximum=False)
 

@@ -8,4 +8,5 @@ LAYOUT_ONLY_INT8_OPS = frozenset({"PAD", "PADV2", "STRIDED_SLICE", "SLICE", "TRA
                                   "MIRROR_PAD", "REVERSE_V2", "BROADCAST_TO", "EXPAND_DIMS", "SPACE_TO_BATCH_ND",
                                   "BATCH_TO_SPACE_ND", "ARG_MAX", "ARG_MIN"})
 # int8 operators TVM's importer refuses that IntegerConverters computes itself.
-INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR", "PRELU", "BATCH_MATMUL"})
+INTEGER_ONLY_INT8_OPS = frozenset({"GELU", "RESIZE_NEAREST_NEIGHBOR", "PRELU", "BATCH_MATMUL",
+                                   "UNIDIRECTIONAL_SEQUENCE_LSTM"})

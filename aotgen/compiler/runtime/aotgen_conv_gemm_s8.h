@@ -59,7 +59,8 @@ static inline void aotgen_widen_row_s8(const int8_t* src, int32_t n, int32_t n_p
   for (; i + 4 <= n_padded; i += 4) {
     for (int32_t j = 0; j < 4; ++j) dst[3 * i + j] = i + j < n ? src[i + j] : 0;
   }
-  for (; i < n_padded; ++i) rows[3 * i + q] = src[i]; /* the tail: only where K is not padded */
+  /* the tail: only where K is not padded (unsigned index: gcc cannot bound 3 i and warns of overflow) */
+  for (; i < n_padded; ++i) rows[3u * (uint32_t)i + (uint32_t)q] = src[i];
 }
 
 /* The six sums of the pixel triple `rows` (aotgen_widen_row_s8's layout) with a channel pair's

@@ -120,14 +120,11 @@ static inline void aotgen_gemm_requant(const int32_t* rq, int32_t rq_step, int32
   }
 }
 
-/* One int8 output: requantize (fast or general form), add the output zero point, clamp. */
-static inline int8_t aotgen_out_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t fast, int32_t zp_out,
-                                   int32_t act_min, int32_t act_max) {
-  int32_t v = (fast ? aotgen_requantize_fast(acc, multiplier, shift) : aotgen_requantize(acc, multiplier, shift))
-              + zp_out;
+/* v clamped to the activation's bounds [act_min, act_max] within int8. On DSP cores SSAT clamps
+ * to int8 in one instruction, and the bounds (compile-time constants in the C backend) are tested
+ * only where they are tighter. */
+static inline int8_t aotgen_clamp_s8(int32_t v, int32_t act_min, int32_t act_max) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  /* SSAT clamps to int8 in one instruction; the activation's bounds (compile-time constants in
-   * the C backend) only where they are tighter. */
   __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));
   if (act_min > -128) v = v < act_min ? act_min : v;
   if (act_max < 127) v = v > act_max ? act_max : v;
@@ -136,6 +133,14 @@ static inline int8_t aotgen_out_s8(int32_t acc, int32_t multiplier, int32_t shif
   v = v < act_min ? act_min : v;
   return (int8_t)(v > act_max ? act_max : v);
 #endif
+}
+
+/* One int8 output: requantize (fast or general form), add the output zero point, clamp. */
+static inline int8_t aotgen_out_s8(int32_t acc, int32_t multiplier, int32_t shift, int32_t fast, int32_t zp_out,
+                                   int32_t act_min, int32_t act_max) {
+  int32_t v = (fast ? aotgen_requantize_fast(acc, multiplier, shift) : aotgen_requantize(acc, multiplier, shift))
+              + zp_out;
+  return aotgen_clamp_s8(v, act_min, act_max);
 }
 
 /* SMMLAR: a + the high word of b * c + 2^31 (rounded), b and c signed. */
@@ -154,20 +159,12 @@ static inline int32_t aotgen_smmlar(int32_t b, int32_t c, int32_t a) {
  * pow = 2^(32 - e). SMMULR(2 acc, m) is SMMLAR(acc, m2, acc) exactly: acc * 2^32 + acc * (2m -
  * 2^32) = 2 acc m (64-bit, |acc| < 2^30). RoundingDivideByPOT(v, e) = (v + (v >> 31) + 2^(e-1))
  * >> e is SMMULR(v + (v >> 31), pow) exactly (pow fits int32 for e >= 2), the output zero point
- * added by the same SMMLAR; SSAT (the activation's bounds only where tighter than int8). */
+ * added by the same SMMLAR; then clamped (aotgen_clamp_s8). */
 static inline int8_t aotgen_out_fast_s8(int32_t acc, int32_t m2, int32_t pow, int32_t zp_out, int32_t act_min,
                                         int32_t act_max) {
   int32_t v = aotgen_smmlar(acc, m2, acc);
   v = aotgen_smmlar(v + (v >> 31), pow, zp_out);
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  __asm__("ssat %0, #8, %1" : "=r"(v) : "r"(v));
-  if (act_min > -128) v = v < act_min ? act_min : v;
-  if (act_max < 127) v = v > act_max ? act_max : v;
-  return (int8_t)v;
-#else
-  v = v < act_min ? act_min : v;
-  return (int8_t)(v > act_max ? act_max : v);
-#endif
+  return aotgen_clamp_s8(v, act_min, act_max);
 }
 
 #endif /* AOTGEN_DSP_H */

@@ -53,15 +53,14 @@ def ram_estimate(project: ProjectInfo) -> dict[str, int]:
 def check_fit_before_link(project: ProjectInfo) -> None:
     """The models must fit before anything is compiled: weights in flash; arenas, I/O buffers,
     harness buffers, stack and the template's runtime in RAM."""
-    board = project.board_name
+    board, b = project.board_name, project.board()
     weights = sum(m["constant_bytes"] for m in project.data["models"])
     check_region("FLASH", "the model weights", weights, project.flash_limit, board)
-    if project.board().is_avr:
+    if b.is_avr:
         check_region("FLASH", "the model weights (AVR __flash data must lie in the first 64 KiB of flash, "
-               "less 1 KiB for vectors and the core's tables)", weights, AVR_FLASH_DATA_LIMIT, board)
+                     "less 1 KiB for vectors and the core's tables)", weights, AVR_FLASH_DATA_LIMIT, board)
     parts = ram_estimate(project)
     limit, where = project.ram_limit, ""
-    b = project.board()
     if project.build_system == "west" and b.dtcm is not None and b.dtcm.size < b.ram.size:
         # Zephyr's devicetree keeps the DTCM apart from sram0, where everything goes by default;
         # only the --workspace user arena moves to the DTCM (when it fits there).

@@ -3,7 +3,7 @@ and the fit check read. project.py writes the file; this module only reads it.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ class ProjectInfo:
 
     root: Path
     data: dict
+    _board: Board | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def board_name(self) -> str:
@@ -32,11 +33,12 @@ class ProjectInfo:
 
     def board(self) -> Board:
         """The board file the project was generated from (it may have come from AOTGEN_BOARDS_PATH,
-        which later commands need not set); by name when that file is gone."""
-        source = self.data["board"].get("source")
-        if source and Path(source).is_file():
-            return load_board_file(Path(source))
-        return load_board(self.board_name)
+        which later commands need not set); by name when that file is gone. Read once."""
+        if self._board is None:
+            source = self.data["board"].get("source")
+            self._board = load_board_file(Path(source)) if source and Path(source).is_file() \
+                else load_board(self.board_name)
+        return self._board
 
     @property
     def template(self) -> str:

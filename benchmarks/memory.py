@@ -3,11 +3,12 @@
 
     python benchmarks/memory.py [--models DIR] [--json]
 
-Columns: weight bytes (the model's own constant tensors), our constant
-bytes, our arena (+ the caller's I/O buffers), the arena with --io-in-arena (inputs and outputs
-inside: the figure to compare with TFLM's arena head, which includes I/O), the lower bound
-(largest set of arena tensors live at once, I/O excluded), and the Cortex-M7 size of the compiled
-library (`arm-none-eabi-size` text: code and constants, gcc -O2).
+Columns: weight bytes (the model's own constant tensors); our constant bytes, host and Cortex-M7
+builds (a DSP core's kernels lay out their constants their own way); our arena, host and Cortex-M7
+(where the DSP kernels' scratch is planned in); the caller's I/O buffers; the arena with
+--io-in-arena (inputs and outputs inside: the figure to compare with TFLM's arena head, which
+includes I/O); the lower bound (largest set of arena tensors live at once, I/O excluded); and the
+Cortex-M7 size of the compiled library (`arm-none-eabi-size` text: code and constants, gcc -O2).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def main() -> int:
                     "m7_constants_per_weight": round(m7.metadata["constant_bytes"] / info["weight_bytes"], 3)
                     if info["weight_bytes"] else None,
                     "arena_bytes": m["workspace_bytes"],
+                    "m7_arena_bytes": m7.metadata["workspace_bytes"],
                     "io_bytes": m["memory"]["io_bytes"],
                     "ram_bytes": m["workspace_bytes"] + m["memory"]["io_bytes"],
                     "io_in_arena_bytes": io_lib.workspace_bytes,
@@ -94,10 +96,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    cols = ["model", "weight_bytes", "constant_bytes", "m7_constant_bytes", "m7_constants_per_weight", "arena_bytes", "io_bytes", "ram_bytes", "io_in_arena_bytes",
-            "tflm_head", "lower_bound", "code_text_bytes"]
-    heads = ["model", "weights", "constants", "M7 constants", "M7 / weights", "arena", "I/O", "arena+I/O", "--io-in-arena", "TFLM head",
-             "lower bound", "M7 text"]
+    cols = ["model", "weight_bytes", "constant_bytes", "m7_constant_bytes", "m7_constants_per_weight", "arena_bytes",
+            "m7_arena_bytes", "io_bytes", "ram_bytes", "io_in_arena_bytes", "tflm_head", "lower_bound", "code_text_bytes"]
+    heads = ["model", "weights", "constants", "M7 constants", "M7 / weights", "arena", "M7 arena", "I/O", "arena+I/O",
+             "--io-in-arena", "TFLM head", "lower bound", "M7 text"]
     print(" | ".join(heads))
     print(" | ".join("---" for _ in heads))
     for r in rows:

@@ -22,21 +22,27 @@ DRIVER = r"""
 #include "aotgen_conv_gemm_s8.h"
 static int32_t next(void) { long v; if (scanf("%ld", &v) != 1) exit(3); return (int32_t)v; }
 int main(void) {
-  int32_t d[21];
-  for (int i = 0; i < 21; ++i) d[i] = next();
+  int32_t d[23];
+  for (int i = 0; i < 23; ++i) d[i] = next();
   int32_t h = d[0], w = d[1], ci = d[2], kh = d[3], kw = d[4], co = d[14], kp = d[19];
   int32_t n = d[12] * d[13];
   int8_t* x = malloc((size_t)(h * w * ci)); int8_t* wt = malloc((size_t)(co * kp));
-  int32_t* b = malloc(sizeof(int32_t) * (size_t)co); int32_t* rq = malloc(sizeof(int32_t) * (size_t)(2 * co));
+  int32_t* b32 = malloc(sizeof(int32_t) * (size_t)co); int16_t* b16 = malloc(sizeof(int16_t) * (size_t)co);
+  int32_t* rq = malloc(sizeof(int32_t) * (size_t)(2 * co));
   int8_t* y = malloc((size_t)(n * co));
   int8_t* scratch = malloc((size_t)d[20]);
   for (int32_t i = 0; i < h * w * ci; ++i) x[i] = (int8_t)next();
   for (int32_t i = 0; i < co * kp; ++i) wt[i] = (int8_t)next();
-  for (int32_t i = 0; i < co; ++i) b[i] = next();
-  int32_t step = next(), base = next();
-  for (int32_t i = 0; i < (step ? step * co : 1); ++i) rq[i] = next();
-  aotgen_conv_gemm_s8(x, h, w, ci, kh, kw, d[5], d[6], d[7], d[8], d[9], d[10], d[12], d[13], d[11], wt, co, kp, b, rq,
-                      step, base, d[18], d[15], d[16], d[17], y, scratch);
+  for (int32_t i = 0; i < co; ++i) b32[i] = next(), b16[i] = (int16_t)b32[i];
+  int32_t step = next(), base = next(), n_rq = next();
+  for (int32_t i = 0; i < n_rq; ++i) rq[i] = next();
+  const void* b = d[21] ? (const void*)b16 : (const void*)b32;
+  if (d[22]) /* the 1x1 kernel */
+    aotgen_conv_gemm_1x1_s8(x, h * w, ci, d[11], wt, co, kp, b, d[21], rq, step, base, d[18], d[15], d[16], d[17], y,
+                            scratch);
+  else
+    aotgen_conv_gemm_s8(x, h, w, ci, kh, kw, d[5], d[6], d[7], d[8], d[9], d[10], d[12], d[13], d[11], wt, co, kp, b,
+                        d[21], rq, step, base, d[18], d[15], d[16], d[17], y, scratch);
   for (int32_t i = 0; i < n * co; ++i) printf("%d\n", y[i]);
   return 0;
 }
@@ -61,6 +67,7 @@ class Layer:
     per_tensor: bool = False  # one (multiplier, shift) for every channel
     wide_shifts: bool = False  # shifts 6 apart and a zero multiplier: (multiplier, shift) pairs
     small_shifts: bool = False  # shifts -1 and 0 beside -2, -5: the fast form, not its branch-free part
+    wide_bias: bool = False  # biases beyond 16 bits (stored int32; else int16)
 
     @property
     def out_hw(self) -> tuple[int, int]:
@@ -68,10 +75,11 @@ class Layer:
 
 
 LAYERS = {
-    "1x1 odd pixels, 7->5, zp -128": Layer(3, 5, 7, 5, zp_in=-128, zp_out=3),
+    "1x1 odd pixels, 7->5, zp -128": Layer(3, 5, 7, 5, zp_in=-128, zp_out=3, wide_bias=True),
     "1x1 64->6 zp 127, relu6": Layer(2, 3, 64, 6, zp_in=127, zp_out=-128, act=(-128, 0)),
     "3x3 same, stride 2, 3->6 zp 127": Layer(7, 6, 3, 6, (3, 3), (2, 2), pad=(1, 1), zp_in=127, zp_out=-5),
-    "3x3 dilation 2, 5->3": Layer(6, 7, 5, 3, (3, 3), dilation=(2, 2), pad=(2, 2), zp_in=-128, zp_out=127),
+    "3x3 dilation 2, 5->3": Layer(6, 7, 5, 3, (3, 3), dilation=(2, 2), pad=(2, 2), zp_in=-128, zp_out=127,
+                                  wide_bias=True),
     "all-padding windows": Layer(2, 2, 4, 3, (3, 3), pad=(3, 3), zp_in=-77, zp_out=9),
     "input layer 1 channel, stride 2": Layer(9, 7, 1, 4, (3, 3), (2, 2), pad=(1, 1), zp_in=-128),
     "1x1 strided 9->7": Layer(5, 5, 9, 7, stride=(2, 2), zp_in=11),
@@ -81,7 +89,8 @@ LAYERS = {
     "shifts 0 and -1": Layer(3, 5, 8, 7, zp_in=-128, zp_out=-3, small_shifts=True),
     "per-tensor requantization, 3x3 stride 2": Layer(5, 6, 6, 5, (3, 3), (2, 2), pad=(1, 1), zp_in=3, per_tensor=True),
     "K beyond the fast bound": Layer(1, 3, 34000, 3, zp_in=-128, extreme=1),
-    "RGB input layer, K 27 padded to 28": Layer(6, 5, 3, 5, (3, 3), (2, 2), pad=(1, 1), zp_in=-128, zp_out=-128),
+    "RGB input layer, K 27 padded to 28": Layer(6, 5, 3, 5, (3, 3), (2, 2), pad=(1, 1), zp_in=-128, zp_out=-128,
+                                                wide_bias=True),
     "shifts spanning more than the packed form": Layer(3, 4, 8, 5, (3, 3), pad=(1, 1), zp_in=5, wide_shifts=True),
     "1x1 2 channels": Layer(3, 3, 2, 3, zp_in=127),
     "1x1 35->5, K padded to 36": Layer(3, 1, 35, 5, zp_in=-128, zp_out=7),
@@ -98,6 +107,8 @@ def layer_data(layer: Layer, seed: int):
         x[...] = 127 if layer.extreme > 0 else -128
         w[...] = 127 if layer.extreme > 0 else -127
     bias = rng.integers(-5000, 5000, layer.c_out).astype(np.int32)
+    if layer.wide_bias:
+        bias[::2] = rng.integers(-(2**20), 2**20, bias[::2].size)
     mult = rng.integers(2**30, 2**31, layer.c_out).astype(np.int32)
     k = kh * kw * layer.c_in
     # Shifts that put outputs in range: roughly 2^-log2(K * 2^13).
@@ -141,14 +152,19 @@ def driver(request, tmp_path_factory):
     return build_driver(DRIVER, tmp_path_factory.mktemp(f"conv_{request.param}"), request.param == "dsp")
 
 
-def run_c(exe, layer: Layer, x, consts, fast: bool) -> np.ndarray:
+def pointwise(layer: Layer) -> bool:
+    return layer.k == (1, 1) and layer.stride == (1, 1) and layer.pad == (0, 0)
+
+
+def run_c(exe, layer: Layer, x, consts, fast: bool, kernel_1x1: bool = False) -> np.ndarray:
+    """The layer through aotgen_conv_gemm_s8 (im2col), or aotgen_conv_gemm_1x1_s8."""
     oh, ow = layer.out_hw
-    pointwise = layer.k == (1, 1) and layer.stride == (1, 1) and layer.pad == (0, 0)
     k = layer.k[0] * layer.k[1] * layer.c_in
-    scratch = consts.scratch_bytes(k, gathers_bytes=not pointwise and layer.c_in % 4 != 0)
+    scratch = consts.scratch_bytes(k, gathers_bytes=layer.c_in % 4 != 0)
     head = [layer.h, layer.w, layer.c_in, *layer.k, *layer.stride, *layer.dilation, *layer.pad, layer.zp_in, oh, ow,
-            layer.c_out, layer.zp_out, *layer.act, int(fast), consts.k_padded, scratch]
-    values = [*head, *x.ravel(), *consts.weights.ravel(), *consts.bias, consts.rq_step, consts.shift_base, *consts.rq]
+            layer.c_out, layer.zp_out, *layer.act, int(fast), consts.k_padded, scratch, int(consts.bias_is_16),
+            int(kernel_1x1)]
+    values = [*head, *x.ravel(), *consts.weights.ravel(), *consts.bias, consts.rq_step, consts.shift_base, consts.rq.size, *consts.rq]
     return run_driver(exe, values).astype(np.int8).reshape(oh, ow, layer.c_out)
 
 
@@ -156,17 +172,19 @@ def run_c(exe, layer: Layer, x, consts, fast: bool) -> np.ndarray:
 def test_conv_kernel_is_bit_exact(driver, name):
     layer = LAYERS[name]
     x, w, bias, mult, shift = layer_data(layer, len(name))
-    consts = gemm_constants(w, bias, -layer.zp_in, mult, shift)
-    got = run_c(driver, layer, x, consts, consts.fast)
+    consts = gemm_constants(w, bias, mult, shift)
+    assert consts.bias_is_16 != layer.wide_bias  # 16 bits where every bias fits
     want = reference(layer, x, w, bias, mult, shift)
-    assert np.array_equal(got, want), (np.argwhere(got != want)[:5], got.ravel()[:10], want.ravel()[:10])
+    for kernel_1x1 in (False, True) if pointwise(layer) else (False,):  # 1x1 layers: either kernel
+        got = run_c(driver, layer, x, consts, consts.fast, kernel_1x1)
+        assert np.array_equal(got, want), (kernel_1x1, np.argwhere(got != want)[:5], got.ravel()[:10], want.ravel()[:10])
 
 
 def test_fast_bound_is_decided_per_layer():
     _, w, bias, mult, _ = layer_data(LAYERS["1x1 64->6 zp 127, relu6"], 1)
-    assert gemm_constants(w, bias, 127, mult, np.zeros(6)).fast == 1  # SMMULR, not every shift <= -2
-    assert gemm_constants(w, bias, 127, mult, np.full(6, -2)).fast == 2  # no test per channel
-    assert gemm_constants(w, bias, 127, mult, np.array([-2, -9, -1, -3, -2, -2])).fast == 1
+    assert gemm_constants(w, bias, mult, np.zeros(6)).fast == 1  # SMMULR, not every shift <= -2
+    assert gemm_constants(w, bias, mult, np.full(6, -2)).fast == 2  # no test per channel
+    assert gemm_constants(w, bias, mult, np.array([-2, -9, -1, -3, -2, -2])).fast == 1
     big = LAYERS["K beyond the fast bound"]
     _, w, bias, _, shift = layer_data(big, 2)
     assert not fast_requantize_holds(w, bias, shift)
@@ -182,27 +200,29 @@ def test_fast_form_is_wrong_beyond_its_bound(tmp_path):
     layer = LAYERS["K beyond the fast bound"]
     x, w, bias, mult, shift = layer_data(layer, 3)
     mult[:], shift[:] = 300, -1
-    consts = gemm_constants(w, bias, -layer.zp_in, mult, shift)
+    consts = gemm_constants(w, bias, mult, shift)
     want = reference(layer, x, w, bias, mult, shift)
     assert np.array_equal(run_c(exe, layer, x, consts, False), want)
     assert not np.array_equal(run_c(exe, layer, x, consts, True), want)
 
 
 
-def test_requantization_packs_or_keeps_pairs():
+def test_requantization_packs_or_keeps_five_bytes_a_channel():
     assert pack_requant(np.array([2**30, 2**31 - 1]), np.array([-3, -6]))[1:] == (1, -6)
     assert pack_requant(np.array([2**30 + 5] * 3), np.array([-4] * 3))[1] == 0  # one word for the layer
-    words, step, _ = pack_requant(np.array([2**30, 2**30]), np.array([-1, -6]))  # shifts span > 3
-    assert step == 2 and words.tolist() == [2**30, -1, 2**30, -6]
+    words, step, base = pack_requant(np.array([2**30, 2**30 + 1, 2**31 - 1]), np.array([-1, -6, 2]))  # span > 3
+    # the multipliers, then the shifts as bytes (5 bytes a channel)
+    assert (step, base) == (2, 3) and words[:3].tolist() == [2**30, 2**30 + 1, 2**31 - 1]
+    assert words[3:].view(np.int8).tolist() == [-1, -6, 2, 0]
     assert pack_requant(np.array([0, 2**30]), np.array([0, 0]))[1] == 2  # a zero multiplier
 
 
 def test_k_is_padded_only_where_it_costs_little():
     rng = np.random.default_rng(0)
-    rgb = gemm_constants(rng.integers(-127, 128, (4, 3, 3, 3)), None, 0, np.full(4, 2**30), np.zeros(4))
+    rgb = gemm_constants(rng.integers(-127, 128, (4, 3, 3, 3)), None, np.full(4, 2**30), np.zeros(4))
     # (channel pairs interleaved per group of 4: column 27 is byte 3 of each pair's last group)
     assert rgb.k_padded == 28 and not rgb.weights.reshape(2, 7, 2, 4)[:, -1, :, 3].any()
-    assert gemm_constants(rng.integers(-127, 128, (4, 3, 3, 1)), None, 0, np.full(4, 2**30), np.zeros(4)).k_padded == 9
+    assert gemm_constants(rng.integers(-127, 128, (4, 3, 3, 1)), None, np.full(4, 2**30), np.zeros(4)).k_padded == 9
 
 
 @pytest.mark.parametrize("shape", [(4, 8), (5, 9), (3, 2), (1, 6), (6, 27)])

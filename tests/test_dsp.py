@@ -98,7 +98,7 @@ def test_pointwise_gemm_micro_kernel_is_bit_exact(board_name, tmp_path):
     rng = np.random.default_rng(11)
     specs = [pointwise_model(rng, 13, 7, (3, 5), -128), pointwise_model(rng, 3, 2, (1, 1), 127),
              pointwise_model(rng, 64, 9, (5, 5), 127), pointwise_model(rng, 8, 16, (2, 3), -128)]
-    assert_bit_exact_in_qemu(board_name, [(*s, "conv_gemm_s8") for s in specs], tmp_path)
+    assert_bit_exact_in_qemu(board_name, [(*s, "conv_gemm_1x1_s8") for s in specs], tmp_path)
 
 
 def depthwise_model(rng, ch: int, hw: tuple[int, int], stride: int, dilation: int, zp_in: int, padding=SAME,

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import tflite_arith as T
-from aotgen.compiler.conv_gemm import fast_requantize_holds
+from aotgen.compiler.conv_gemm import compact_bias, fast_requantize_holds
 from aotgen.compiler.quantized.fc_call import interleave_rows
-from aotgen.compiler.quantized.params import ChannelRequant, compact_bias
+from aotgen.compiler.quantized.params import ChannelRequant
 from kernel_driver import PATHS, build_driver, run_driver
 
 DRIVER = r"""

@@ -29,6 +29,7 @@ def _is_mac(block) -> bool:
 _KERNEL_MACS = {
     "_conv1x1_s8": lambda a: a[10] * a[11] * a[12],  # pixels * cin * cout
     "_conv_gemm_s8": lambda a: a[12] * a[13] * a[16] * a[4] * a[5] * a[3],  # out_h * out_w * cout * kh * kw * cin
+    "_conv_gemm_1x1_s8": lambda a: a[1] * a[2] * a[5],  # pixels * cin * cout
     "_dwconv_s8": lambda a: a[21] * a[22] * a[12] * a[13] * a[14],  # out_h * out_w * channels * k_h * k_w
     "_depthwise_s8": lambda a: a[12] * a[13] * a[3] * a[4] * a[5],  # out_h * out_w * channels * kh * kw
     "_fc_s8": lambda a: a[1] * a[2] * a[4],  # batches * k * n_out

@@ -9,6 +9,7 @@ import numpy as np
 from tvm import tirx
 
 from ...errors import UnsupportedModelError
+from ..conv_gemm import compact_bias
 
 # ------------------------------------- TFLite's quantization parameters (its Prepare functions)
 
@@ -209,9 +210,3 @@ def requant_tables(weights, channel_axis: int, bias: np.ndarray, mult: np.ndarra
     size = lambda opt: opt[0].nbytes + sum(t.nbytes for t in opt[1].tensors)  # noqa: E731
     return min((plain, folded), key=size)
 
-
-def compact_bias(bias: np.ndarray) -> np.ndarray:
-    """int32 biases as int16 when every value fits: the same numbers in half the flash."""
-    if bias.size and np.all((bias >= -(1 << 15)) & (bias < 1 << 15)):
-        return bias.astype(np.int16)
-    return bias

@@ -1,10 +1,11 @@
 /* int8 convolution as a register-blocked GEMM (2 output channels x 3 pixels per step): the kernel
  * of 1x1 convolutions and, over an im2col buffer, of 3x3 / strided / input-layer convolutions.
  *
- * y[p][c] = clamp(zp_out + requantize(bias[c] + sum_k x[p][k] * w[c][k]), act_min, act_max)
- * The input zero point is NOT applied here: it is folded into `bias` at compile time
- * (bias' = bias + input_offset * sum_k w[c][k], compiler/conv_gemm.py), which is exact when
- * every tap that would fall outside the image reads the input zero point (im2col pads with it).
+ * y[p][c] = clamp(zp_out + requantize(bias[c] + sum_k (x[p][k] - zp_in) * w[c][k]), act_min, act_max)
+ * The input zero point is subtracted where the input is widened to int16 (SXTAB16 adds -zp to
+ * both lanes as it sign-extends: no extra instruction, once per pixel for every channel), so that
+ * the bias stays TFLite's own and is stored as 16 bits where it fits (`bias_is_16`); a tap
+ * outside the image widens to 0, as TFLite skips it.
  * Weights are [out_channel][kp] rows (OHWI flattened, K zero-padded to kp), each channel pair's
  * two rows interleaved per group of 4 at compile time (conv_gemm.interleave_pairs), read as one.
  *
@@ -29,38 +30,40 @@
 
 #include "aotgen_dsp.h"
 
-/* Row q (0..2) of the GEMM's int16 pixel triple `rows` from n int8 values, zero-padded to n_padded
- * (the weights' zero columns: any value would do, zeros keep the row defined). The three rows are
+/* Row q (0..2) of the GEMM's int16 pixel triple `rows` from n int8 values minus zp, padded to
+ * n_padded (the weights' zero columns: any value would do). The three rows are
  * interleaved per group of 4 (row 0's 4 values, row 1's, row 2's), so that the inner loop reads one
  * pointer; on DSP cores a group holds SXTB16's lane order (v0 v2 v1 v3). A last n_padded % 4
  * values (K not padded) follow the groups as (row 0, row 1, row 2) triples. */
-static inline void aotgen_widen_row_s8(const int8_t* src, int32_t n, int32_t n_padded, int16_t* rows, int32_t q) {
+static inline void aotgen_widen_row_s8(const int8_t* src, int32_t n, int32_t n_padded, int32_t zp, int16_t* rows,
+                                       int32_t q) {
   int32_t i = 0;
   int16_t* dst = rows + 4 * q;
 #if (defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)) || defined(AOTGEN_DSP_EMULATE)
+  uint32_t neg = aotgen_neg_pair(zp);
   for (; i + 4 <= n; i += 4) {
     uint32_t v, even, odd;
     __builtin_memcpy(&v, src + i, 4); /* one (unaligned) word load even under -ffreestanding */
-    even = aotgen_sxtb16(v, 0);
-    odd = aotgen_sxtb16(v, 1);
+    even = aotgen_sxtab16(neg, v, 0);
+    odd = aotgen_sxtab16(neg, v, 1);
     __builtin_memcpy(dst + 3 * i, &even, 4);
     __builtin_memcpy(dst + 3 * i + 2, &odd, 4);
   }
-  if (n_padded - i == 4) { /* a last group completed by zero padding */
+  if (n_padded - i == 4) { /* a last group completed by padding */
     uint32_t v = 0, even, odd;
     for (int32_t j = 0; i + j < n; ++j) v |= (uint32_t)(uint8_t)src[i + j] << (8 * j);
-    even = aotgen_sxtb16(v, 0);
-    odd = aotgen_sxtb16(v, 1);
+    even = aotgen_sxtab16(neg, v, 0);
+    odd = aotgen_sxtab16(neg, v, 1);
     __builtin_memcpy(dst + 3 * i, &even, 4);
     __builtin_memcpy(dst + 3 * i + 2, &odd, 4);
     i = n_padded;
   }
 #endif
   for (; i + 4 <= n_padded; i += 4) {
-    for (int32_t j = 0; j < 4; ++j) dst[3 * i + j] = i + j < n ? src[i + j] : 0;
+    for (int32_t j = 0; j < 4; ++j) dst[3 * i + j] = (int16_t)(i + j < n ? src[i + j] - zp : 0);
   }
   /* the tail: only where K is not padded (unsigned index: gcc cannot bound 3 i and warns of overflow) */
-  for (; i < n_padded; ++i) rows[3u * (uint32_t)i + (uint32_t)q] = src[i];
+  for (; i < n_padded; ++i) rows[3u * (uint32_t)i + (uint32_t)q] = (int16_t)(src[i] - zp);
 }
 
 /* The six sums of the pixel triple `rows` (aotgen_widen_row_s8's layout) with a channel pair's
@@ -182,16 +185,18 @@ static inline void aotgen_dot_3x1_s8(const int16_t* rows, const int8_t* w, int32
 }
 
 /* y[q * y_stride + c] for the first n_p (1..3) pixels of the triple in `rows` and every channel:
- * channel pairs through aotgen_dot_3x2_s8, an odd last channel through aotgen_dot_3x1_s8. */
-static inline void aotgen_gemm_rows_s8(const int16_t* rows, int32_t n_p, const int8_t* w, int32_t k,
-                                       int32_t n_channels, const int32_t* bias, const int32_t* rq, int32_t rq_step,
-                                       int32_t shift_base, int32_t fast, int32_t zp_out, int32_t act_min,
-                                       int32_t act_max, int8_t* y0, int32_t y_stride) {
+ * channel pairs through aotgen_dot_3x2_s8, an odd last channel through aotgen_dot_3x1_s8. Always
+ * inlined into aotgen_gemm_rows_b16_s8 and _b32_s8, one body for each bias width: a test of
+ * bias_is_16 per channel pair, in registers this loop needs, cost vww 2.5 % of its instructions. */
+static inline __attribute__((always_inline)) void aotgen_gemm_rows_s8(
+    const int16_t* rows, int32_t n_p, const int8_t* w, int32_t k, int32_t n_channels, const void* bias,
+    int32_t bias_is_16, const int32_t* rq, int32_t rq_step, int32_t shift_base, int32_t fast, int32_t zp_out,
+    int32_t act_min, int32_t act_max, int8_t* y0, int32_t y_stride) {
   int32_t c = 0;
   const int8_t* w2 = w;
   for (; c + 2 <= n_channels; c += 2, w2 += 2 * k) {
     int32_t s[6], m0, sh0, m1, sh1;
-    aotgen_dot_3x2_s8(rows, w2, k, bias[c], bias[c + 1], s);
+    aotgen_dot_3x2_s8(rows, w2, k, aotgen_bias_at(bias, bias_is_16, c), aotgen_bias_at(bias, bias_is_16, c + 1), s);
     aotgen_gemm_requant(rq, rq_step, shift_base, c, &m0, &sh0);
     aotgen_gemm_requant(rq, rq_step, shift_base, c + 1, &m1, &sh1);
     int8_t* y = y0 + c;
@@ -222,16 +227,34 @@ static inline void aotgen_gemm_rows_s8(const int16_t* rows, int32_t n_p, const i
   }
   if (c < n_channels) {
     int32_t s[3], m, sh;
-    aotgen_dot_3x1_s8(rows, w2, k, bias[c], s);
+    aotgen_dot_3x1_s8(rows, w2, k, aotgen_bias_at(bias, bias_is_16, c), s);
     aotgen_gemm_requant(rq, rq_step, shift_base, c, &m, &sh);
     for (int32_t q = 0; q < n_p; ++q) y0[q * y_stride + c] = aotgen_out_s8(s[q], m, sh, fast, zp_out, act_min, act_max);
   }
 }
 
+/* aotgen_gemm_rows_s8 for int16 biases. */
+static inline void aotgen_gemm_rows_b16_s8(
+    const int16_t* rows, int32_t n_p, const int8_t* w, int32_t k, int32_t n_channels, const void* bias,
+    const int32_t* rq, int32_t rq_step, int32_t shift_base, int32_t fast, int32_t zp_out, int32_t act_min,
+    int32_t act_max, int8_t* y0, int32_t y_stride) {
+  aotgen_gemm_rows_s8(rows, n_p, w, k, n_channels, bias, 1, rq, rq_step, shift_base, fast, zp_out, act_min, act_max, y0,
+                      y_stride);
+}
+
+/* aotgen_gemm_rows_s8 for int32 biases. */
+static inline void aotgen_gemm_rows_b32_s8(
+    const int16_t* rows, int32_t n_p, const int8_t* w, int32_t k, int32_t n_channels, const void* bias,
+    const int32_t* rq, int32_t rq_step, int32_t shift_base, int32_t fast, int32_t zp_out, int32_t act_min,
+    int32_t act_max, int8_t* y0, int32_t y_stride) {
+  aotgen_gemm_rows_s8(rows, n_p, w, k, n_channels, bias, 0, rq, rq_step, shift_base, fast, zp_out, act_min, act_max, y0,
+                      y_stride);
+}
+
 /* The im2col row of output pixel (oy, ox) as row q of the GEMM's pixel triple: kh*kw taps of c values
- * each from NHWC image x [h][w][c], a tap outside the image filled with the input zero point (so
- * the folded bias stays exact), zeros up to kp. With c a multiple of 4 each tap widens straight
- * into its groups; otherwise the taps are gathered into `bytes` (K int8) and widened from there. */
+ * each from NHWC image x [h][w][c] minus zp_in, a tap outside the image 0 (TFLite skips it), padding
+ * up to kp. With c a multiple of 4 each tap widens straight into its groups; otherwise the taps are
+ * gathered into `bytes` (K int8; an outside tap as zp_in) and widened from there. */
 static inline void aotgen_im2col_row_s8(const int8_t* x, int32_t h, int32_t w, int32_t c, int32_t kh,
                                         int32_t kw, int32_t stride_h, int32_t stride_w, int32_t dil_h,
                                         int32_t dil_w, int32_t pad_h, int32_t pad_w, int32_t oy, int32_t ox,
@@ -260,10 +283,10 @@ static inline void aotgen_im2col_row_s8(const int8_t* x, int32_t h, int32_t w, i
       int32_t inside = row_inside && ix >= 0 && ix < w;
       const int8_t* src = inside ? x + (iy * w + ix) * c : x;
       if (direct && inside) {
-        aotgen_widen_row_s8(src, c, c, rows + 3 * off, q); /* the tap's groups, from group off / 4 */
+        aotgen_widen_row_s8(src, c, c, zp_in, rows + 3 * off, q); /* the tap's groups, from group off / 4 */
       } else if (direct) {
         for (int32_t e = 0; e < 3 * c; e += 12) { /* equal lanes: any order */
-          for (int32_t l = 0; l < 4; ++l) rows[3 * off + e + 4 * q + l] = (int16_t)zp_in;
+          for (int32_t l = 0; l < 4; ++l) rows[3 * off + e + 4 * q + l] = 0;
         }
       } else {
         if (inside) {
@@ -274,39 +297,69 @@ static inline void aotgen_im2col_row_s8(const int8_t* x, int32_t h, int32_t w, i
       }
     }
   }
-  if (!direct) aotgen_widen_row_s8(bytes, off, kp, rows, q); /* (direct: K is a multiple of 4, kp == K) */
+  if (!direct) aotgen_widen_row_s8(bytes, off, kp, zp_in, rows, q); /* (direct: K is a multiple of 4, kp == K) */
+}
+
+/* The channel pairs of a pixel triple, through the gemm_rows body for the layer's bias width. */
+static inline void aotgen_gemm_triple_s8(const int16_t* rows, int32_t n_p, const int8_t* wts, int32_t kp,
+                                         int32_t c_out, const void* bias, int32_t bias_is_16, const int32_t* rq,
+                                         int32_t rq_step, int32_t shift_base, int32_t fast, int32_t zp_out,
+                                         int32_t act_min, int32_t act_max, int8_t* y) {
+  if (bias_is_16) {
+    aotgen_gemm_rows_b16_s8(rows, n_p, wts, kp, c_out, bias, rq, rq_step, shift_base, fast, zp_out, act_min, act_max,
+                            y, c_out);
+  } else {
+    aotgen_gemm_rows_b32_s8(rows, n_p, wts, kp, c_out, bias, rq, rq_step, shift_base, fast, zp_out, act_min, act_max,
+                            y, c_out);
+  }
+}
+
+/* A whole int8 1x1, stride-1, unpadded CONV_2D (one image, n pixels of c_in channels in, c_out out,
+ * weights as [c_out][kp] rows, kp = c_in zero-padded, channel pairs interleaved): three pixels at
+ * a time are widened (minus zp_in) as they are into the int16 rows in `scratch` (6 * kp bytes,
+ * planned in the arena) and multiplied with every channel pair. A kernel apart from
+ * aotgen_conv_gemm_s8 (the compiler picks it): in one function the im2col code cost vww's
+ * pointwise layers 30 instructions a pixel, and each keeps the constants gcc propagates into it. */
+static inline void aotgen_conv_gemm_1x1_s8(const int8_t* x, int32_t n, int32_t c_in, int32_t zp_in, const int8_t* wts,
+                                           int32_t c_out, int32_t kp, const void* bias, int32_t bias_is_16,
+                                           const int32_t* rq, int32_t rq_step, int32_t shift_base, int32_t fast,
+                                           int32_t zp_out, int32_t act_min, int32_t act_max, int8_t* y,
+                                           int8_t* scratch) {
+  int16_t* rows = (int16_t*)(void*)scratch; /* the arena places scratch 16-byte aligned */
+  for (int32_t p = 0; p < n; p += 3) {
+    int32_t n_p = n - p < 3 ? n - p : 3;
+    for (int32_t q = 0; q < 3; ++q) { /* a last pixel fills the rows left over */
+      aotgen_widen_row_s8(x + (p + (q < n_p ? q : n_p - 1)) * c_in, c_in, kp, zp_in, rows, q);
+    }
+    aotgen_gemm_triple_s8(rows, n_p, wts, kp, c_out, bias, bias_is_16, rq, rq_step, shift_base, fast, zp_out, act_min,
+                          act_max, y + p * c_out);
+  }
 }
 
 /* A whole int8 CONV_2D (one image, NHWC in and out, weights as [c_out][kp] rows: OHWI flattened,
- * K = kh*kw*c_in zero-padded to kp, channel pairs interleaved): three output pixels at a time
- * become the int16 pixel triple in `scratch` (6 * kp bytes, plus K bytes when c_in is not a
+ * K = kh*kw*c_in zero-padded to kp, channel pairs interleaved) over im2col: three output pixels at a
+ * time become the int16 pixel triple in `scratch` (6 * kp bytes, plus K bytes when c_in is not a
  * multiple of 4 and the convolution gathers; planned in the arena), multiplied with every channel
- * pair. A 1x1, stride-1, unpadded convolution needs no gathering: its input pixels are widened as
- * they are. */
+ * pair. Any geometry (aotgen_conv_gemm_1x1_s8 is the faster kernel of 1x1 unpadded stride-1
+ * layers). */
 static inline void aotgen_conv_gemm_s8(const int8_t* x, int32_t h, int32_t w, int32_t c_in, int32_t kh, int32_t kw,
                                        int32_t stride_h, int32_t stride_w, int32_t dil_h, int32_t dil_w, int32_t pad_h,
                                        int32_t pad_w, int32_t out_h, int32_t out_w, int32_t zp_in, const int8_t* wts,
-                                       int32_t c_out, int32_t kp, const int32_t* bias, const int32_t* rq,
-                                       int32_t rq_step, int32_t shift_base, int32_t fast, int32_t zp_out,
-                                       int32_t act_min, int32_t act_max, int8_t* y, int8_t* scratch) {
+                                       int32_t c_out, int32_t kp, const void* bias, int32_t bias_is_16,
+                                       const int32_t* rq, int32_t rq_step, int32_t shift_base, int32_t fast,
+                                       int32_t zp_out, int32_t act_min, int32_t act_max, int8_t* y, int8_t* scratch) {
   int32_t n = out_h * out_w;
-  int32_t pointwise = kh == 1 && kw == 1 && stride_h == 1 && stride_w == 1 && pad_h == 0 && pad_w == 0 &&
-                      out_h == h && out_w == w;
   int16_t* rows = (int16_t*)(void*)scratch; /* the arena places scratch 16-byte aligned */
   int8_t* bytes = scratch + 6 * kp;
   for (int32_t p = 0; p < n; p += 3) {
     int32_t n_p = n - p < 3 ? n - p : 3;
     for (int32_t q = 0; q < 3; ++q) { /* a last pixel fills the rows left over */
       int32_t pixel = p + (q < n_p ? q : n_p - 1);
-      if (pointwise) {
-        aotgen_widen_row_s8(x + pixel * c_in, c_in, kp, rows, q);
-      } else {
-        aotgen_im2col_row_s8(x, h, w, c_in, kh, kw, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w, pixel / out_w,
-                             pixel % out_w, zp_in, kp, rows, q, bytes);
-      }
+      aotgen_im2col_row_s8(x, h, w, c_in, kh, kw, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w, pixel / out_w,
+                           pixel % out_w, zp_in, kp, rows, q, bytes);
     }
-    aotgen_gemm_rows_s8(rows, n_p, wts, kp, c_out, bias, rq, rq_step, shift_base, fast, zp_out, act_min, act_max,
-                        y + p * c_out, c_out);
+    aotgen_gemm_triple_s8(rows, n_p, wts, kp, c_out, bias, bias_is_16, rq, rq_step, shift_base, fast, zp_out, act_min,
+                          act_max, y + p * c_out);
   }
 }
 

@@ -20,8 +20,7 @@ static inline int32_t aotgen_folded_bias(const void* bias, int32_t bias_is_16, c
                                          int32_t zp_in) {
   int32_t sum = 0;
   for (int32_t c = 0; c < cin; ++c) sum += w_row[c];
-  int32_t b = bias_is_16 ? (int32_t)((const int16_t*)bias)[0] : ((const int32_t*)bias)[0];
-  return b - zp_in * sum;
+  return aotgen_bias_at(bias, bias_is_16, 0) - zp_in * sum;
 }
 
 /* One output: TFLite's requantization of acc, the output zero point, the activation's range. */

@@ -1,13 +1,18 @@
 /* int8 depthwise convolution (depth multiplier 1, one image, NHWC) on DSP cores, on constants the
  * compiler prepares (conv_gemm.depthwise_constants): the weights of each group of 4 channels tap
  * after tap ([ch/4][kh*kw][4], so the loop reads them linearly), then those of the last ch % 4
- * channels ([kh*kw][ch % 4]); the input zero point folded into each channel's bias (bias' = bias +
- * input_offset * sum_t w[t][c]); the GEMM's requantization table (aotgen_gemm_requant, aotgen_dsp.h).
+ * channels ([kh*kw][ch % 4]); the biases (`bias_form`: 0 int32 with the input zero point folded in
+ * at compile time, bias' = bias - zp_in * sum_t w[t][c]; 1 TFLite's int16 (they fit: half the
+ * flash); 2 TFLite's int32 (folded they would not fit)); the GEMM's requantization table
+ * (aotgen_gemm_requant, aotgen_dsp.h).
  *
- * The folded bias is exact when every tap outside the image reads the input zero point: a window
+ * Forms 1 and 2 are folded on every call into the kernel's arena scratch (kh * kw * ch / 4 SIMD
+ * additions: subtracting the zero point per tap would cost the tap loop a register), so that the
+ * tap loop multiplies the stored input bytes. The
+ * folded bias is exact when every tap outside the image reads the input zero point: a window
  * inside the image reads its taps at offsets fixed for the layer from its first pixel; a window
  * over the border gets its own offsets, an outside tap's leading to `zp_row` (ch bytes of zp_in,
- * planned arena scratch), so the tap loop has no bounds tests. Four channels per step: one word of
+ * after the folded biases in the scratch), so the tap loop has no bounds tests. Four channels per step: one word of
  * x and one of w per tap, SXTB16 widens both, SMLABB/SMLATT accumulate each channel (a hand-
  * scheduled loop: gcc's schedule spills the accumulators), and the SMMULR epilogue where the
  * layer's bound allows; the last ch % 4 channels run as plain C, as does every channel on the
@@ -89,6 +94,33 @@ static inline void aotgen_depthwise_dot4_s8(uintptr_t base, const int32_t* off, 
   s[3] = a3;
 }
 
+/* folded[c] = bias[c] - zp_in * sum_t w[t][c] for every channel (weights in the kernel's layout),
+ * in wrapping 32-bit arithmetic: the sums the tap loop adds to it end where TFLite's do. A group
+ * of 4 channels sums its taps' words in two 16-bit lane pairs (|sum| <= 25 * 127). */
+static inline void aotgen_depthwise_fold_s8(const int8_t* w, int32_t ch, int32_t n_taps, const void* bias,
+                                            int32_t bias_is_16, int32_t zp_in, int32_t* folded) {
+  int32_t c4 = ch & ~3, c = 0;
+  for (; c < c4; c += 4, w += 4 * n_taps) {
+    uint32_t s02 = 0, s13 = 0;
+    for (int32_t t = 0; t < n_taps; ++t) {
+      uint32_t v;
+      __builtin_memcpy(&v, w + 4 * t, 4);
+      s02 = aotgen_sxtab16(s02, v, 0);
+      s13 = aotgen_sxtab16(s13, v, 1);
+    }
+    int32_t sums[4] = {(int16_t)(s02 & 0xFFFFu), (int16_t)(s13 & 0xFFFFu), (int16_t)(s02 >> 16),
+                       (int16_t)(s13 >> 16)};
+    for (int32_t j = 0; j < 4; ++j) {
+      folded[c + j] = (int32_t)((uint32_t)aotgen_bias_at(bias, bias_is_16, c + j) - (uint32_t)(zp_in * sums[j]));
+    }
+  }
+  for (; c < ch; ++c) { /* the last ch % 4 channels: [kh*kw][ch % 4] */
+    int32_t sum = 0;
+    for (int32_t t = 0; t < n_taps; ++t) sum += w[t * (ch - c4) + (c - c4)];
+    folded[c] = (int32_t)((uint32_t)aotgen_bias_at(bias, bias_is_16, c) - (uint32_t)(zp_in * sum));
+  }
+}
+
 /* Output pixel (oy, ox)'s window: its first pixel's address (which may lie outside the image) and
  * its tap offsets, `inner` (the layer's) when the window lies inside the image, else written into
  * `edge`, an outside tap's offset leading to zp_row. */
@@ -112,15 +144,25 @@ static inline const int32_t* aotgen_depthwise_window(const int8_t* x, int32_t in
 /* y = depthwise(x): in_h x in_w x ch in, out_h x out_w x ch out, kh x kw window with strides,
  * dilations and top/left padding; requantized with the GEMM's table and epilogue. Two output
  * pixels (consecutive in raster order) per step share each channel group's requantization
- * parameters (a last odd pixel is computed twice and stored once). */
+ * parameters (a last odd pixel is computed twice and stored once). `scratch`: 5 * ch bytes of
+ * arena (the folded biases of forms 1 and 2, then zp_row; conv_gemm.depthwise_scratch_bytes). */
 static inline int32_t aotgen_depthwise_s8(const int8_t* x, int32_t in_h, int32_t in_w, int32_t ch, int32_t kh,
                                           int32_t kw, int32_t stride_h, int32_t stride_w, int32_t dil_h,
                                           int32_t dil_w, int32_t pad_t, int32_t pad_l, int32_t out_h, int32_t out_w,
-                                          int32_t zp_in, const int8_t* w, const int32_t* bias, const int32_t* rq,
-                                          int32_t rq_step, int32_t shift_base, int32_t fast, int32_t zp_out,
-                                          int32_t act_min, int32_t act_max, int8_t* y, int8_t* zp_row) {
+                                          int32_t zp_in, const int8_t* w, const void* stored_bias,
+                                          int32_t bias_form, const int32_t* rq, int32_t rq_step, int32_t shift_base,
+                                          int32_t fast, int32_t zp_out, int32_t act_min, int32_t act_max, int8_t* y,
+                                          int8_t* scratch) {
   int32_t inner[25], edge0[25], edge1[25]; /* at most 5x5 taps: larger windows keep the general kernel */
   int32_t n_taps = kh * kw, c4 = ch & ~3;
+  const int32_t* bias = (const int32_t*)stored_bias;
+  int8_t* zp_row = scratch;
+  if (bias_form) {
+    int32_t* folded = (int32_t*)(void*)scratch; /* the arena places scratch 16-byte aligned */
+    aotgen_depthwise_fold_s8(w, ch, n_taps, stored_bias, bias_form == 1, zp_in, folded);
+    bias = folded;
+    zp_row = scratch + 4 * ch;
+  }
   for (int32_t c = 0; c < ch; ++c) zp_row[c] = (int8_t)zp_in;
   for (int32_t i = 0, t = 0; i < kh; ++i) {
     for (int32_t j = 0; j < kw; ++j, ++t) inner[t] = (i * dil_h * in_w + j * dil_w) * ch;

@@ -27,6 +27,26 @@ static inline uint32_t aotgen_sxtb16(uint32_t v, int32_t ror8) {
   return r;
 }
 
+/* SXTAB16: aotgen_sxtb16(v, ror8) added lane by lane to the two 16-bit lanes of a (wrapping): the
+ * kernels widen their input and subtract its zero point (a = both lanes -zp) in one instruction. */
+static inline uint32_t aotgen_sxtab16(uint32_t a, uint32_t v, int32_t ror8) {
+  uint32_t r;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  if (ror8) __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+  else __asm__("sxtab16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(v));
+#else
+  uint32_t e = aotgen_sxtb16(v, ror8);
+  r = ((a + e) & 0xFFFFu) | (((a >> 16) + (e >> 16)) << 16);
+#endif
+  return r;
+}
+
+/* Both 16-bit lanes of a word holding -zp (the operand of aotgen_sxtab16 that subtracts zp). */
+static inline uint32_t aotgen_neg_pair(int32_t zp) {
+  uint32_t lane = (uint32_t)(uint16_t)(int16_t)(-zp);
+  return lane | (lane << 16);
+}
+
 /* SMLAD: acc + lo(a)*lo(b) + hi(a)*hi(b), 16-bit signed lanes. */
 static inline int32_t aotgen_smlad(uint32_t a, uint32_t b, int32_t acc) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
@@ -109,15 +129,22 @@ static inline void aotgen_channel_requant(int32_t mode, const void* word_table, 
 }
 
 /* Channel c's (multiplier, shift) from a GEMM layer's table (conv_gemm.pack_requant): rq_step 0,
- * one packed word for every channel; 1, one packed word per channel; 2, (multiplier, shift) pairs. */
+ * one packed word for every channel; 1, one packed word per channel (shifts above shift_base); 2,
+ * int32 multipliers, then int8 shifts from word shift_base on. */
 static inline void aotgen_gemm_requant(const int32_t* rq, int32_t rq_step, int32_t shift_base, int32_t c,
                                        int32_t* multiplier, int32_t* shift) {
   if (rq_step == 2) {
-    *multiplier = rq[2 * c];
-    *shift = rq[2 * c + 1];
+    *multiplier = rq[c];
+    *shift = ((const int8_t*)(rq + shift_base))[c];
   } else {
     aotgen_unpack_requant((uint32_t)rq[c * rq_step], shift_base, multiplier, shift);
   }
+}
+
+/* Channel c's bias as the compiler stores it (conv_gemm.py compact_bias): int16
+ * (bias_is_16) or int32. */
+static inline int32_t aotgen_bias_at(const void* bias, int32_t bias_is_16, int32_t c) {
+  return bias_is_16 ? (int32_t)((const int16_t*)bias)[c] : ((const int32_t*)bias)[c];
 }
 
 /* v clamped to the activation's bounds [act_min, act_max] within int8. On DSP cores SSAT clamps

@@ -45,7 +45,7 @@ static inline int8_t aotgen_fc_out_s8(int32_t acc, const void* bias, int32_t bia
                                       int32_t fast, int32_t zp_out, int32_t lo, int32_t hi, int32_t o) {
   int32_t m, s;
   aotgen_channel_requant(rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, o, &m, &s);
-  acc += bias_is_16 ? (int32_t)((const int16_t*)bias)[o] : ((const int32_t*)bias)[o];
+  acc += aotgen_bias_at(bias, bias_is_16, o);
   int32_t v = (fast ? aotgen_requantize_single_fast(acc, m, s) : aotgen_requantize_single(acc, m, s)) + zp_out;
   v = v < lo ? lo : v;
   return (int8_t)(v > hi ? hi : v);

@@ -210,6 +210,14 @@ def test_every_helper_is_covered():
     assert set(c_helpers.HELPERS) - tested - indirect == set()
 
 
+def test_every_function_of_the_headers_is_a_helper():
+    """The emitter copies what c_helpers reads: every `static` function the runtime headers define
+    (an attribute such as always_inline included) is one of its helpers."""
+    for header in c_helpers.HEADERS:
+        defined = set(re.findall(r"^static\b[^;{]*?\b(aotgen_\w+)\(", (RUNTIME / header).read_text(), re.M))
+        assert defined == set(c_helpers.read_helpers((header,))), header
+
+
 def test_helpers_agree_with_tflite_arithmetic_at_their_edges(tmp_path):
     src = tmp_path / "driver.c"
     src.write_text(DRIVER)

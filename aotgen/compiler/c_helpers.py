@@ -60,9 +60,8 @@ RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 HEADERS = ("aotgen_fixedpoint.h", "aotgen_softmax.h", "aotgen_quantize.h", "aotgen_dot.h", "aotgen_dsp.h", "aotgen_conv_s8.h",
            "aotgen_conv_gemm_s8.h", "aotgen_depthwise_s8.h", "aotgen_fc_s8.h", "aotgen_elementwise_s8.h",
            "aotgen_lstm_s8.h")
-# (`static inline` may carry always_inline, where a body is specialized per call site; a function
-# kept out of line, where inlining costs a hot loop its registers, is `static` noinline, unused)
-_DEFINITION = re.compile(r"^static (?:inline )?(?:__attribute__\(\([\w, ]+\)\) )?[^(]*\b(aotgen_\w+)\(.*?^}\n",
+# (`static inline` may carry always_inline: a body specialized per call site by constant arguments)
+_DEFINITION = re.compile(r"^static inline (?:__attribute__\(\(always_inline\)\) )?[^(]*\b(aotgen_\w+)\(.*?^}\n",
                          re.M | re.S)
 
 
@@ -107,7 +106,7 @@ def used_by(kernel_source: str, prefix: str, external: bool = False, provided: t
         # Only what the kernels call is linkable; the rest stays static inline, which gcc inlines
         # (an external helper is kept out of line: ad01's FC epilogue, 58 -> 30 instructions).
         source = HELPERS[name].source
-        return re.sub(r"^static (inline )?", "", source, count=1) if external and name in called else source
+        return source.replace("static inline ", "", 1) if external and name in called else source
 
     return "\n".join(definition(n) for n in order).replace("aotgen_", f"{prefix}_")
 

@@ -62,8 +62,10 @@ static inline void aotgen_widen_row_s8(const int8_t* src, int32_t n, int32_t n_p
   for (; i + 4 <= n_padded; i += 4) {
     for (int32_t j = 0; j < 4; ++j) dst[3 * i + j] = (int16_t)(i + j < n ? src[i + j] - zp : 0);
   }
-  /* the tail: only where K is not padded (unsigned index: gcc cannot bound 3 i and warns of overflow) */
-  for (; i < n_padded; ++i) rows[3u * (uint32_t)i + (uint32_t)q] = (int16_t)(src[i] - zp);
+  if (i < n_padded) { /* the tail, only where K is not padded */
+    int16_t* tail = rows + 3 * i + q; /* (a stepped pointer: with an index 3 i + q gcc warns of overflow) */
+    for (; i < n_padded; ++i, tail += 3) *tail = (int16_t)(src[i] - zp);
+  }
 }
 
 /* The six sums of the pixel triple `rows` (aotgen_widen_row_s8's layout) with a channel pair's

@@ -1,5 +1,6 @@
-/* int8 convolution as a register-blocked GEMM (2 output channels x 3 pixels per step): the kernel
- * of 1x1 convolutions and, over an im2col buffer, of 3x3 / strided / input-layer convolutions.
+/* int8 convolution as a register-blocked GEMM (2 output channels x 3 pixels per step): two kernels,
+ * aotgen_conv_gemm_1x1_s8 (1x1 stride-1 unpadded layers: their input pixels are the rows) and
+ * aotgen_conv_gemm_s8 (any other, over im2col: 3x3 / strided / dilated / input layers).
  *
  * y[p][c] = clamp(zp_out + requantize(bias[c] + sum_k (x[p][k] - zp_in) * w[c][k]), act_min, act_max)
  * The input zero point is subtracted where the input is widened to int16 (SXTAB16 adds -zp to
@@ -20,8 +21,9 @@
  * every channel, no test).
  * AOTGEN_DSP_EMULATE (tests only) runs the DSP path on the host with C models of the instructions.
  *
- * Every function is `static inline` and named aotgen_<name>; the emitter copies the ones a model
- * calls into its library renamed <prefix>_<name> (compiler/c_helpers.py). Standard headers only. */
+ * Every function is `static inline` (always_inline where a body is specialized by a constant
+ * argument) and named aotgen_<name>; the emitter copies the ones a model calls into its library
+ * renamed <prefix>_<name> (compiler/c_helpers.py). Standard headers only. */
 #ifndef AOTGEN_CONV_GEMM_S8_H
 #define AOTGEN_CONV_GEMM_S8_H
 

@@ -42,7 +42,7 @@ static inline void aotgen_widen_row_s8(const int8_t* src, int32_t n, int32_t n_p
   int32_t i = 0;
   int16_t* dst = rows + 4 * q;
 #if (defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)) || defined(AOTGEN_DSP_EMULATE)
-  uint32_t neg = aotgen_neg_pair(zp);
+  uint32_t neg = aotgen_pair16(-zp);
   for (; i + 4 <= n; i += 4) {
     uint32_t v, even, odd;
     __builtin_memcpy(&v, src + i, 4); /* one (unaligned) word load even under -ffreestanding */

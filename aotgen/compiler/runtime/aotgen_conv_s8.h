@@ -16,11 +16,11 @@
 
 /* Channel o's bias (int16 or int32, as stored) minus zp_in * sum(w[o]): the input zero point
  * folded once per channel, so the loops multiply the stored input bytes as they are. */
-static inline int32_t aotgen_folded_bias(const void* bias, int32_t bias_is_16, const int8_t* w_row, int32_t cin,
-                                         int32_t zp_in) {
+static inline int32_t aotgen_folded_bias(const void* bias, int32_t bias_is_16, int32_t o, const int8_t* w_row,
+                                         int32_t cin, int32_t zp_in) {
   int32_t sum = 0;
   for (int32_t c = 0; c < cin; ++c) sum += w_row[c];
-  return aotgen_bias_at(bias, bias_is_16, 0) - zp_in * sum;
+  return aotgen_bias_at(bias, bias_is_16, o) - zp_in * sum;
 }
 
 /* One output: TFLite's requantization of acc, the output zero point, the activation's range. */
@@ -40,7 +40,7 @@ static inline void aotgen_conv1x1_channel_s8(const int8_t* x, const int8_t* w, c
                                              int32_t cout, int32_t zp_in, int32_t zp_out, int32_t lo, int32_t hi,
                                              int32_t o) {
   const int8_t* w0 = w + o * cin;
-  const int32_t b0 = aotgen_folded_bias((const uint8_t*)bias + o * (bias_is_16 ? 2 : 4), bias_is_16, w0, cin, zp_in);
+  const int32_t b0 = aotgen_folded_bias(bias, bias_is_16, o, w0, cin, zp_in);
   int32_t m0, s0;
   aotgen_channel_requant(rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, o, &m0, &s0);
   for (int32_t p = 0; p < pixels; ++p) {
@@ -74,7 +74,7 @@ static inline int8_t aotgen_dw_channel_s8(const int8_t* x, const int8_t* w, cons
                                           int32_t dil_w, int32_t y0, int32_t x0, int32_t ky_lo, int32_t ky_hi,
                                           int32_t kx_lo, int32_t kx_hi, int32_t zp_in, int32_t zp_out, int32_t lo,
                                           int32_t hi, int32_t c) {
-  int32_t acc = bias_is_16 ? (int32_t)((const int16_t*)bias)[c] : ((const int32_t*)bias)[c];
+  int32_t acc = aotgen_bias_at(bias, bias_is_16, c);
   for (int32_t ky = ky_lo; ky < ky_hi; ++ky) {
     for (int32_t kx = kx_lo; kx < kx_hi; ++kx) {
       int32_t xi = ((y0 + ky * dil_h) * in_w + (x0 + kx * dil_w)) * ch + c;
@@ -110,7 +110,7 @@ static inline int32_t aotgen_dwconv_s8(const int8_t* x, const int8_t* w, const v
       int8_t* out = y + (oy * out_w + ox) * ch;
       int32_t c = 0;
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-      const uint32_t offset2 = ((uint32_t)(uint16_t)(-zp_in) << 16) | (uint32_t)(uint16_t)(-zp_in);
+      const uint32_t offset2 = aotgen_pair16(-zp_in);
       for (; c + 4 <= ch; c += 4) {
         int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
         for (int32_t ky = ky_lo; ky < ky_hi; ++ky) {
@@ -136,7 +136,7 @@ static inline int32_t aotgen_dwconv_s8(const int8_t* x, const int8_t* w, const v
         for (int32_t k = 0; k < 4; ++k) {
           int32_t m, s;
           aotgen_channel_requant(rq_mode, rq_words, rq_shifts, rq_m0, rq_s0, c + k, &m, &s);
-          int32_t b = bias_is_16 ? (int32_t)((const int16_t*)bias)[c + k] : ((const int32_t*)bias)[c + k];
+          int32_t b = aotgen_bias_at(bias, bias_is_16, c + k);
           out[c + k] = aotgen_output_s8(acc[k] + b, m, s, zp_out, lo, hi);
         }
       }

@@ -27,26 +27,6 @@ static inline uint32_t aotgen_sxtb16(uint32_t v, int32_t ror8) {
   return r;
 }
 
-/* SXTAB16: aotgen_sxtb16(v, ror8) added lane by lane to the two 16-bit lanes of a (wrapping): the
- * kernels widen their input and subtract its zero point (a = both lanes -zp) in one instruction. */
-static inline uint32_t aotgen_sxtab16(uint32_t a, uint32_t v, int32_t ror8) {
-  uint32_t r;
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
-  if (ror8) __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
-  else __asm__("sxtab16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(v));
-#else
-  uint32_t e = aotgen_sxtb16(v, ror8);
-  r = ((a + e) & 0xFFFFu) | (((a >> 16) + (e >> 16)) << 16);
-#endif
-  return r;
-}
-
-/* Both 16-bit lanes of a word holding -zp (the operand of aotgen_sxtab16 that subtracts zp). */
-static inline uint32_t aotgen_neg_pair(int32_t zp) {
-  uint32_t lane = (uint32_t)(uint16_t)(int16_t)(-zp);
-  return lane | (lane << 16);
-}
-
 /* SMLAD: acc + lo(a)*lo(b) + hi(a)*hi(b), 16-bit signed lanes. */
 static inline int32_t aotgen_smlad(uint32_t a, uint32_t b, int32_t acc) {
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
@@ -80,6 +60,26 @@ static inline uint32_t aotgen_sadd16(uint32_t a, uint32_t b) {
 #else
   return ((a + b) & 0xFFFFu) | (((a >> 16) + (b >> 16)) << 16);
 #endif
+}
+
+/* SXTAB16: aotgen_sxtb16(v, ror8) added lane by lane to the two 16-bit lanes of a (wrapping): the
+ * kernels widen their input and add its offset (a = aotgen_pair16(-zp)) in one instruction. */
+static inline uint32_t aotgen_sxtab16(uint32_t a, uint32_t v, int32_t ror8) {
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__GNUC__)
+  uint32_t r;
+  if (ror8) __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+  else __asm__("sxtab16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(v));
+  return r;
+#else
+  return aotgen_sadd16(a, aotgen_sxtb16(v, ror8));
+#endif
+}
+
+/* v (a 16-bit value) in both 16-bit lanes of a word: the lane operand of aotgen_sadd16 and
+ * aotgen_sxtab16. */
+static inline uint32_t aotgen_pair16(int32_t v) {
+  uint32_t lane = (uint32_t)(uint16_t)(int16_t)v;
+  return lane | (lane << 16);
 }
 
 /* SMMUL (round 0) / SMMULR (round 1): the high word of a * b (+ 2^31), a and b signed. */

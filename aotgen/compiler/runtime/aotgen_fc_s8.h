@@ -54,13 +54,13 @@ static inline int8_t aotgen_fc_out_s8(int32_t acc, const void* bias, int32_t bia
 /* xw[.] = x[.] + offset as int16, for k inputs: k/4 pairs of words in SXTB16 order (lanes
  * x0,x2 and x1,x3 of each 4 bytes), then the last k%4 values in order. */
 static inline void aotgen_fc_widen_s8(const int8_t* x, int32_t k, int32_t offset, uint32_t* xw) {
-  const uint32_t offset2 = ((uint32_t)(uint16_t)offset << 16) | (uint32_t)(uint16_t)offset;
+  const uint32_t offset2 = aotgen_pair16(offset);
   int32_t i = 0;
   for (; i + 4 <= k; i += 4) {
     uint32_t v;
     __builtin_memcpy(&v, x + i, 4);
-    xw[i / 2] = aotgen_sadd16(aotgen_sxtb16(v, 0), offset2);
-    xw[i / 2 + 1] = aotgen_sadd16(aotgen_sxtb16(v, 1), offset2);
+    xw[i / 2] = aotgen_sxtab16(offset2, v, 0);
+    xw[i / 2 + 1] = aotgen_sxtab16(offset2, v, 1);
   }
   int16_t* tail = (int16_t*)(xw + i / 2);
   for (int32_t j = 0; i + j < k; ++j) tail[j] = (int16_t)(x[i + j] + offset);

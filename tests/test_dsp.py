@@ -129,3 +129,12 @@ def test_depthwise_simd_micro_kernel_is_bit_exact(board_name, tmp_path):
              depthwise_model(rng, 8, (6, 5), 1, 2, 127), depthwise_model(rng, 6, (9, 9), 2, 1, -128, VALID),
              depthwise_model(rng, 10, (7, 6), 1, 1, 127, k=5)]
     assert_bit_exact_in_qemu(board_name, [(*s, "depthwise_s8") for s in specs], tmp_path, seed=6)
+
+
+def test_depthwise_windows_beyond_5x5_take_the_general_simd_kernel(tmp_path):
+    """A 7x7 depthwise window is too wide for aotgen_depthwise_s8.h's tap list: it runs
+    aotgen_conv_s8.h's 4-channel SIMD kernel (dwconv_s8), whose DSP path only a DSP core runs;
+    bit-exact on a Cortex-M4, C and LLVM backends."""
+    rng = np.random.default_rng(13)
+    specs = [depthwise_model(rng, 8, (9, 10), 1, 1, -128, k=7), depthwise_model(rng, 6, (8, 7), 2, 1, 127, k=7)]
+    assert_bit_exact_in_qemu("mps2_an386", [(*s, "dwconv_s8") for s in specs], tmp_path, seed=7)

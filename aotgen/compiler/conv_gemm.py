@@ -155,7 +155,7 @@ def depthwise_constants(weights: np.ndarray, bias: np.ndarray | None, input_offs
     flat = np.concatenate([grouped.ravel(), taps[:, c4:].ravel()])
     rows = taps.T  # [ch][kh*kw]: each channel's weights, as fast_form bounds them
     stored, folded = stored_bias(bias, rows.shape[0]), False
-    if not stored.dtype == np.int16:  # int32 either way: fold the zero point here, once
+    if stored.dtype != np.int16:  # int32 either way: fold the zero point here, once
         with_zp = stored.astype(np.int64) + input_offset * rows.astype(np.int64).sum(axis=1)
         if np.abs(with_zp).max(initial=0) < 2**31:
             stored, folded = with_zp.astype(np.int32), True

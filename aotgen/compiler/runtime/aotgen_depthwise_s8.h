@@ -8,16 +8,16 @@
  *
  * Forms 1 and 2 are folded on every call into the kernel's arena scratch (kh * kw * ch / 4 SIMD
  * additions: subtracting the zero point per tap would cost the tap loop a register), so that the
- * tap loop multiplies the stored input bytes. The
- * folded bias is exact when every tap outside the image reads the input zero point: a window
- * inside the image reads its taps at offsets fixed for the layer from its first pixel; a window
- * over the border gets its own offsets, an outside tap's leading to `zp_row` (ch bytes of zp_in,
- * after the folded biases in the scratch), so the tap loop has no bounds tests. Four channels per step: one word of
- * x and one of w per tap, SXTB16 widens both, SMLABB/SMLATT accumulate each channel (a hand-
- * scheduled loop: gcc's schedule spills the accumulators), and the SMMULR epilogue where the
- * layer's bound allows; the last ch % 4 channels run as plain C, as does every channel on the
- * host's plain path. Integer sums are exact in any order. AOTGEN_DSP_EMULATE (tests only) runs the
- * DSP path on the host with C models of the instructions.
+ * tap loop multiplies the stored input bytes. The folded bias is exact when every tap outside the
+ * image reads the input zero point: a window inside the image reads its taps at offsets fixed for
+ * the layer from its first pixel; a window over the border gets its own offsets, an outside tap's
+ * leading to `zp_row` (ch bytes of zp_in, after the folded biases in the scratch), so the tap loop
+ * has no bounds tests. Four channels per step: one word of x and one of w per tap, SXTB16 widens
+ * both, SMLABB/SMLATT accumulate each channel (a hand-scheduled loop: gcc's schedule spills the
+ * accumulators), and the SMMULR epilogue where the layer's bound allows; the last ch % 4 channels
+ * run as plain C, as does every channel on the host's plain path. Integer sums are exact in any
+ * order. AOTGEN_DSP_EMULATE (tests only) runs the DSP path on the host with C models of the
+ * instructions.
  *
  * Every function is `static inline` and named aotgen_<name>; the emitter copies the ones a model
  * calls into its library renamed <prefix>_<name> (compiler/c_helpers.py). Standard headers only. */

@@ -120,16 +120,14 @@ static inline int32_t aotgen_dwconv_s8(const int8_t* x, const int8_t* w, const v
             uint32_t xv, wv, x02, x13, w02, w13;
             __builtin_memcpy(&xv, xrow + (x0 + kx * dil_w) * ch, 4);
             __builtin_memcpy(&wv, wrow + kx * ch, 4);
-            __asm__("sxtb16 %0, %1" : "=r"(x02) : "r"(xv));
-            __asm__("sxtb16 %0, %1, ror #8" : "=r"(x13) : "r"(xv));
-            __asm__("sxtb16 %0, %1" : "=r"(w02) : "r"(wv));
-            __asm__("sxtb16 %0, %1, ror #8" : "=r"(w13) : "r"(wv));
-            __asm__("sadd16 %0, %1, %2" : "=r"(x02) : "r"(x02), "r"(offset2));
-            __asm__("sadd16 %0, %1, %2" : "=r"(x13) : "r"(x13), "r"(offset2));
-            __asm__("smlabb %0, %1, %2, %3" : "=r"(a0) : "r"(x02), "r"(w02), "r"(a0));
-            __asm__("smlatt %0, %1, %2, %3" : "=r"(a2) : "r"(x02), "r"(w02), "r"(a2));
-            __asm__("smlabb %0, %1, %2, %3" : "=r"(a1) : "r"(x13), "r"(w13), "r"(a1));
-            __asm__("smlatt %0, %1, %2, %3" : "=r"(a3) : "r"(x13), "r"(w13), "r"(a3));
+            x02 = aotgen_sxtab16(offset2, xv, 0);
+            x13 = aotgen_sxtab16(offset2, xv, 1);
+            w02 = aotgen_sxtb16(wv, 0);
+            w13 = aotgen_sxtb16(wv, 1);
+            a0 = aotgen_smla_lane(x02, w02, a0, 0);
+            a2 = aotgen_smla_lane(x02, w02, a2, 1);
+            a1 = aotgen_smla_lane(x13, w13, a1, 0);
+            a3 = aotgen_smla_lane(x13, w13, a3, 1);
           }
         }
         int32_t acc[4] = {a0, a1, a2, a3};
